@@ -1,0 +1,19 @@
+import os, shutil, subprocess, sys, tempfile
+from pathlib import Path
+import pytest
+
+BIN = Path(sys.executable).parent
+
+
+@pytest.fixture(autouse=True)
+def cache(tmp_path, monkeypatch):
+    "Every test gets an empty expert/data cache of its own."
+    monkeypatch.setenv('LD_NBDEV_CACHE', str(tmp_path / 'cache'))
+    return tmp_path / 'cache'
+
+
+def run_cli(*args, timeout=600):
+    "Run the installed `ld_baseline` console script; return the finished process."
+    exe = shutil.which('ld_baseline', path=str(BIN)) or shutil.which('ld_baseline')
+    assert exe, 'ld_baseline is not installed'
+    return subprocess.run([exe, *map(str, args)], capture_output=True, text=True, timeout=timeout, env=os.environ.copy())

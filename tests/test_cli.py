@@ -1,0 +1,84 @@
+"The installed `ld_baseline` command, from the outside: end to end on digits, on a CIFAR-10 subset, on a folder tree."
+import json, time
+from pathlib import Path
+import numpy as np, pandas as pd, pytest
+from PIL import Image
+from fastai.data.external import URLs
+from conftest import run_cli
+
+FILES = ['accuracy_vs_ipc.png', 'results.csv', 'run.json', 'selection.csv', 'summary.csv', 'table.txt']
+
+
+def test_digits_default_protocol_end_to_end(tmp_path):
+    out = tmp_path / 'digits'
+    t = time.time()
+    r = run_cli('--dataset', 'digits', '--out', out, '--quiet')
+    wall = time.time() - t
+    assert r.returncode == 0, r.stderr
+    assert wall < 120, f'the digits smoke run must finish offline in under 2 minutes, took {wall:.0f} s'
+    assert sorted(f.name for f in out.iterdir()) == FILES
+    res = pd.read_csv(out / 'results.csv')
+    assert len(res) == 2 * 2 * 3  # IPC 1 and 10 x hard/soft x 3 students
+    assert set(res.labels) == {'hard', 'soft'} and res.test_acc.between(0, 1).all()
+    assert res.groupby('ipc').expert_step.nunique().eq(1).all()  # one chosen checkpoint per IPC
+    # the students learned something: well above chance (10 %) with 10 images per class
+    assert res[res.ipc == 10].test_acc.mean() > 0.5
+    summ = pd.read_csv(out / 'summary.csv')
+    assert summ.students.tolist() == [3, 3, 3, 3]
+    rec = json.loads((out / 'run.json').read_text())
+    assert rec['dataset'] == 'digits' and rec['protocol']['epochs'] == 100 and rec['device'] == 'cpu'
+
+
+def test_prints_table_and_reuses_expert(tmp_path, cache):
+    args = ['--dataset', 'digits', '--ipc', '2', '--students', '1', '--epochs', '10', '--expert_epochs', '1']
+    r1 = run_cli(*args, '--out', tmp_path / 'a')
+    assert r1.returncode == 0, r1.stderr
+    assert 'IPC' in r1.stdout and 'hard' in r1.stdout and 'soft' in r1.stdout
+    experts = list((cache / 'experts').iterdir())
+    assert len(experts) == 1
+    mtime = (experts[0] / 'trajectory.csv').stat().st_mtime
+    r2 = run_cli(*args, '--out', tmp_path / 'b', '--quiet')
+    assert r2.returncode == 0, r2.stderr
+    assert list((cache / 'experts').iterdir()) == experts
+    assert (experts[0] / 'trajectory.csv').stat().st_mtime == mtime  # reused, not retrained
+    a, b = (pd.read_csv(tmp_path / d / 'results.csv') for d in 'ab')
+    assert np.allclose(a.test_acc, b.test_acc)  # same seed, same numbers
+
+
+def test_force_overwrites_only_when_asked(tmp_path):
+    out = tmp_path / 'o'
+    args = ['--dataset', 'digits', '--ipc', '1', '--students', '1', '--epochs', '5', '--expert_epochs', '1', '--out', out, '--quiet']
+    assert run_cli(*args).returncode == 0
+    (out / 'mine.txt').write_text('keep me')
+    r = run_cli(*args)
+    assert r.returncode == 2 and 'pass --force' in r.stderr
+    assert (out / 'mine.txt').exists()
+    assert run_cli(*args, '--force').returncode == 0
+    assert not (out / 'mine.txt').exists()
+
+
+@pytest.mark.skipif(not (URLs.path(URLs.CIFAR) / 'train').exists(), reason='CIFAR-10 is not installed (../shared/data/install_cifar10.sh)')
+def test_cifar10_subset(tmp_path):
+    out = tmp_path / 'c10'
+    r = run_cli('--max_per_class', '40', '--ipc', '1', '2', '--students', '1', '--epochs', '5', '--out', out, '--quiet')
+    assert r.returncode == 0, r.stderr
+    res = pd.read_csv(out / 'results.csv')
+    assert len(res) == 2 * 2 and set(res.dataset) == {'cifar10'}
+    assert json.loads((out / 'run.json').read_text())['protocol']['expert']['steps'] == [25, 50, 100]
+
+
+def test_imagefolder_tree(tmp_path):
+    root = tmp_path / 'tree'
+    rng = np.random.default_rng(0)
+    for split, n in (('train', 12), ('val', 4)):
+        for c, base in (('red', (200, 30, 30)), ('blue', (30, 30, 200)), ('green', (30, 200, 30))):
+            (root / split / c).mkdir(parents=True)
+            for i in range(n):
+                px = np.clip(np.array(base) + rng.integers(-30, 30, (16, 16, 3)), 0, 255).astype(np.uint8)
+                Image.fromarray(px).save(root / split / c / f'{i}.png')
+    out = tmp_path / 'o'
+    r = run_cli('--data', root, '--ipc', '2', '--students', '1', '--epochs', '20', '--valid_frac', '0.25', '--out', out, '--quiet')
+    assert r.returncode == 0, r.stderr
+    res = pd.read_csv(out / 'results.csv')
+    assert set(res.dataset) == {'tree'} and len(res) == 2
+    assert res.test_acc.max() > 0.5  # three colours are easy to tell apart
