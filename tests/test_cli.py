@@ -6,7 +6,7 @@ from PIL import Image
 from fastai.data.external import URLs
 from conftest import run_cli
 
-FILES = ['accuracy_vs_ipc.png', 'results.csv', 'run.json', 'selection.csv', 'summary.csv', 'table.txt']
+FILES = ['accuracy_vs_ipc.png', 'config.json', 'results.csv', 'run.json', 'selection.csv', 'summary.csv', 'table.txt']
 
 
 def test_digits_default_protocol_end_to_end(tmp_path):
