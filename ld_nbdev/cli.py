@@ -98,7 +98,7 @@ def run_baseline(dataset:str='cifar10', data=None, ipc=None, students=None, epoc
                  out='runs/baseline', force:bool=False, full:bool=False, cpu:bool=False, max_per_class=None,
                  quiet:bool=False) -> pd.DataFrame:
     "Run the soft-label baseline end to end; returns the summary frame and writes everything to `out`."
-    t0 = time.time()
+    t0, versions = time.time(), _versions()
     p = protocol(dataset, full, ipc=tuple(ipc) if ipc else None, students=students, epochs=epochs, lr=lr,
                  temperature=tuple(temperature or (1.0,)), valid_frac=valid_frac, zca=zca or None,
                  expert_epochs=expert_epochs, expert_lr=expert_lr)
@@ -123,6 +123,7 @@ def run_baseline(dataset:str='cifar10', data=None, ipc=None, students=None, epoc
     if force and not resume and out.exists(): shutil.rmtree(out)
     out.mkdir(parents=True, exist_ok=True)
     for f in out.glob('.*.tmp'): f.unlink()  # left by a run killed mid-write
+    shutil.copyfile(traj.path/'trajectory.csv', out/'expert_trajectory.csv')
     atomic_write(out/'config.json', lambda f: Path(f).write_text(json.dumps(settings, indent=1, default=str)))
     done, done_sel = (_read_csv(out/n) if resume else None for n in ('results.csv', 'selection.csv'))
     if resume and done is not None: say(f'resuming {out}: {len(done)} students already finished')
@@ -142,7 +143,7 @@ def run_baseline(dataset:str='cifar10', data=None, ipc=None, students=None, epoc
     atomic_write(out/'accuracy_vs_ipc.png', lambda f: fig.savefig(f, dpi=120, format='png')); plt.close(fig)
     record = dict(dataset=name, protocol=p, expert=asdict(ecfg), expert_path=str(traj.path), device=str(device),
                   cpu=platform.processor() or platform.machine(), threads=torch.get_num_threads(),
-                  wall_s=round(time.time() - t0, 1), argv=sys.argv[1:], **_versions())
+                  wall_s=round(time.time() - t0, 1), argv=sys.argv[1:], **versions)
     atomic_write(out/'run.json', lambda f: Path(f).write_text(json.dumps(record, indent=1, default=str)))
     say(table); say(f'written to {out}/ in {record["wall_s"]:.0f} s')
     return summ

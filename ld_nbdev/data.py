@@ -110,10 +110,11 @@ def load_folder(path, max_per_class:int|None=None, size:tuple|None=None, use_cac
 
 # %% ../nbs/01_data.ipynb #c7f08526
 def cifar10_path():
-    "Where fastai keeps (or would download) CIFAR-10."
-    return URLs.path(URLs.CIFAR, c_key="data")
+    "The folder where fastai keeps (or would extract) CIFAR-10."
+    p = URLs.path(URLs.CIFAR, c_key='data')  # the archive's name in fastai's data folder: .../cifar10.tgz
+    return p.with_name(p.name.split('.')[0])
 
-# %% ../nbs/01_data.ipynb #81ffcee2
+# %% ../nbs/01_data.ipynb #75db8091
 def load_cifar10(max_per_class:int|None=None, **kwargs) -> dict:
     "CIFAR-10 via `untar_data(URLs.CIFAR)`, as `{'train', 'test'}` image sets."
     try: path = untar_data(URLs.CIFAR)
@@ -122,23 +123,23 @@ def load_cifar10(max_per_class:int|None=None, **kwargs) -> dict:
                       'put the train/ and test/ folders there or pass a folder with --data') from None
     return load_folder(path, max_per_class=max_per_class, **kwargs)
 
-# %% ../nbs/01_data.ipynb #bc866c19
+# %% ../nbs/01_data.ipynb #cdb39cca
 DATASETS = {'cifar10': load_cifar10, 'digits': lambda max_per_class=None: load_digits_set()}
 
-# %% ../nbs/01_data.ipynb #cdb39cca
+# %% ../nbs/01_data.ipynb #4d1bb94e
 def get_dataset(name:str, data:str|None=None, max_per_class:int|None=None) -> dict:
     "Load a dataset by name (`cifar10`, `digits`), or any ImageFolder tree given as `data`."
     if data is not None: return load_folder(data, max_per_class=max_per_class)
     check(name in DATASETS, f'unknown dataset {name!r}; choose one of {", ".join(DATASETS)} or pass a folder with --data')
     return DATASETS[name](max_per_class=max_per_class)
 
-# %% ../nbs/01_data.ipynb #522b1ce2
+# %% ../nbs/01_data.ipynb #0abce91a
 def split_valid(ds:ImageSet, frac:float=0.04, seed:int=0):
     "A stratified, seeded validation set held out of `ds`: returns `(train, valid)`."
     valid, train = stratified_split(ds.y, frac, seed)
     return ds.subset(train), ds.subset(valid)
 
-# %% ../nbs/01_data.ipynb #884e0dc6
+# %% ../nbs/01_data.ipynb #9ec108b5
 def select_ipc(ds:ImageSet, ipc:int, seed:int=0) -> torch.Tensor:
     "Indices of `ipc` images per class drawn uniformly at random (seeded), grouped by class."
     check(ipc >= 1, f'ipc must be >= 1, got {ipc}')
@@ -148,7 +149,7 @@ def select_ipc(ds:ImageSet, ipc:int, seed:int=0) -> torch.Tensor:
     return torch.cat([(idx := torch.nonzero(ds.y == c).flatten())[torch.randperm(len(idx), generator=g)[:ipc]]
                       for c in range(ds.c)])
 
-# %% ../nbs/01_data.ipynb #736a30dd
+# %% ../nbs/01_data.ipynb #1658f0ba
 class Preprocess:
     "Scale to [0,1], normalise per channel, and optionally ZCA-whiten, with statistics from the training set."
     def __init__(self, train_x:torch.Tensor, zca:bool=False, eps:float=0.1):
@@ -170,7 +171,7 @@ class Preprocess:
         if self.zca is None: return x
         return (x.flatten(1) @ self.zca.to(x.device)).view_as(x)
 
-# %% ../nbs/01_data.ipynb #aefce7b9
+# %% ../nbs/01_data.ipynb #d5df4bf2
 class TensorDL:
     "Batches of tensors held on one device; optionally shuffled with a seeded generator."
     def __init__(self, *tensors, bs:int=256, shuffle:bool=False, drop_last:bool=False, seed:int|None=None):
@@ -196,7 +197,7 @@ class TensorDL:
         self.tensors = tuple(t.to(device) for t in self.tensors)
         return self
 
-# %% ../nbs/01_data.ipynb #a440a784
+# %% ../nbs/01_data.ipynb #75faa90b
 @dataclass
 class Splits:
     "Preprocessed train / valid / test image sets on one device, and a key naming the data and options."
@@ -212,7 +213,7 @@ class Splits:
     @property
     def im_size(self): return self.train.x.shape[-1]
 
-# %% ../nbs/01_data.ipynb #75faa90b
+# %% ../nbs/01_data.ipynb #82fbeb5e
 def data_key(ds:dict) -> str:
     "A content hash of a loaded dataset (pixels, labels, classes of every split)."
     h = hashlib.sha256()
@@ -221,7 +222,7 @@ def data_key(ds:dict) -> str:
         h.update(' '.join(ds[k].classes).encode())
     return h.hexdigest()[:16]
 
-# %% ../nbs/01_data.ipynb #82fbeb5e
+# %% ../nbs/01_data.ipynb #dbeec4ee
 def prepare(ds:dict, valid_frac:float=0.04, zca:bool=False, seed:int=0, device=None) -> Splits:
     "Hold out a stratified validation split, fit preprocessing on the rest, move everything to `device`."
     device = device or default_device()

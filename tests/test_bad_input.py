@@ -37,5 +37,5 @@ def test_missing_cifar10_says_where_fastai_looks(tmp_path, monkeypatch):
     r = run_cli('--dataset', 'cifar10', '--out', tmp_path / 'out', timeout=300)
     assert r.returncode == 2
     err = r.stderr.strip().splitlines()
-    assert len(err) == 1 and 'CIFAR-10 is not at' in err[0] and str(tmp_path / 'fastai_home') in err[0], r.stderr
+    assert len(err) == 1 and 'CIFAR-10 is not at' in err[0] and str(tmp_path / 'fastai_home' / 'data' / 'cifar10') + ' ' in err[0], r.stderr
     assert not (tmp_path / 'out').exists()

@@ -3,10 +3,10 @@ import json, time
 from pathlib import Path
 import numpy as np, pandas as pd, pytest
 from PIL import Image
-from fastai.data.external import URLs
+from ld_nbdev.data import cifar10_path
 from conftest import run_cli
 
-FILES = ['accuracy_vs_ipc.png', 'config.json', 'results.csv', 'run.json', 'selection.csv', 'summary.csv', 'table.txt']
+FILES = ['accuracy_vs_ipc.png', 'config.json', 'expert_trajectory.csv', 'results.csv', 'run.json', 'selection.csv', 'summary.csv', 'table.txt']
 
 
 def test_digits_default_protocol_end_to_end(tmp_path):
@@ -47,17 +47,19 @@ def test_prints_table_and_reuses_expert(tmp_path, cache):
 
 def test_force_overwrites_only_when_asked(tmp_path):
     out = tmp_path / 'o'
-    args = ['--dataset', 'digits', '--ipc', '1', '--students', '1', '--epochs', '5', '--expert_epochs', '1', '--out', out, '--quiet']
-    assert run_cli(*args).returncode == 0
+    args = ['--dataset', 'digits', '--ipc', '1', '--students', '1', '--expert_epochs', '1', '--out', out, '--quiet']
+    assert run_cli(*args, '--epochs', '5').returncode == 0
     (out / 'mine.txt').write_text('keep me')
-    r = run_cli(*args)
+    r = run_cli(*args, '--epochs', '6')  # another run into the same folder
     assert r.returncode == 2 and 'pass --force' in r.stderr
+    assert (out / 'mine.txt').exists() and json.loads((out / 'config.json').read_text())['epochs'] == 5
+    assert run_cli(*args, '--epochs', '5').returncode == 0  # the same run resumes and touches nothing else
     assert (out / 'mine.txt').exists()
-    assert run_cli(*args, '--force').returncode == 0
-    assert not (out / 'mine.txt').exists()
+    assert run_cli(*args, '--epochs', '6', '--force').returncode == 0
+    assert not (out / 'mine.txt').exists() and json.loads((out / 'config.json').read_text())['epochs'] == 6
 
 
-@pytest.mark.skipif(not (URLs.path(URLs.CIFAR) / 'train').exists(), reason='CIFAR-10 is not installed (../shared/data/install_cifar10.sh)')
+@pytest.mark.skipif(not (cifar10_path() / 'train').exists(), reason='CIFAR-10 is not installed (../shared/data/install_cifar10.sh)')
 def test_cifar10_subset(tmp_path):
     out = tmp_path / 'c10'
     r = run_cli('--max_per_class', '40', '--ipc', '1', '2', '--students', '1', '--epochs', '5', '--out', out, '--quiet')

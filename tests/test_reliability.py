@@ -198,7 +198,7 @@ def test_fuzz_public_functions(digits, expert, ipc, T, name, epochs):
     with pytest.raises(LDError): train_student(digits.train.x[:4], torch.eye(10)[:4], StudentConfig(epochs=epochs))
 
 
-@pytest.mark.parametrize('args', [['--ipc', '-3'], ['--lr', '-1e-3'], ['--temperature', 'nan'], ['--dataset', '../../etc'],
+@pytest.mark.parametrize('args', [['--ipc', '-3'], ['--lr=-1e-3'], ['--temperature', 'nan'], ['--dataset', '../../etc'],
                                   ['--students', '0', '--epochs', '0']])
 def test_fuzz_cli_sample(tmp_path, args):
     r = run_cli('--dataset', 'digits', *args, '--out', tmp_path / 'o')
