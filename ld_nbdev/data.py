@@ -68,22 +68,30 @@ def _class_files(split_dir:Path, max_per_class=None):
 # %% ../nbs/01_data.ipynb #3cf799f3
 def _read_images(files:dict, size=None, grey=None):
     "Decode `{class: [paths]}` into an `ImageSet`, converting modes and sizes by the rules above."
-    imgs, ys, bad = [], [], []
-    for ci, (c, fs) in enumerate(files.items()):
+    heads, bad = [], []
+    for ci, fs in enumerate(files.values()):  # pass 1: headers only, cheap even for large images
         for f in fs:
             try:
-                with Image.open(f) as im: im.load(); imgs.append(im.copy()); ys.append(ci)
-            except (UnidentifiedImageError, OSError) as e: bad.append(f)
-    check(imgs, f'{next(iter(files.values()))[0].parent.parent}: no readable image')
+                with Image.open(f) as im: heads.append((f, ci, im.size, im.mode))
+            except (UnidentifiedImageError, OSError): bad.append(f)
+    check(heads, f'{next(iter(files.values()))[0].parent.parent}: no readable image')
+    if grey is None: grey = all(m in ('L', '1', 'I', 'I;16') for *_, m in heads)
+    if size is None: size = Counter(sz for _, _, sz, _ in heads).most_common(1)[0][0]
+    size, mode = tuple(size), 'L' if grey else 'RGB'
+    arr = np.empty((len(heads), size[1], size[0], 1 if grey else 3), dtype=np.uint8)
+    ys, n, n_resized = [], 0, 0
+    for f, ci, sz, _ in heads:  # pass 2: decode, convert and resize one image at a time
+        try:
+            with Image.open(f) as im:
+                im = im.convert(mode)
+                if im.size != size: im, n_resized = im.resize(size, Image.BILINEAR), n_resized + 1
+                arr[n] = np.asarray(im).reshape(arr.shape[1:])
+        except (UnidentifiedImageError, OSError): bad.append(f); continue
+        ys.append(ci); n += 1
     if bad: warnings.warn(f'skipped {len(bad)} unreadable file(s), first: {bad[0]}')
-    if grey is None: grey = all(im.mode in ('L', '1', 'I', 'I;16') for im in imgs)
-    if size is None: size = Counter(im.size for im in imgs).most_common(1)[0][0]
-    n_resized = sum(im.size != tuple(size) for im in imgs)
     if n_resized: warnings.warn(f'resized {n_resized} image(s) to {size[0]}x{size[1]}')
-    mode = 'L' if grey else 'RGB'
-    arr = np.stack([np.asarray((im if im.size == tuple(size) else im.resize(size, Image.BILINEAR)).convert(mode)) for im in imgs])
-    x = torch.from_numpy(arr).view(len(arr), size[1], size[0], -1).permute(0, 3, 1, 2).contiguous()
-    return ImageSet(x, torch.tensor(ys), list(files)), tuple(size), grey
+    x = torch.from_numpy(arr[:n]).permute(0, 3, 1, 2).contiguous()
+    return ImageSet(x, torch.tensor(ys), list(files)), size, grey
 
 # %% ../nbs/01_data.ipynb #063f1f1e
 def load_folder(path, max_per_class:int|None=None, size:tuple|None=None, use_cache:bool=True) -> dict:

@@ -100,7 +100,8 @@ def format_table(summ:pd.DataFrame) -> str:
     lines = [f"{'IPC':>4}  {'hard':>13}  {'soft':>13}  {'expert epoch':>12}  {'expert test acc':>15}"]
     for ipc, d in summ.groupby('ipc'):
         d = d.set_index('labels')
-        cell = lambda k: f"{d.acc_mean[k]:5.1f} ± {0 if pd.isna(d.acc_std[k]) else d.acc_std[k]:4.1f}" if k in d.index else '-'
+        sd = lambda k: '   -' if pd.isna(d.acc_std[k]) else f'{d.acc_std[k]:4.1f}'  # one student: no spread to show
+        cell = lambda k: f"{d.acc_mean[k]:5.1f} ± {sd(k)}" if k in d.index else '-'
         e = d.loc['soft'] if 'soft' in d.index else d.iloc[0]
         lines.append(f"{ipc:>4}  {cell('hard'):>13}  {cell('soft'):>13}  {e.expert_epoch:>12.3f}  {100 * e.expert_test_acc:>14.1f}%")
     return '\n'.join(lines)
