@@ -112,7 +112,7 @@ def run_baseline(dataset:str='cifar10', data=None, ipc=None, students=None, epoc
     check_out(out, settings, force)
     say = (lambda *a: None) if quiet else (lambda *a: print(*a, flush=True))
     say(f'ld_baseline: {name} on {device}, IPC {", ".join(map(str, p["ipc"]))}, {p["students"]} students x {p["epochs"]} epochs')
-    ds = get_dataset(dataset, data, max_per_class)
+    ds = get_dataset(dataset, data, max_per_class, show=not quiet)
     smallest = int(ds['train'].counts().min() * (1 - p['valid_frac']))
     for i in p['ipc']: check(i <= smallest, f'--ipc {i} is larger than the smallest class allows ({smallest} training images)')
     sp = prepare(ds, valid_frac=p['valid_frac'], zca=p['zca'], seed=seed, device=device)

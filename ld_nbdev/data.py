@@ -12,6 +12,7 @@ import numpy as np, torch
 from PIL import Image, UnidentifiedImageError
 from fastai.data.external import untar_data, URLs
 from fastai.data.transforms import get_image_files
+from fastprogress.fastprogress import progress_bar
 from .core import *
 
 # %% auto #0
@@ -66,7 +67,7 @@ def _class_files(split_dir:Path, max_per_class=None):
     return files
 
 # %% ../nbs/01_data.ipynb #3cf799f3
-def _read_images(files:dict, size=None, grey=None):
+def _read_images(files:dict, size=None, grey=None, show:bool=False):
     "Decode `{class: [paths]}` into an `ImageSet`, converting modes and sizes by the rules above."
     heads, bad = [], []
     for ci, fs in enumerate(files.values()):  # pass 1: headers only, cheap even for large images
@@ -80,7 +81,7 @@ def _read_images(files:dict, size=None, grey=None):
     size, mode = tuple(size), 'L' if grey else 'RGB'
     arr = np.empty((len(heads), size[1], size[0], 1 if grey else 3), dtype=np.uint8)
     ys, n, n_resized = [], 0, 0
-    for f, ci, sz, _ in heads:  # pass 2: decode, convert and resize one image at a time
+    for f, ci, sz, _ in progress_bar(heads, display=show, leave=False):  # pass 2: decode, convert, resize one by one
         try:
             with Image.open(f) as im:
                 im = im.convert(mode)
@@ -94,7 +95,7 @@ def _read_images(files:dict, size=None, grey=None):
     return ImageSet(x, torch.tensor(ys), list(files)), size, grey
 
 # %% ../nbs/01_data.ipynb #063f1f1e
-def load_folder(path, max_per_class:int|None=None, size:tuple|None=None, use_cache:bool=True) -> dict:
+def load_folder(path, max_per_class:int|None=None, size:tuple|None=None, use_cache:bool=True, show:bool=False) -> dict:
     "An ImageFolder tree `path/{train,test|val}/<class>/*` as `{'train': ImageSet, 'test': ImageSet}`."
     path = Path(path).expanduser()
     check(path.is_dir(), f'{path}: data folder not found')
@@ -110,8 +111,8 @@ def load_folder(path, max_per_class:int|None=None, size:tuple|None=None, use_cac
     if use_cache and cached.exists():
         d = torch.load(cached, weights_only=True)
         return {k: ImageSet(v['x'], v['y'], v['classes']) for k, v in d.items()}
-    train, size, grey = _read_images(tr, size)
-    test, _, _ = _read_images(te, size, grey)
+    train, size, grey = _read_images(tr, size, show=show)
+    test, _, _ = _read_images(te, size, grey, show=show)
     res = {'train': train, 'test': test}
     if use_cache: atomic_save({k: vars(v) for k, v in res.items()}, cached)
     return res
@@ -132,14 +133,14 @@ def load_cifar10(max_per_class:int|None=None, **kwargs) -> dict:
     return load_folder(path, max_per_class=max_per_class, **kwargs)
 
 # %% ../nbs/01_data.ipynb #cdb39cca
-DATASETS = {'cifar10': load_cifar10, 'digits': lambda max_per_class=None: load_digits_set()}
+DATASETS = {'cifar10': load_cifar10, 'digits': lambda max_per_class=None, show=False: load_digits_set()}
 
 # %% ../nbs/01_data.ipynb #4d1bb94e
-def get_dataset(name:str, data:str|None=None, max_per_class:int|None=None) -> dict:
-    "Load a dataset by name (`cifar10`, `digits`), or any ImageFolder tree given as `data`."
-    if data is not None: return load_folder(data, max_per_class=max_per_class)
+def get_dataset(name:str, data:str|None=None, max_per_class:int|None=None, show:bool=False) -> dict:
+    "Load a dataset by name (`cifar10`, `digits`), or any ImageFolder tree given as `data` (`show`: a decoding bar)."
+    if data is not None: return load_folder(data, max_per_class=max_per_class, show=show)
     check(name in DATASETS, f'unknown dataset {name!r}; choose one of {", ".join(DATASETS)} or pass a folder with --data')
-    return DATASETS[name](max_per_class=max_per_class)
+    return DATASETS[name](max_per_class=max_per_class, show=show)
 
 # %% ../nbs/01_data.ipynb #0abce91a
 def split_valid(ds:ImageSet, frac:float=0.04, seed:int=0):
