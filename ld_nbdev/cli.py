@@ -119,11 +119,11 @@ def run_baseline(dataset:str='cifar10', data=None, ipc=None, students=None, epoc
     ecfg = ExpertConfig(arch=arch, seed=seed, **p['expert'])
     traj = train_expert(sp, ecfg, show=not quiet)
     say(f'expert: {traj.path}')
-    resume = resumable(out, settings)
-    if force and not resume and out.exists(): shutil.rmtree(out)
+    resume = resumable(out, settings) and not force  # --force always starts afresh (e.g. after a code change)
+    if force and out.exists(): shutil.rmtree(out)
     out.mkdir(parents=True, exist_ok=True)
     for f in out.glob('.*.tmp'): f.unlink()  # left by a run killed mid-write
-    shutil.copyfile(traj.path/'trajectory.csv', out/'expert_trajectory.csv')
+    atomic_write(out/'expert_trajectory.csv', lambda f: shutil.copyfile(traj.path/'trajectory.csv', f))
     atomic_write(out/'config.json', lambda f: Path(f).write_text(json.dumps(settings, indent=1, default=str)))
     done, done_sel = (_read_csv(out/n) if resume else None for n in ('results.csv', 'selection.csv'))
     if resume and done is not None: say(f'resuming {out}: {len(done)} students already finished')
@@ -165,7 +165,7 @@ def ld_baseline(
     valid_frac:float=None,  # fraction of the training set held out for choosing the checkpoint (0.04)
     seed:int=0,  # seed for the split, the images, the expert and the first student
     out:str='runs/baseline',  # output folder
-    force:store_true=False,  # overwrite a non-empty output folder
+    force:store_true=False,  # start afresh in a non-empty output folder, deleting what it holds
     full:store_true=False,  # the paper's protocol (IPC 1/10/50, 5 students, 1000 epochs, ZCA), meant for a GPU
     cpu:store_true=False,  # stay on the CPU even when CUDA is present
     max_per_class:int=None,  # read at most this many images per class and split (quick checks)
