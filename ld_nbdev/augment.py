@@ -9,7 +9,8 @@ from fastai.callback.core import Callback
 from .core import *
 
 # %% auto #0
-__all__ = ['DSA_FAMILIES', 'dsa_color', 'dsa_flip', 'dsa_cutout', 'dsa_scale', 'dsa_rotate', 'dsa_crop', 'dsa', 'DSA']
+__all__ = ['DSA_FAMILIES', 'dsa_color', 'dsa_flip', 'dsa_cutout', 'dsa_scale', 'dsa_rotate', 'dsa_crop', 'dsa', 'DSA',
+           'MemberDSA']
 
 # %% ../nbs/03_augment.ipynb #f4016d39
 def _u(x, g, lo=0., hi=1.):
@@ -87,8 +88,20 @@ class DSA(Callback):
         self.families, self.seed, self.gen = tuple(families), seed, None
         self.pick = seeded_gen(seed)
 
+    def augment(self, x:torch.Tensor) -> torch.Tensor:
+        "The next augmentation of the batch `x` from this callback's random streams."
+        if self.gen is None or self.gen.device != x.device: self.gen = seeded_gen(self.seed, x.device)
+        return dsa(x, self.gen, self.families, self.pick)
+
+    def before_batch(self):
+        if self.training: self.learn.xb = (self.augment(self.xb[0]),)
+
+# %% ../nbs/03_augment.ipynb #6b91c2ef
+class MemberDSA(Callback):
+    "DSA for `n` stacked students: member `i`'s images `x[:, i]` get the augmentations of `DSA(seed=seeds[i])`."
+    order = 5
+    def __init__(self, seeds, families=tuple(DSA_FAMILIES)): self.members = [DSA(families, s) for s in seeds]
     def before_batch(self):
         if not self.training: return
         x = self.xb[0]
-        if self.gen is None or self.gen.device != x.device: self.gen = seeded_gen(self.seed, x.device)
-        self.learn.xb = (dsa(x, self.gen, self.families, self.pick),)
+        self.learn.xb = (torch.stack([d.augment(x[:, i].contiguous()) for i, d in enumerate(self.members)], 1),)

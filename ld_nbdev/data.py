@@ -182,23 +182,28 @@ class Preprocess:
 
 # %% ../nbs/01_data.ipynb #d5df4bf2
 class TensorDL:
-    "Batches of tensors held on one device; optionally shuffled with a seeded generator."
-    def __init__(self, *tensors, bs:int=256, shuffle:bool=False, drop_last:bool=False, seed:int|None=None):
-        self.tensors, self.bs, self.shuffle, self.drop_last = tensors, bs, shuffle, drop_last
+    "Batches of tensors held on one device; optionally shuffled with a seeded generator, for `passes` passes per epoch."
+    def __init__(self, *tensors, bs:int=256, shuffle:bool=False, drop_last:bool=False, seed:int|None=None, passes:int=1):
+        self.tensors, self.bs, self.shuffle, self.drop_last, self.passes = tensors, bs, shuffle, drop_last, passes
         self.gen = seeded_gen(seed if seed is not None else int(torch.randint(2**31, ())))
 
     @property
     def n(self): return len(self.tensors[0]) if self.tensors else 0
     @property
     def device(self): return self.tensors[0].device if self.tensors else torch.device('cpu')
-    def __len__(self): return self.n // self.bs if self.drop_last else math.ceil(self.n / self.bs)
+    @property
+    def per_pass(self): return self.n // self.bs if self.drop_last else math.ceil(self.n / self.bs)
+    def __len__(self): return self.per_pass * self.passes
 
     def __iter__(self):
+        for _ in range(self.passes): yield from self._one_pass()
+
+    def _one_pass(self):
         if not self.shuffle:
-            for i in range(len(self)): yield tuple(t[i * self.bs:(i + 1) * self.bs] for t in self.tensors)
+            for i in range(self.per_pass): yield tuple(t[i * self.bs:(i + 1) * self.bs] for t in self.tensors)
             return
         idx = torch.randperm(self.n, generator=self.gen).to(self.device)
-        for i in range(len(self)):
+        for i in range(self.per_pass):
             j = idx[i * self.bs:(i + 1) * self.bs]
             yield tuple(t[j] for t in self.tensors)
 
@@ -206,7 +211,7 @@ class TensorDL:
         self.tensors = tuple(t.to(device) for t in self.tensors)
         return self
 
-# %% ../nbs/01_data.ipynb #75faa90b
+# %% ../nbs/01_data.ipynb #dbeec4ee
 @dataclass
 class Splits:
     "Preprocessed train / valid / test image sets on one device, and a key naming the data and options."
@@ -222,7 +227,7 @@ class Splits:
     @property
     def im_size(self): return self.train.x.shape[-1]
 
-# %% ../nbs/01_data.ipynb #82fbeb5e
+# %% ../nbs/01_data.ipynb #b64e4648
 def data_key(ds:dict) -> str:
     "A content hash of a loaded dataset (pixels, labels, classes of every split)."
     h = hashlib.sha256()
@@ -231,7 +236,7 @@ def data_key(ds:dict) -> str:
         h.update(' '.join(ds[k].classes).encode())
     return h.hexdigest()[:16]
 
-# %% ../nbs/01_data.ipynb #dbeec4ee
+# %% ../nbs/01_data.ipynb #294049a7
 def prepare(ds:dict, valid_frac:float=0.04, zca:bool=False, seed:int=0, device=None) -> Splits:
     "Hold out a stratified validation split, fit preprocessing on the rest, move everything to `device`."
     device = device or default_device()

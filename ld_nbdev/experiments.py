@@ -23,34 +23,45 @@ __all__ = ['select_expert', 'best_choice', 'baseline', 'summarize', 'format_tabl
 def select_expert(sp:Splits, traj:Trajectory, idx:torch.Tensor, scfg:StudentConfig, temps=(1.0,), seed:int=0,
                   steps=None, show:bool=True, done=None, log=None) -> pd.DataFrame:
     "Validation accuracy of one student per (checkpoint, temperature), trained on soft labels of images `idx`."
-    x, rows = sp.train.x[idx], []
+    x = sp.train.x[idx]
     steps = steps or [s for s in traj.steps if s > 0]
     prev = _by_key(done, ['step', 'T'])
-    for step, T in progress_bar(list(product(steps, temps)), display=show, leave=False):
-        if (step, T) in prev: rows.append(prev[step, T]); continue
-        labels = soft_labels(traj.model(step=step, device=x.device), x, T)
-        r = traj.row(step)
+    cands = list(product(steps, temps))
+    todo = [c for c in cands if c not in prev]
+    labels = [soft_labels(traj.model(step=step, device=x.device), x, T) for step, T in todo]
+    rows = dict(prev)
+    def record(i, res):
+        step, T = todo[i]; r = traj.row(step)
         row = dict(step=step, expert_epoch=r.epoch, T=T, expert_valid_acc=r.valid_acc)
-        try: row.update(student_valid_acc=accuracy_of(train_student(x, labels, scfg, seed), sp.valid.x, sp.valid.y), status='ok')
-        except TrainingDiverged as e: row.update(student_valid_acc=float('nan'), status=f'diverged: {e}')
-        rows.append(row)
+        if isinstance(res, TrainingDiverged): row.update(student_valid_acc=float('nan'), status=f'diverged: {res}')
+        else: row.update(student_valid_acc=accuracy_of(res, sp.valid.x, sp.valid.y), status='ok')
+        rows[step, T] = row
         if log: log(row)
-    return pd.DataFrame(rows)
+    _train_all(x, labels, scfg, [seed] * len(todo), record, show)
+    return pd.DataFrame([rows[c] for c in cands])
 
 # %% ../nbs/07_experiments.ipynb #0297f733
+def _train_all(x, labels, scfg, seeds, record, show):
+    "`train_students` with a progress bar; `record(i, result)` runs as each student finishes."
+    if not seeds: return
+    pb = progress_bar(range(len(seeds)), display=show, leave=False); pb.update(0)
+    def done(i, res): record(i, res); pb.update(i + 1)
+    train_students(x, torch.stack(labels), scfg, seeds, on_done=done)
+
+# %% ../nbs/07_experiments.ipynb #cdb63210
 def _by_key(done, cols) -> dict:
     "Finished rows of a previous run (a DataFrame or None), keyed by the values of `cols`."
     if done is None or not len(done): return {}
     return {tuple(r[c] for c in cols): r for r in done.to_dict('records')}
 
-# %% ../nbs/07_experiments.ipynb #cdb63210
+# %% ../nbs/07_experiments.ipynb #f0c388bf
 def best_choice(sel:pd.DataFrame) -> pd.Series:
     "The row with the best student validation accuracy (earliest checkpoint, then lowest T, on ties)."
     ok = sel[sel.student_valid_acc.notna()]
     check(len(ok), 'every candidate student diverged; lower the learning rate')
     return ok.sort_values(['student_valid_acc', 'step', 'T'], ascending=[False, True, True]).iloc[0]
 
-# %% ../nbs/07_experiments.ipynb #497759f5
+# %% ../nbs/07_experiments.ipynb #3972fa22
 def baseline(sp:Splits, traj:Trajectory, ipcs=(1, 10), students:int=3, scfg:StudentConfig=StudentConfig(),
              temps=(1.0,), select_epochs:int|None=None, seed:int=0, dataset:str='', show:bool=True, log=None,
              done=None, done_sel=None, log_sel=None):
@@ -71,22 +82,27 @@ def baseline(sp:Splits, traj:Trajectory, ipcs=(1, 10), students:int=3, scfg:Stud
         sels.append(sel); best = best_choice(sel)
         er = traj.row(best.step)
         labels = {'hard': hard_labels(y, sp.c), 'soft': soft_labels(traj.model(step=best.step, device=x.device), x, best['T'])}
-        for kind, s in progress_bar(list(product(labels, range(students))), display=show, leave=False):
-            if (ipc, kind, seed + s) in prev: rows.append(prev[ipc, kind, seed + s]); continue
+        members = list(product(labels, range(students)))
+        todo = [(kind, s) for kind, s in members if (ipc, kind, seed + s) not in prev]
+        got = {}
+        def record(i, res, ipc=ipc, best=best, er=er):
+            kind, s = todo[i]
             row = dict(dataset=dataset, ipc=ipc, labels=kind, student_seed=seed + s, image_seed=seed,
                        expert_step=int(best.step), expert_epoch=float(er.epoch), expert_valid_acc=float(er.valid_acc),
                        expert_test_acc=float(er.test_acc), T=float(best['T']) if kind == 'soft' else float('nan'),
                        arch=scfg.arch, epochs=scfg.epochs, lr=scfg.lr, select_epochs=sel_cfg.epochs, device=device)
-            try: row.update(test_acc=accuracy_of(train_student(x, labels[kind], scfg, seed + s), sp.test.x, sp.test.y), status='ok')
-            except TrainingDiverged as e:
-                row.update(test_acc=float('nan'), status=f'diverged: {e}')
+            if isinstance(res, TrainingDiverged):
+                row.update(test_acc=float('nan'), status=f'diverged: {res}')
                 warnings.warn(f'student ipc={ipc} labels={kind} seed={seed + s} (lr={scfg.lr}, epochs={scfg.epochs}) '
-                              f'diverged: {e}; continuing')
-            rows.append(row)
+                              f'diverged: {res}; continuing')
+            else: row.update(test_acc=accuracy_of(res, sp.test.x, sp.test.y), status='ok')
+            got[kind, s] = row
             if log: log(row)
+        _train_all(x, [labels[k] for k, _ in todo], scfg, [seed + s for _, s in todo], record, show)
+        rows += [prev[ipc, k, seed + s] if (k, s) not in got else got[k, s] for k, s in members]
     return pd.DataFrame(rows), pd.concat(sels, ignore_index=True)
 
-# %% ../nbs/07_experiments.ipynb #fdd78303
+# %% ../nbs/07_experiments.ipynb #6feb37dc
 def summarize(res:pd.DataFrame) -> pd.DataFrame:
     "Mean and standard deviation of test accuracy (in %) per IPC and label kind, with the expert checkpoint used."
     g = res[res.status == 'ok'].groupby(['ipc', 'labels'])
@@ -94,7 +110,7 @@ def summarize(res:pd.DataFrame) -> pd.DataFrame:
     out = out.rename(columns={'mean': 'acc_mean', 'std': 'acc_std', 'count': 'students'})
     return out.merge(g[['expert_epoch', 'expert_test_acc']].first().reset_index(), on=['ipc', 'labels'])
 
-# %% ../nbs/07_experiments.ipynb #6feb37dc
+# %% ../nbs/07_experiments.ipynb #295f0ed9
 def format_table(summ:pd.DataFrame) -> str:
     "A plain-text table: one line per IPC with hard and soft accuracy (mean ± std %) and the expert checkpoint."
     lines = [f"{'IPC':>4}  {'hard':>13}  {'soft':>13}  {'expert epoch':>12}  {'expert test acc':>15}"]

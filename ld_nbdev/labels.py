@@ -4,13 +4,14 @@
 
 # %% ../nbs/05_labels.ipynb #3d728e2b
 from __future__ import annotations
+from dataclasses import dataclass
 import torch, torch.nn.functional as F
 from fastai.callback.core import Callback
 from .core import *
 from .models import predict_logits
 
 # %% auto #0
-__all__ = ['soft_labels', 'hard_labels', 'ensemble_labels', 'soft_ce', 'SoftTargets']
+__all__ = ['soft_labels', 'hard_labels', 'ensemble_labels', 'TopK', 'topk_labels', 'soft_ce', 'SoftTargets']
 
 # %% ../nbs/05_labels.ipynb #892a4db2
 def soft_labels(model:nn.Module, x:torch.Tensor, T:float=1.0) -> torch.Tensor:
@@ -31,12 +32,47 @@ def ensemble_labels(models, x:torch.Tensor, T:float=1.0) -> torch.Tensor:
     return F.softmax(torch.stack([predict_logits(m, x) for m in models]).mean(0) / T, 1)
 
 # %% ../nbs/05_labels.ipynb #7255e55b
-def soft_ce(pred:torch.Tensor, targ:torch.Tensor) -> torch.Tensor:
-    "Cross-entropy against probability targets `(B, C)`, or class indices `(B,)`."
-    if targ.dtype == torch.long: return F.cross_entropy(pred, targ)
-    return -(targ * F.log_softmax(pred, 1)).sum(1).mean()
+@dataclass
+class TopK:
+    "The `k` largest probabilities of each label (`values`) and their classes (`index`; None when `k == classes`)."
+    values: torch.Tensor
+    index: torch.Tensor|None
+    classes: int
 
-# %% ../nbs/05_labels.ipynb #3d09a6ca
+    @property
+    def k(self): return self.values.shape[1] if self.index is None or self.values.numel() else 0
+
+    @property
+    def nbytes(self) -> int: return self.values.nbytes + (0 if self.index is None else self.index.nbytes)
+
+    def dense(self) -> torch.Tensor:
+        "Probability labels `(N, classes)`: the kept probabilities renormalised, or one-hot for `k = 0`."
+        if self.index is None: return self.values / self.values.sum(1, keepdim=True)
+        idx = self.index.long()
+        if not self.values.numel(): return F.one_hot(idx[:, 0], self.classes).float()
+        out = torch.zeros(len(idx), self.classes, device=idx.device).scatter_(1, idx, self.values)
+        return out / out.sum(1, keepdim=True)
+
+# %% ../nbs/05_labels.ipynb #a2b6ba94
+def _index_dtype(c:int):
+    return torch.uint8 if c <= 2**8 else torch.int16 if c <= 2**15 else torch.int32
+
+# %% ../nbs/05_labels.ipynb #77bb4598
+def topk_labels(probs:torch.Tensor, k:int) -> TopK:
+    "Keep each label's `k` largest probabilities (`0 <= k <= classes`; `k = 0` keeps the argmax class only)."
+    c = probs.shape[1]
+    check(isinstance(k, int) and 0 <= k <= c, f'k must be an integer with 0 <= k <= {c} (the number of classes), got {k!r}')
+    if k == c: return TopK(probs.float().clone(), None, c)
+    v, i = probs.float().topk(max(k, 1), 1)
+    return TopK(v[:, :k].clone(), i.to(_index_dtype(c)), c)
+
+# %% ../nbs/05_labels.ipynb #adfa5952
+def soft_ce(pred:torch.Tensor, targ:torch.Tensor) -> torch.Tensor:
+    "Cross-entropy against probability targets `(B, C)` (or `(B, n, C)` for n stacked students), or class indices `(B,)`."
+    if targ.dtype == torch.long: return F.cross_entropy(pred, targ)
+    return -(targ * F.log_softmax(pred, -1)).sum(-1).mean(0).sum()
+
+# %% ../nbs/05_labels.ipynb #8a8e284e
 class SoftTargets(Callback):
     "Replace the target (item indices) of each training batch by the stored label of each item."
     order = 5
@@ -45,4 +81,6 @@ class SoftTargets(Callback):
         if not self.training: return
         idx = self.yb[0]
         if self.labels.device != idx.device: self.labels = self.labels.to(idx.device)
-        self.learn.yb = (self.labels[idx],)
+        if self.labels.dim() == 3:  # stacked students: labels (n, N, C), indices (B, n) -> targets (B, n, C)
+            self.learn.yb = (self.labels[torch.arange(len(self.labels), device=idx.device), idx],)
+        else: self.learn.yb = (self.labels[idx],)

@@ -8,7 +8,8 @@ import copy, torch, torch.nn as nn
 from .core import *
 
 # %% auto #0
-__all__ = ['MODELS', 'conv_block', 'ConvNet', 'resnet18', 'auto_depth', 'get_model', 'predict_logits', 'accuracy_of']
+__all__ = ['MODELS', 'conv_block', 'ConvNet', 'resnet18', 'auto_depth', 'get_model', 'StackedConvNet', 'predict_logits',
+           'accuracy_of']
 
 # %% ../nbs/02_models.ipynb #047f4d9a
 def conv_block(n_in:int, n_out:int):
@@ -24,6 +25,7 @@ class ConvNet(nn.Sequential):
         blocks = [conv_block(n_in if i == 0 else width, width) for i in range(depth)]
         feat = width * (im_size // 2**depth) ** 2
         super().__init__(*blocks, nn.Flatten(), nn.Linear(feat, n_classes))
+        self.shape = dict(n_in=n_in, n_classes=n_classes, im_size=im_size, depth=depth, width=width)
 
 # %% ../nbs/02_models.ipynb #1123e676
 def resnet18(n_in:int=3, n_classes:int=10, im_size:int=224):
@@ -50,7 +52,46 @@ def get_model(name:str, n_in:int=3, n_classes:int=10, im_size:int=32) -> nn.Modu
     check(name in MODELS, f'unknown model {name!r}; choose one of {", ".join(MODELS)}')
     return MODELS[name](n_in, n_classes, im_size)
 
-# %% ../nbs/02_models.ipynb #6a93aa1f
+# %% ../nbs/02_models.ipynb #256236d1
+class StackedConvNet(nn.Module):
+    "`n` ConvNets of one shape evaluated as one network: `(B, n, C, H, W)` -> `(B, n, classes)`."
+    def __init__(self, nets):
+        super().__init__()
+        check(len(nets) > 0 and all(isinstance(m, ConvNet) for m in nets), 'StackedConvNet takes one or more ConvNets')
+        check(all(m.shape == nets[0].shape for m in nets), 'stacked ConvNets must all have the same shape')
+        self.n, self.shape = len(nets), nets[0].shape
+        layers = []
+        for d in range(self.shape['depth']):
+            convs, norms = [m[d][0] for m in nets], [m[d][1] for m in nets]
+            conv = nn.Conv2d(convs[0].in_channels * self.n, convs[0].out_channels * self.n, 3, padding=1, groups=self.n)
+            norm = nn.GroupNorm(norms[0].num_channels * self.n, norms[0].num_channels * self.n)
+            with torch.no_grad():
+                for new, olds in ((conv, convs), (norm, norms)):
+                    new.weight.copy_(torch.cat([o.weight for o in olds])); new.bias.copy_(torch.cat([o.bias for o in olds]))
+            layers += [conv, norm, nn.ReLU(inplace=True), nn.AvgPool2d(2)]
+        self.features = nn.Sequential(*layers)
+        self.head_w = nn.Parameter(torch.stack([m[-1].weight.detach() for m in nets]).clone())
+        self.head_b = nn.Parameter(torch.stack([m[-1].bias.detach() for m in nets]).clone())
+
+    def forward(self, x):
+        f = self.features(x.flatten(1, 2)).reshape(len(x), self.n, -1)
+        return torch.einsum('bnf,nkf->bnk', f, self.head_w) + self.head_b
+
+    def unstack(self) -> list:
+        "The members as separate `ConvNet`s (copies, on this network's device)."
+        out = []
+        for i in range(self.n):
+            m = ConvNet(**self.shape).to(self.head_w.device)
+            with torch.no_grad():
+                for d in range(self.shape['depth']):
+                    for new, old in ((m[d][0], self.features[4 * d]), (m[d][1], self.features[4 * d + 1])):
+                        k = len(old.weight) // self.n
+                        new.weight.copy_(old.weight[i * k:(i + 1) * k]); new.bias.copy_(old.bias[i * k:(i + 1) * k])
+                m[-1].weight.copy_(self.head_w[i]); m[-1].bias.copy_(self.head_b[i])
+            out.append(m)
+        return out
+
+# %% ../nbs/02_models.ipynb #d3c39670
 @torch.inference_mode()
 def predict_logits(model:nn.Module, x:torch.Tensor, bs:int=1024) -> torch.Tensor:
     "Logits of `model` (in eval mode) on `x`, computed in batches on the model's device."
@@ -64,7 +105,7 @@ def predict_logits(model:nn.Module, x:torch.Tensor, bs:int=1024) -> torch.Tensor
     m.train(was_training)
     return out
 
-# %% ../nbs/02_models.ipynb #96a773a6
+# %% ../nbs/02_models.ipynb #9dd20d68
 def accuracy_of(model:nn.Module, x:torch.Tensor, y:torch.Tensor, bs:int=1024) -> float:
     "Top-1 accuracy of `model` on `(x, y)`."
     return (predict_logits(model, x, bs).argmax(1).cpu() == y.cpu()).float().mean().item()

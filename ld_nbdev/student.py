@@ -5,21 +5,22 @@
 # %% ../nbs/06_student.ipynb #43ee9bde
 from __future__ import annotations
 from dataclasses import dataclass, asdict
-import torch
+import math, torch
 from fastai.learner import Learner
-from fastai.callback.core import Callback
+from fastai.callback.core import Callback, CancelFitException
 from fastai.data.core import DataLoaders
 from fastai.callback.schedule import ParamScheduler
 import fastai.callback.progress  # registers `Learner.no_bar`
 from .core import *
 from .data import *
 from .models import *
-from .augment import DSA
+from .augment import DSA, MemberDSA
 from .labels import *
 from .expert import sgd
 
 # %% auto #0
-__all__ = ['StudentConfig', 'step_sched', 'TrainingDiverged', 'StopOnNaN', 'student_learner', 'train_student']
+__all__ = ['STACKABLE', 'StudentConfig', 'step_sched', 'TrainingDiverged', 'StopOnNaN', 'student_learner', 'ExactSched',
+           'train_student', 'MemberDL', 'MemberHealth', 'stacked_learner', 'train_students']
 
 # %% ../nbs/06_student.ipynb #a613dd16
 @dataclass
@@ -44,29 +45,132 @@ class TrainingDiverged(LDError):
     "A student's loss became NaN or infinite."
 
 # %% ../nbs/06_student.ipynb #3ca77ec8
-class StopOnNaN(Callback):
-    "Raise `TrainingDiverged` after an epoch whose last loss is not finite."
-    def after_epoch(self):
-        if not torch.isfinite(self.learn.loss).all():
-            raise TrainingDiverged(f'loss became {self.learn.loss.item()} in epoch {self.epoch + 1} of {self.n_epoch}')
+def _pass_done(cb) -> int:
+    "The number of the pass over the data (epoch, from 1) that this batch completes, or 0."
+    dl = cb.learn.dl
+    per, passes = getattr(dl, 'per_pass', len(dl)), getattr(dl, 'passes', 1)
+    return 0 if (cb.iter + 1) % per else cb.epoch * passes + (cb.iter + 1) // per
 
 # %% ../nbs/06_student.ipynb #56ea3b04
-def student_learner(x:torch.Tensor, labels:torch.Tensor, cfg:StudentConfig=StudentConfig(), seed:int=0) -> Learner:
-    "A fastai `Learner` that trains a fresh `cfg.arch` on images `x` against `labels` (probabilities or one-hot)."
+class StopOnNaN(Callback):
+    "Raise `TrainingDiverged` at the end of a pass over the data whose last loss is not finite."
+    def after_batch(self):
+        if not self.training or not (e := _pass_done(self)) or torch.isfinite(self.learn.loss).all(): return
+        total = self.n_epoch * getattr(self.learn.dl, 'passes', 1)
+        raise TrainingDiverged(f'loss became {self.learn.loss.item()} in epoch {e} of {total}')
+
+# %% ../nbs/06_student.ipynb #d9a2b9f7
+def _check(x, labels, cfg):
     check(cfg.epochs >= 1, f'student epochs must be >= 1, got {cfg.epochs}')
     check(cfg.lr > 0, f'student lr must be > 0, got {cfg.lr}')
-    check(len(x) == len(labels), f'{len(x)} images but {len(labels)} labels')
+    check(len(x) == labels.shape[-2], f'{len(x)} images but {labels.shape[-2]} labels')
+
+# %% ../nbs/06_student.ipynb #2d768f73
+def student_learner(x:torch.Tensor, labels:torch.Tensor, cfg:StudentConfig=StudentConfig(), seed:int=0,
+                    passes:int|None=None) -> Learner:
+    "A fastai `Learner` that trains a fresh `cfg.arch` on images `x` against `labels` (probabilities or one-hot)."
+    _check(x, labels, cfg)
+    passes = passes or cfg.epochs
+    check(cfg.epochs % passes == 0, f'{passes} passes per fit epoch do not divide {cfg.epochs} epochs')
     set_seed(seed)
     model = get_model(cfg.arch, x.shape[1], labels.shape[1], x.shape[-1]).to(x.device)
     idx = torch.arange(len(x), device=x.device)
-    dls = DataLoaders(TensorDL(x, idx, bs=cfg.bs, shuffle=True, seed=seed), TensorDL())
+    dls = DataLoaders(TensorDL(x, idx, bs=cfg.bs, shuffle=True, seed=seed, passes=passes), TensorDL())
     cbs = [SoftTargets(labels.to(x.device)), StopOnNaN()] + ([DSA(seed=seed)] if cfg.dsa else [])
     return Learner(dls, model, loss_func=soft_ce, opt_func=sgd(cfg.mom, cfg.wd), lr=cfg.lr, cbs=cbs)
 
-# %% ../nbs/06_student.ipynb #d9a2b9f7
-def train_student(x:torch.Tensor, labels:torch.Tensor, cfg:StudentConfig=StudentConfig(), seed:int=0) -> torch.nn.Module:
-    "Train one student (quietly) and return its model."
-    learn = student_learner(x, labels, cfg, seed)
+# %% ../nbs/06_student.ipynb #de2a2a38
+class ExactSched(ParamScheduler):
+    "fastai's `ParamScheduler` with the position in training computed exactly, as batches done / total batches."
+    def before_batch(self): self._update_val(self.train_iter / (self.n_epoch * self.n_iter))
+
+# %% ../nbs/06_student.ipynb #811065d8
+def _fit(learn:Learner, cfg:StudentConfig):
+    "Run `cfg.epochs` passes quietly, with the student's step schedule."
     with learn.no_bar(), learn.no_logging():
-        learn.fit(cfg.epochs, cbs=ParamScheduler({'lr': step_sched(cfg.lr, cfg.steps, cfg.gamma)}))
+        learn.fit(cfg.epochs // learn.dls.train.passes, cbs=ExactSched({'lr': step_sched(cfg.lr, cfg.steps, cfg.gamma)}))
+
+# %% ../nbs/06_student.ipynb #e87444f0
+def train_student(x:torch.Tensor, labels:torch.Tensor, cfg:StudentConfig=StudentConfig(), seed:int=0,
+                  passes:int|None=None) -> torch.nn.Module:
+    "Train one student (quietly) and return its model."
+    learn = student_learner(x, labels, cfg, seed, passes)
+    _fit(learn, cfg)
     return learn.model
+
+# %% ../nbs/06_student.ipynb #e752cf46
+STACKABLE = ('convnet', 'convnetd3', 'convnetd4')
+
+# %% ../nbs/06_student.ipynb #1f4f1cb9
+class MemberDL:
+    "Batches for `n` stacked students: `(x[idx], idx)` with `idx` of shape `(B, n)`, column `i` in member `i`'s order."
+    def __init__(self, x:torch.Tensor, seeds, bs:int=256, passes:int=1):
+        idx = torch.arange(len(x), device=x.device)
+        self.x, self.dls = x, [TensorDL(idx, bs=bs, shuffle=True, seed=s, passes=passes) for s in seeds]
+    @property
+    def n(self): return len(self.x)
+    @property
+    def device(self): return self.x.device
+    @property
+    def bs(self): return self.dls[0].bs
+    @property
+    def passes(self): return self.dls[0].passes
+    @property
+    def per_pass(self): return self.dls[0].per_pass
+    def __len__(self): return len(self.dls[0])
+    def __iter__(self):
+        for bs in zip(*self.dls):
+            idx = torch.stack([b[0] for b in bs], 1)
+            yield self.x[idx], idx
+    def to(self, device):
+        self.x = self.x.to(device); self.dls = [d.to(device) for d in self.dls]
+        return self
+
+# %% ../nbs/06_student.ipynb #5ea49414
+class MemberHealth(Callback):
+    "Record, at the end of every pass, the stacked members whose loss is not finite; stop when none is left."
+    def before_fit(self): self.failed = {}
+    def after_batch(self):
+        if not self.training or not (e := _pass_done(self)): return
+        with torch.no_grad(): losses = -(self.yb[0] * torch.log_softmax(self.pred, -1)).sum(-1).mean(0)
+        total = self.n_epoch * self.learn.dl.passes
+        for i, l in enumerate(losses.tolist()):
+            if i not in self.failed and not math.isfinite(l): self.failed[i] = f'loss became {l} in epoch {e} of {total}'
+        if len(self.failed) == len(losses): raise CancelFitException()
+
+# %% ../nbs/06_student.ipynb #f59b5978
+def stacked_learner(x:torch.Tensor, labels:torch.Tensor, cfg:StudentConfig=StudentConfig(), seeds=(0,)) -> Learner:
+    "A fastai `Learner` training `len(seeds)` students as one `StackedConvNet`, member `i` on `labels[i]` from seed `seeds[i]`."
+    check(cfg.arch in STACKABLE, f'only ConvNets can be stacked ({", ".join(STACKABLE)}), not {cfg.arch!r}')
+    check(len(labels) == len(seeds), f'{len(labels)} label sets but {len(seeds)} seeds')
+    _check(x, labels, cfg)
+    nets = []
+    for s in seeds:  # each member starts from the weights it would have alone
+        set_seed(s); nets.append(get_model(cfg.arch, x.shape[1], labels.shape[-1], x.shape[-1]))
+    model = StackedConvNet(nets).to(x.device)
+    dls = DataLoaders(MemberDL(x, seeds, cfg.bs, passes=cfg.epochs), TensorDL())
+    cbs = [SoftTargets(labels.to(x.device)), MemberHealth()] + ([MemberDSA(seeds)] if cfg.dsa else [])
+    return Learner(dls, model, loss_func=soft_ce, opt_func=sgd(cfg.mom, cfg.wd), lr=cfg.lr, cbs=cbs)
+
+# %% ../nbs/06_student.ipynb #e960dd43
+def train_students(x:torch.Tensor, labels, cfg:StudentConfig=StudentConfig(), seeds=(0,), stack:bool|None=None,
+                   chunk:int=8, on_done=None) -> list:
+    "Train a student per `(labels[i], seeds[i])`; each result is a trained model or the `TrainingDiverged` that stopped it."
+    labels = labels if isinstance(labels, torch.Tensor) else torch.stack(list(labels))
+    seeds = list(seeds)
+    check(len(labels) == len(seeds), f'{len(labels)} label sets but {len(seeds)} seeds')
+    if stack is None: stack = x.device.type == 'cuda' and cfg.arch in STACKABLE and len(seeds) > 1
+    out = []
+    for lo in range(0, len(seeds), chunk if stack else 1):
+        part = range(lo, min(lo + (chunk if stack else 1), len(seeds)))
+        if stack:
+            learn = stacked_learner(x, labels[part.start:part.stop], cfg, seeds[part.start:part.stop]); _fit(learn, cfg)
+            failed = learn.member_health.failed
+            res = [TrainingDiverged(failed[j]) if j in failed else m for j, m in enumerate(learn.model.unstack())]
+        else:
+            try: res = [train_student(x, labels[lo], cfg, seeds[lo])]
+            except TrainingDiverged as e: res = [e]
+        for i, r in zip(part, res):
+            out.append(r)
+            if on_done: on_done(i, r)
+    return out

@@ -9,7 +9,7 @@ from ld_nbdev.core import LDError
 from ld_nbdev.data import load_digits_set, prepare, select_ipc, load_folder
 from ld_nbdev.models import get_model, accuracy_of
 from ld_nbdev.expert import ExpertConfig, train_expert, load_weights, Trajectory
-from ld_nbdev.labels import soft_labels
+from ld_nbdev.labels import soft_labels, topk_labels
 from ld_nbdev.student import StudentConfig, train_student
 from ld_nbdev.experiments import baseline
 from ld_nbdev.cli import run_baseline
@@ -187,8 +187,13 @@ def test_fuzz_run_baseline_bad_values(tmp_path, kw):
 
 
 @settings(max_examples=40, deadline=None)
-@given(ipc=st.integers(), T=st.floats(allow_nan=True), name=st.text(max_size=10), epochs=st.integers(max_value=0))
-def test_fuzz_public_functions(digits, expert, ipc, T, name, epochs):
+@given(ipc=st.integers(), T=st.floats(allow_nan=True), name=st.text(max_size=10), epochs=st.integers(max_value=0),
+       k=st.one_of(st.integers(), st.floats(allow_nan=True)))
+def test_fuzz_public_functions(digits, expert, ipc, T, name, epochs, k):
+    probs = torch.softmax(torch.randn(4, digits.c), 1)
+    if isinstance(k, int) and 0 <= k <= digits.c: assert torch.allclose(topk_labels(probs, k).dense().sum(1), torch.ones(4))
+    else:
+        with pytest.raises(LDError, match='0 <= k <= 10'): topk_labels(probs, k)
     if not 1 <= ipc <= int(digits.train.counts().min()):
         with pytest.raises(LDError): select_ipc(digits.train, ipc)
     if not T > 0:
