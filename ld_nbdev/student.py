@@ -61,6 +61,7 @@ class StopOnNaN(Callback):
 
 # %% ../nbs/06_student.ipynb #d9a2b9f7
 def _check(x, labels, cfg):
+    check(labels.dim() in (2, 3), f'labels must be probabilities of shape (N, classes), got shape {tuple(labels.shape)}')
     check(cfg.epochs >= 1, f'student epochs must be >= 1, got {cfg.epochs}')
     check(cfg.lr > 0, f'student lr must be > 0, got {cfg.lr}')
     check(len(x) == labels.shape[-2], f'{len(x)} images but {labels.shape[-2]} labels')
@@ -159,6 +160,7 @@ def train_students(x:torch.Tensor, labels, cfg:StudentConfig=StudentConfig(), se
     labels = labels if isinstance(labels, torch.Tensor) else torch.stack(list(labels))
     seeds = list(seeds)
     check(len(labels) == len(seeds), f'{len(labels)} label sets but {len(seeds)} seeds')
+    check(chunk >= 1, f'chunk must be >= 1, got {chunk}')
     if stack is None: stack = x.device.type == 'cuda' and cfg.arch in STACKABLE and len(seeds) > 1
     out = []
     for lo in range(0, len(seeds), chunk if stack else 1):
