@@ -75,10 +75,6 @@ def check_out(out:Path, settings:dict, force:bool):
           f'{out}: output folder exists and holds other files or another run; pass --force to overwrite it')
 
 # %% ../nbs/09_cli.ipynb #a9053bf9
-def _write_csv(df:pd.DataFrame, path):
-    atomic_write(path, lambda p: df.to_csv(p, index=False))
-
-# %% ../nbs/09_cli.ipynb #cef0de54
 def _versions() -> dict:
     "Library versions and the git commit of the package source (None outside a checkout)."
     import fastai, fastcore, subprocess, ld_nbdev
@@ -88,11 +84,11 @@ def _versions() -> dict:
     return dict(torch=torch.__version__, fastai=fastai.__version__, fastcore=fastcore.__version__,
                 python=platform.python_version(), commit=commit)
 
-# %% ../nbs/09_cli.ipynb #6de4efa7
+# %% ../nbs/09_cli.ipynb #cef0de54
 def _read_csv(path):
     return pd.read_csv(path) if Path(path).exists() else None
 
-# %% ../nbs/09_cli.ipynb #c56f1cd3
+# %% ../nbs/09_cli.ipynb #6de4efa7
 def run_baseline(dataset:str='cifar10', data=None, ipc=None, students=None, epochs=None, lr=0.01, temperature=None,
                  arch:str='convnet', expert_epochs=None, expert_lr=None, zca:bool=False, valid_frac=None, seed:int=0,
                  out='runs/baseline', force:bool=False, full:bool=False, cpu:bool=False, max_per_class=None,
@@ -128,14 +124,14 @@ def run_baseline(dataset:str='cifar10', data=None, ipc=None, students=None, epoc
     done, done_sel = (_read_csv(out/n) if resume else None for n in ('results.csv', 'selection.csv'))
     if resume and done is not None: say(f'resuming {out}: {len(done)} students already finished')
     rows, sel_rows = [] if done is None else done.to_dict('records'), [] if done_sel is None else done_sel.to_dict('records')
-    def log(row): rows.append(row); _write_csv(pd.DataFrame(rows), out/'results.csv')
-    def log_sel(row): sel_rows.append(row); _write_csv(pd.DataFrame(sel_rows), out/'selection.csv')
+    def log(row): rows.append(row); atomic_csv(pd.DataFrame(rows), out/'results.csv')
+    def log_sel(row): sel_rows.append(row); atomic_csv(pd.DataFrame(sel_rows), out/'selection.csv')
     scfg = StudentConfig(arch=arch, epochs=p['epochs'], lr=p['lr'])
     res, sel = baseline(sp, traj, p['ipc'], p['students'], scfg, p['temperature'], seed=seed, dataset=name,
                         show=not quiet, log=log, done=done, done_sel=done_sel, log_sel=log_sel)
-    _write_csv(res, out/'results.csv'); _write_csv(sel, out/'selection.csv')
+    atomic_csv(res, out/'results.csv'); atomic_csv(sel, out/'selection.csv')
     summ = summarize(res)
-    _write_csv(summ, out/'summary.csv')
+    atomic_csv(summ, out/'summary.csv')
     table = format_table(summ)
     atomic_write(out/'table.txt', lambda f: Path(f).write_text(table + '\n'))
     fig = plot_accuracy_vs_ipc(res, PAPER_CIFAR10 if name == 'cifar10' else None,
@@ -148,7 +144,7 @@ def run_baseline(dataset:str='cifar10', data=None, ipc=None, students=None, epoc
     say(table); say(f'written to {out}/ in {record["wall_s"]:.0f} s')
     return summ
 
-# %% ../nbs/09_cli.ipynb #abf9cdaf
+# %% ../nbs/09_cli.ipynb #591a6cdf
 @call_parse
 def ld_baseline(
     dataset:str='cifar10',  # named dataset: cifar10 (through fastai's untar_data) or digits (offline)

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np, torch
 
 # %% auto #0
-__all__ = ['LDError', 'check', 'set_seed', 'default_device', 'seeded_gen', 'atomic_write', 'atomic_save', 'config_hash',
-           'cache_dir']
+__all__ = ['LDError', 'check', 'set_seed', 'default_device', 'seeded_gen', 'atomic_write', 'atomic_save', 'atomic_csv',
+           'config_hash', 'cache_dir']
 
 # %% ../nbs/00_core.ipynb #4f2d1e0c
 class LDError(ValueError):
@@ -60,12 +60,17 @@ def atomic_save(obj, path):
     "`torch.save` to `path` atomically."
     return atomic_write(path, lambda p: torch.save(obj, p))
 
-# %% ../nbs/00_core.ipynb #a9920ac4
+# %% ../nbs/00_core.ipynb #72e5db2c
+def atomic_csv(df, path):
+    "Write the DataFrame `df` to `path` as CSV (no index), atomically."
+    return atomic_write(path, lambda p: df.to_csv(p, index=False))
+
+# %% ../nbs/00_core.ipynb #c5fdcc45
 def config_hash(cfg:dict, n:int=12) -> str:
     "A short stable hash of a JSON-able configuration, used as a cache key."
     return hashlib.sha256(json.dumps(cfg, sort_keys=True, default=str).encode()).hexdigest()[:n]
 
-# %% ../nbs/00_core.ipynb #ec9cea46
+# %% ../nbs/00_core.ipynb #941f1318
 def cache_dir() -> Path:
     "Where experts and decoded datasets are cached: `$LD_NBDEV_CACHE` or `~/.cache/ld_nbdev`."
     return Path(os.environ.get('LD_NBDEV_CACHE', Path.home()/'.cache'/'ld_nbdev'))

@@ -133,22 +133,29 @@ def load_cifar10(max_per_class:int|None=None, **kwargs) -> dict:
     return load_folder(path, max_per_class=max_per_class, **kwargs)
 
 # %% ../nbs/01_data.ipynb #cdb39cca
-DATASETS = {'cifar10': load_cifar10, 'digits': lambda max_per_class=None, show=False: load_digits_set()}
+def _first_per_class(s:ImageSet, k:int|None) -> ImageSet:
+    "The first `k` images of every class of `s` (all of them when `k` is None)."
+    if k is None: return s
+    return s.subset(torch.cat([torch.nonzero(s.y == c).flatten()[:k] for c in range(s.c)]).sort().values)
 
 # %% ../nbs/01_data.ipynb #4d1bb94e
+DATASETS = {'cifar10': load_cifar10,
+            'digits': lambda max_per_class=None, show=False: {k: _first_per_class(v, max_per_class) for k, v in load_digits_set().items()}}
+
+# %% ../nbs/01_data.ipynb #adb05076
 def get_dataset(name:str, data:str|None=None, max_per_class:int|None=None, show:bool=False) -> dict:
     "Load a dataset by name (`cifar10`, `digits`), or any ImageFolder tree given as `data` (`show`: a decoding bar)."
     if data is not None: return load_folder(data, max_per_class=max_per_class, show=show)
     check(name in DATASETS, f'unknown dataset {name!r}; choose one of {", ".join(DATASETS)} or pass a folder with --data')
     return DATASETS[name](max_per_class=max_per_class, show=show)
 
-# %% ../nbs/01_data.ipynb #0abce91a
+# %% ../nbs/01_data.ipynb #884e0dc6
 def split_valid(ds:ImageSet, frac:float=0.04, seed:int=0):
     "A stratified, seeded validation set held out of `ds`: returns `(train, valid)`."
     valid, train = stratified_split(ds.y, frac, seed)
     return ds.subset(train), ds.subset(valid)
 
-# %% ../nbs/01_data.ipynb #9ec108b5
+# %% ../nbs/01_data.ipynb #fb7a8045
 def select_ipc(ds:ImageSet, ipc:int, seed:int=0) -> torch.Tensor:
     "Indices of `ipc` images per class drawn uniformly at random (seeded), grouped by class."
     check(ipc >= 1, f'ipc must be >= 1, got {ipc}')
@@ -158,7 +165,7 @@ def select_ipc(ds:ImageSet, ipc:int, seed:int=0) -> torch.Tensor:
     return torch.cat([(idx := torch.nonzero(ds.y == c).flatten())[torch.randperm(len(idx), generator=g)[:ipc]]
                       for c in range(ds.c)])
 
-# %% ../nbs/01_data.ipynb #1658f0ba
+# %% ../nbs/01_data.ipynb #c09edb56
 class Preprocess:
     "Scale to [0,1], normalise per channel, and optionally ZCA-whiten, with statistics from the training set."
     def __init__(self, train_x:torch.Tensor, zca:bool=False, eps:float=0.1):
@@ -180,7 +187,7 @@ class Preprocess:
         if self.zca is None: return x
         return (x.flatten(1) @ self.zca.to(x.device)).view_as(x)
 
-# %% ../nbs/01_data.ipynb #d5df4bf2
+# %% ../nbs/01_data.ipynb #11cb8277
 class TensorDL:
     "Batches of tensors held on one device; optionally shuffled with a seeded generator, for `passes` passes per epoch."
     def __init__(self, *tensors, bs:int=256, shuffle:bool=False, drop_last:bool=False, seed:int|None=None, passes:int=1):
@@ -211,7 +218,7 @@ class TensorDL:
         self.tensors = tuple(t.to(device) for t in self.tensors)
         return self
 
-# %% ../nbs/01_data.ipynb #dbeec4ee
+# %% ../nbs/01_data.ipynb #b64e4648
 @dataclass
 class Splits:
     "Preprocessed train / valid / test image sets on one device, and a key naming the data and options."
@@ -227,7 +234,7 @@ class Splits:
     @property
     def im_size(self): return self.train.x.shape[-1]
 
-# %% ../nbs/01_data.ipynb #b64e4648
+# %% ../nbs/01_data.ipynb #294049a7
 def data_key(ds:dict) -> str:
     "A content hash of a loaded dataset (pixels, labels, classes of every split)."
     h = hashlib.sha256()
@@ -236,7 +243,7 @@ def data_key(ds:dict) -> str:
         h.update(' '.join(ds[k].classes).encode())
     return h.hexdigest()[:16]
 
-# %% ../nbs/01_data.ipynb #294049a7
+# %% ../nbs/01_data.ipynb #4cd7b833
 def prepare(ds:dict, valid_frac:float=0.04, zca:bool=False, seed:int=0, device=None) -> Splits:
     "Hold out a stratified validation split, fit preprocessing on the rest, move everything to `device`."
     device = device or default_device()

@@ -120,7 +120,7 @@ class SaveTrajectory(Callback):
                               valid_acc=accuracy_of(m, sp.valid.x, sp.valid.y), test_acc=accuracy_of(m, sp.test.x, sp.test.y),
                               file=f'step_{step:06d}.pt'))
         df = pd.DataFrame(self.rows)
-        atomic_write(self.path/'trajectory.csv', lambda p: df.to_csv(p, index=False))
+        atomic_csv(df, self.path/'trajectory.csv')
 
 # %% ../nbs/04_expert.ipynb #3ccdc400
 def train_expert(sp:Splits, cfg:ExpertConfig=ExpertConfig(), root=None, show:bool=True) -> Trajectory:
