@@ -7,7 +7,7 @@ from __future__ import annotations
 import warnings
 warnings.filterwarnings('ignore', message='.*torch.jit.script.*')  # raised by an import inside fastai; not ours to fix
 import json, platform, shutil, sys, time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 import pandas as pd, torch
 import matplotlib; matplotlib.use('Agg')
@@ -25,19 +25,20 @@ from .plots import *
 __all__ = ['PROTOCOLS', 'protocol', 'check_args', 'resumable', 'check_out', 'run_baseline', 'ld_baseline']
 
 # %% ../nbs/09_cli.ipynb #ecef0843
+_ONE = dict(lr=(0.01,), temperature=(1.0,), select_epochs=None, experts=1)
 PROTOCOLS = {
-    'cpu':    dict(ipc=(1, 10), students=3, epochs=200, valid_frac=0.04, zca=False,
+    'cpu':    dict(ipc=(1, 10), students=3, epochs=200, valid_frac=0.04, zca=False, **_ONE,
                    expert=dict(epochs=1, lr=0.01, bs=256, steps=(25, 50, 100))),
-    'full':   dict(ipc=(1, 10, 50), students=5, epochs=1000, valid_frac=0.04, zca=True,
+    'full':   dict(ipc=(1, 10, 50), students=5, epochs=1000, valid_frac=0.04, zca=True, **_ONE,
                    expert=dict(epochs=30, lr=0.01, bs=256, steps=(25, 50, 100))),
-    'digits': dict(ipc=(1, 10), students=3, epochs=100, valid_frac=0.15, zca=False,
+    'digits': dict(ipc=(1, 10), students=3, epochs=100, valid_frac=0.15, zca=False, **_ONE,
                    expert=dict(epochs=2, lr=0.05, bs=64, steps=(2, 4, 8))),
 }
 
 # %% ../nbs/09_cli.ipynb #ae53bb11
-def protocol(dataset:str, full:bool=False, **overrides) -> dict:
-    "The settings for a run: the protocol for `dataset` (or `full`), with the non-None `overrides` on top."
-    p = PROTOCOLS['full' if full else 'digits' if dataset == 'digits' else 'cpu']
+def protocol(dataset:str, full:bool=False, preset:str|None=None, **overrides) -> dict:
+    "The settings for a run: the protocol `preset`, or the one for `dataset` (or `full`), with the non-None `overrides` on top."
+    p = PROTOCOLS[preset or ('full' if full else 'digits' if dataset == 'digits' else 'cpu')]
     p = {**p, 'expert': dict(p['expert'])}
     for k, v in overrides.items():
         if v is None: continue
@@ -53,8 +54,11 @@ def check_args(p:dict, dataset:str, data, arch:str):
     check(arch in MODELS, f'unknown model {arch!r}; choose one of {", ".join(MODELS)}')
     for i in p['ipc']: check(i >= 1, f'--ipc must be >= 1, got {i}')
     check(p['students'] >= 1, f"--students must be >= 1, got {p['students']}")
-    check(p['epochs'] >= 1, f"--epochs must be >= 1, got {p['epochs']}")
-    check(p['lr'] > 0, f"--lr must be > 0, got {p['lr']}")
+    for name in ('epochs', 'select_epochs'):
+        if p[name] is None: continue
+        for e in per_ipc(p[name], p['ipc'], f'--{name}').values(): check(e >= 1, f'--{name} must be >= 1, got {e}')
+    for lr in p['lr']: check(lr > 0, f"--lr must be > 0, got {lr}")
+    check(p['experts'] >= 1, f"--experts must be >= 1, got {p['experts']}")
     for T in p['temperature']: check(T > 0, f'--temperature must be > 0, got {T}')
     check(p['expert']['epochs'] >= 1, f"--expert_epochs must be >= 1, got {p['expert']['epochs']}")
     check(p['expert']['lr'] > 0, f"--expert_lr must be > 0, got {p['expert']['lr']}")
@@ -81,23 +85,40 @@ def _versions() -> dict:
     try: commit = subprocess.run(['git', 'rev-parse', 'HEAD'], cwd=Path(ld_nbdev.__file__).parent, capture_output=True,
                                  text=True, timeout=10).stdout.strip() or None
     except (OSError, subprocess.SubprocessError): commit = None
+    try: dirty = bool(subprocess.run(['git', 'status', '--porcelain', '--', '.'], cwd=Path(ld_nbdev.__file__).parent,
+                                     capture_output=True, text=True, timeout=10).stdout.strip()) if commit else None
+    except (OSError, subprocess.SubprocessError): dirty = None
     return dict(torch=torch.__version__, fastai=fastai.__version__, fastcore=fastcore.__version__,
-                python=platform.python_version(), commit=commit)
+                python=platform.python_version(), commit=commit, dirty=dirty)
 
 # %% ../nbs/09_cli.ipynb #cef0de54
 def _read_csv(path):
     return pd.read_csv(path) if Path(path).exists() else None
 
 # %% ../nbs/09_cli.ipynb #6de4efa7
-def run_baseline(dataset:str='cifar10', data=None, ipc=None, students=None, epochs=None, lr=0.01, temperature=None,
+def _tup(v):
+    "A command-line value that may be given once or several times, as a tuple (None stays None)."
+    return None if v is None else tuple(v) if isinstance(v, (list, tuple)) else (v,)
+
+# %% ../nbs/09_cli.ipynb #c56f1cd3
+def _one(v):
+    "A per-IPC value as stored in the settings: the number itself when there is only one."
+    v = _tup(v)
+    return v if v is None or len(v) > 1 else v[0]
+
+# %% ../nbs/09_cli.ipynb #591a6cdf
+def _eps(v) -> str: return '/'.join(map(str, _tup(v)))
+
+# %% ../nbs/09_cli.ipynb #abf9cdaf
+def run_baseline(dataset:str='cifar10', data=None, ipc=None, students=None, epochs=None, lr=None, temperature=None,
                  arch:str='convnet', expert_epochs=None, expert_lr=None, zca:bool=False, valid_frac=None, seed:int=0,
                  out='runs/baseline', force:bool=False, full:bool=False, cpu:bool=False, max_per_class=None,
-                 quiet:bool=False) -> pd.DataFrame:
+                 quiet:bool=False, select_epochs=None, experts=None, preset:str|None=None) -> pd.DataFrame:
     "Run the soft-label baseline end to end; returns the summary frame and writes everything to `out`."
     t0, versions = time.time(), _versions()
-    p = protocol(dataset, full, ipc=tuple(ipc) if ipc else None, students=students, epochs=epochs, lr=lr,
-                 temperature=tuple(temperature or (1.0,)), valid_frac=valid_frac, zca=zca or None,
-                 expert_epochs=expert_epochs, expert_lr=expert_lr)
+    p = protocol(dataset, full, preset, ipc=_tup(ipc), students=students, epochs=_one(epochs), lr=_tup(lr),
+                 temperature=_tup(temperature), valid_frac=valid_frac, zca=zca or None, select_epochs=_one(select_epochs),
+                 experts=experts, expert_epochs=expert_epochs, expert_lr=expert_lr)
     out = Path(out)
     check_args(p, dataset, data, arch)
     if max_per_class is not None: check(max_per_class >= 2, f'--max_per_class must be >= 2, got {max_per_class}')
@@ -107,14 +128,15 @@ def run_baseline(dataset:str='cifar10', data=None, ipc=None, students=None, epoc
                     max_per_class=max_per_class, device=device.type, **p)
     check_out(out, settings, force)
     say = (lambda *a: None) if quiet else (lambda *a: print(*a, flush=True))
-    say(f'ld_baseline: {name} on {device}, IPC {", ".join(map(str, p["ipc"]))}, {p["students"]} students x {p["epochs"]} epochs')
+    say(f'ld_baseline: {name} on {device}, IPC {", ".join(map(str, p["ipc"]))}, {p["students"]} students x {_eps(p["epochs"])} epochs')
     ds = get_dataset(dataset, data, max_per_class, show=not quiet)
     smallest = int(ds['train'].counts().min() * (1 - p['valid_frac']))
     for i in p['ipc']: check(i <= smallest, f'--ipc {i} is larger than the smallest class allows ({smallest} training images)')
     sp = prepare(ds, valid_frac=p['valid_frac'], zca=p['zca'], seed=seed, device=device)
     ecfg = ExpertConfig(arch=arch, seed=seed, **p['expert'])
-    traj = train_expert(sp, ecfg, show=not quiet)
-    say(f'expert: {traj.path}')
+    trajs = [train_expert(sp, replace(ecfg, seed=seed + i), show=not quiet) for i in range(p['experts'])]
+    traj = trajs[0]
+    say(f'expert{"s" if len(trajs) > 1 else ""}: {", ".join(str(t.path) for t in trajs)}')
     resume = resumable(out, settings) and not force  # --force always starts afresh (e.g. after a code change)
     if force and out.exists(): shutil.rmtree(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -126,33 +148,35 @@ def run_baseline(dataset:str='cifar10', data=None, ipc=None, students=None, epoc
     rows, sel_rows = [] if done is None else done.to_dict('records'), [] if done_sel is None else done_sel.to_dict('records')
     def log(row): rows.append(row); atomic_csv(pd.DataFrame(rows), out/'results.csv')
     def log_sel(row): sel_rows.append(row); atomic_csv(pd.DataFrame(sel_rows), out/'selection.csv')
-    scfg = StudentConfig(arch=arch, epochs=p['epochs'], lr=p['lr'])
-    res, sel = baseline(sp, traj, p['ipc'], p['students'], scfg, p['temperature'], seed=seed, dataset=name,
-                        show=not quiet, log=log, done=done, done_sel=done_sel, log_sel=log_sel)
+    scfg = StudentConfig(arch=arch, lr=p['lr'][0])
+    res, sel = baseline(sp, traj, p['ipc'], p['students'], scfg, p['temperature'], p['select_epochs'], seed=seed,
+                        dataset=name, show=not quiet, log=log, done=done, done_sel=done_sel, log_sel=log_sel,
+                        lrs=p['lr'], epochs=p['epochs'], ensemble=trajs[1:])
     atomic_csv(res, out/'results.csv'); atomic_csv(sel, out/'selection.csv')
     summ = summarize(res)
     atomic_csv(summ, out/'summary.csv')
     table = format_table(summ)
     atomic_write(out/'table.txt', lambda f: Path(f).write_text(table + '\n'))
     fig = plot_accuracy_vs_ipc(res, PAPER_CIFAR10 if name == 'cifar10' else None,
-                               f'{name}: {p["students"]} students x {p["epochs"]} epochs, {device.type}')
+                               f'{name}: {p["students"]} students x {_eps(p["epochs"])} epochs, {device.type}')
     atomic_write(out/'accuracy_vs_ipc.png', lambda f: fig.savefig(f, dpi=120, format='png')); plt.close(fig)
-    record = dict(dataset=name, protocol=p, expert=asdict(ecfg), expert_path=str(traj.path), device=str(device),
+    record = dict(dataset=name, protocol=p, expert=asdict(ecfg), expert_path=str(traj.path),
+                  ensemble_paths=[str(t.path) for t in trajs[1:]], device=str(device),
                   cpu=platform.processor() or platform.machine(), threads=torch.get_num_threads(),
                   wall_s=round(time.time() - t0, 1), argv=sys.argv[1:], **versions)
     atomic_write(out/'run.json', lambda f: Path(f).write_text(json.dumps(record, indent=1, default=str)))
     say(table); say(f'written to {out}/ in {record["wall_s"]:.0f} s')
     return summ
 
-# %% ../nbs/09_cli.ipynb #591a6cdf
+# %% ../nbs/09_cli.ipynb #b9ad15d0
 @call_parse
 def ld_baseline(
     dataset:str='cifar10',  # named dataset: cifar10 (through fastai's untar_data) or digits (offline)
     data:str=None,  # an ImageFolder tree (train/<class>/, test/ or val/<class>/) to use instead of a named dataset
     ipc:Param('images per class, one or more values', int, nargs='+')=None,
     students:int=None,  # students per label kind (3; 5 with --full)
-    epochs:int=None,  # student epochs (200; 1000 with --full; 100 on digits)
-    lr:float=0.01,  # student learning rate
+    epochs:Param('student epochs, one value or one per IPC (200; 1000 with --full; 100 on digits)', int, nargs='+')=None,
+    lr:Param('student learning rate(s) (0.01); several are chosen between on validation', float, nargs='+')=None,
     temperature:Param('softmax temperature(s) T, labels = softmax(logits / T); several are chosen between on validation', float, nargs='+')=None,
     arch:str='convnet',  # model for expert and students: convnet, convnetd3, convnetd4 or resnet18
     expert_epochs:int=None,  # expert training epochs (1; 30 with --full)
@@ -166,10 +190,12 @@ def ld_baseline(
     cpu:store_true=False,  # stay on the CPU even when CUDA is present
     max_per_class:int=None,  # read at most this many images per class and split (quick checks)
     quiet:store_true=False,  # no progress bars or messages
+    select_epochs:Param('epochs of the students that choose checkpoint, T and lr, one value or one per IPC (half of --epochs)', int, nargs='+')=None,
+    experts:int=None,  # experts trained with seeds seed, seed+1, ...; more than 1 adds ensemble-label students (1)
 ):
     "Soft-label dataset distillation baseline: hard vs soft labels on random real images."
     try:
         run_baseline(dataset, data, ipc, students, epochs, lr, temperature, arch, expert_epochs, expert_lr, zca,
-                     valid_frac, seed, out, force, full, cpu, max_per_class, quiet)
+                     valid_frac, seed, out, force, full, cpu, max_per_class, quiet, select_epochs, experts)
     except LDError as e:
         print(f'ld_baseline: error: {e}', file=sys.stderr); sys.exit(2)

@@ -4,7 +4,7 @@
 
 # %% ../nbs/07_experiments.ipynb #79d7ba36
 from __future__ import annotations
-from dataclasses import asdict
+from dataclasses import asdict, astuple, replace
 from itertools import product
 import warnings
 import pandas as pd, torch
@@ -17,59 +17,101 @@ from .labels import *
 from .student import *
 
 # %% auto #0
-__all__ = ['select_expert', 'best_choice', 'baseline', 'summarize', 'format_table']
+__all__ = ['SEL_KEY', 'KINDS', 'SETTINGS', 'select_expert', 'best_choice', 'per_ipc', 'baseline', 'summarize', 'format_table']
 
 # %% ../nbs/07_experiments.ipynb #7e338091
-def select_expert(sp:Splits, traj:Trajectory, idx:torch.Tensor, scfg:StudentConfig, temps=(1.0,), seed:int=0,
-                  steps=None, show:bool=True, done=None, log=None) -> pd.DataFrame:
-    "Validation accuracy of one student per (checkpoint, temperature), trained on soft labels of images `idx`."
-    x = sp.train.x[idx]
-    steps = steps or [s for s in traj.steps if s > 0]
-    prev = _by_key(done, ['step', 'T'])
-    cands = list(product(steps, temps))
-    todo = [c for c in cands if c not in prev]
-    labels = [soft_labels(traj.model(step=step, device=x.device), x, T) for step, T in todo]
-    rows = dict(prev)
-    def record(i, res):
-        step, T = todo[i]; r = traj.row(step)
-        row = dict(step=step, expert_epoch=r.epoch, T=T, expert_valid_acc=r.valid_acc)
-        if isinstance(res, TrainingDiverged): row.update(student_valid_acc=float('nan'), status=f'diverged: {res}')
-        else: row.update(student_valid_acc=accuracy_of(res, sp.valid.x, sp.valid.y), status='ok')
-        rows[step, T] = row
-        if log: log(row)
-    _train_all(x, labels, scfg, [seed] * len(todo), record, show)
-    return pd.DataFrame([rows[c] for c in cands])
+def _key(r:dict, cols) -> tuple:
+    "The values of `cols` in row `r`, with NaN (an empty CSV cell) read as None, so rows read back from disk match."
+    return tuple(None if pd.isna(r[c]) else r[c] for c in cols)
 
 # %% ../nbs/07_experiments.ipynb #0297f733
-def _train_all(x, labels, scfg, seeds, record, show):
-    "`train_students` with a progress bar; `record(i, result)` runs as each student finishes."
-    if not seeds: return
-    pb = progress_bar(range(len(seeds)), display=show, leave=False); pb.update(0)
-    def done(i, res): record(i, res); pb.update(i + 1)
-    train_students(x, torch.stack(labels), scfg, seeds, on_done=done)
-
-# %% ../nbs/07_experiments.ipynb #cdb63210
 def _by_key(done, cols) -> dict:
     "Finished rows of a previous run (a DataFrame or None), keyed by the values of `cols`."
     if done is None or not len(done): return {}
-    return {tuple(r[c] for c in cols): r for r in done.to_dict('records')}
+    return {_key(r, cols): r for r in done.to_dict('records')}
+
+# %% ../nbs/07_experiments.ipynb #cdb63210
+SEL_KEY = ['labels', 'step', 'T', 'lr']
 
 # %% ../nbs/07_experiments.ipynb #f0c388bf
-def best_choice(sel:pd.DataFrame) -> pd.Series:
-    "The row with the best student validation accuracy (earliest checkpoint, then lowest T, on ties)."
-    ok = sel[sel.student_valid_acc.notna()]
-    check(len(ok), 'every candidate student diverged; lower the learning rate')
-    return ok.sort_values(['student_valid_acc', 'step', 'T'], ascending=[False, True, True]).iloc[0]
+def select_expert(sp:Splits, traj:Trajectory, idx:torch.Tensor, scfg:StudentConfig, temps=(1.0,), seed:int=0,
+                  steps=None, show:bool=True, done=None, log=None, lrs=None, hard:bool=False) -> pd.DataFrame:
+    "Validation accuracy of one student per candidate (checkpoint, temperature, learning rate), on images `idx`."
+    x = sp.train.x[idx]
+    steps = steps or [s for s in traj.steps if s > 0]
+    lrs = tuple(lrs or (scfg.lr,))
+    prev = _by_key(done, SEL_KEY)
+    cands = [('soft', s, T, lr) for s, T, lr in product(steps, temps, lrs)]
+    if hard and len(lrs) > 1: cands = [('hard', None, None, lr) for lr in lrs] + cands
+    todo = [c for c in cands if c not in prev]
+    def labels_of(c):
+        kind, step, T, _ = c
+        if kind == 'hard': return hard_labels(sp.train.y[idx], sp.c)
+        return soft_labels(traj.model(step=step, device=x.device), x, T)
+    rows = dict(prev)
+    def record(i, res):
+        kind, step, T, lr = c = todo[i]
+        r = traj.row(step) if kind == 'soft' else None
+        row = dict(labels=kind, step=step, expert_epoch=None if r is None else r.epoch, T=T, lr=lr,
+                   expert_valid_acc=None if r is None else r.valid_acc)
+        if isinstance(res, TrainingDiverged): row.update(student_valid_acc=float('nan'), status=f'diverged: {res}')
+        else: row.update(student_valid_acc=accuracy_of(res, sp.valid.x, sp.valid.y), status='ok')
+        rows[c] = row
+        if log: log(row)
+    _train_all(x, [labels_of(c) for c in todo], [replace(scfg, lr=c[3]) for c in todo], [seed] * len(todo), record, show)
+    return pd.DataFrame([rows[c] for c in cands])
 
-# %% ../nbs/07_experiments.ipynb #3972fa22
+# %% ../nbs/07_experiments.ipynb #30daa4a4
+def _train_all(x, labels, cfgs, seeds, record, show):
+    "`train_students` for each group of equal settings, with a progress bar; `record(i, result)` runs as each finishes."
+    if not seeds: return
+    pb = progress_bar(range(len(seeds)), display=show, leave=False); pb.update(0)
+    n, keys = 0, [astuple(c) for c in cfgs]  # a dataclass is not hashable; its tuple of fields is
+    for key in dict.fromkeys(keys):  # distinct settings, in order of first use
+        ii = [i for i, k in enumerate(keys) if k == key]
+        def done(j, res, ii=ii):
+            nonlocal n
+            record(ii[j], res); n += 1; pb.update(n)
+        train_students(x, torch.stack([labels[i] for i in ii]), cfgs[ii[0]], [seeds[i] for i in ii], on_done=done)
+
+# %% ../nbs/07_experiments.ipynb #497759f5
+def best_choice(sel:pd.DataFrame, labels:str='soft', T=None) -> pd.Series:
+    "The `labels` candidate (at temperature `T`, if given) with the best student validation accuracy."
+    ok = sel[(sel['labels'] == labels) & sel.student_valid_acc.notna()]
+    if T is not None: ok = ok[ok['T'] == T]
+    check(len(ok), f'every {labels} candidate student diverged; lower the learning rate')
+    return ok.sort_values(['student_valid_acc', 'step', 'T', 'lr'], ascending=[False, True, True, True]).iloc[0]
+
+# %% ../nbs/07_experiments.ipynb #6feb37dc
+def per_ipc(v, ipcs, name:str) -> dict:
+    "`v` (one number or one per IPC) as a dict IPC -> value."
+    vs = list(v) if isinstance(v, (list, tuple)) else [v] * len(ipcs)
+    check(len(vs) == len(ipcs), f'{name}: give one value or one per IPC ({len(ipcs)}), got {len(vs)}')
+    return dict(zip(ipcs, vs))
+
+# %% ../nbs/07_experiments.ipynb #f182a298
+def _recipes(sel, temps, ensemble) -> dict:
+    "Kind of label -> the validation choice it uses (a selection row, or None for hard labels with one lr)."
+    hard = sel[sel['labels'] == 'hard']
+    out = {'hard': best_choice(sel, 'hard') if len(hard) else None, 'soft': best_choice(sel, T=temps[0])}
+    if len(temps) > 1: out['soft_T'] = best_choice(sel)
+    if ensemble: out['ensemble'] = out.get('soft_T', out['soft'])
+    return out
+
+# %% ../nbs/07_experiments.ipynb #83f6ae45
 def baseline(sp:Splits, traj:Trajectory, ipcs=(1, 10), students:int=3, scfg:StudentConfig=StudentConfig(),
-             temps=(1.0,), select_epochs:int|None=None, seed:int=0, dataset:str='', show:bool=True, log=None,
-             done=None, done_sel=None, log_sel=None):
-    "Hard vs soft students per IPC. Returns `(results, selection)` DataFrames, one row per student / candidate."
+             temps=(1.0,), select_epochs=None, seed:int=0, dataset:str='', show:bool=True, log=None,
+             done=None, done_sel=None, log_sel=None, lrs=None, epochs=None, ensemble=()):
+    "Label kinds compared per IPC. Returns `(results, selection)` DataFrames, one row per student / candidate."
     check(students >= 1, f'students must be >= 1, got {students}')
     for T in temps: check(T > 0, f'temperature must be > 0, got {T}')
+    lrs = tuple(lrs or (scfg.lr,))
+    for lr in lrs: check(lr > 0, f'learning rate must be > 0, got {lr}')
     for ipc in ipcs: select_ipc(sp.train, ipc)  # fail early on an impossible IPC
-    sel_cfg = StudentConfig(**{**asdict(scfg), 'epochs': select_epochs or max(1, scfg.epochs // 2)})
+    eps = per_ipc(epochs or scfg.epochs, ipcs, 'epochs')
+    seps = per_ipc(select_epochs or [max(1, e // 2) for e in eps.values()], ipcs, 'select_epochs')
+    for e in [*eps.values(), *seps.values()]: check(e >= 1, f'epochs must be >= 1, got {e}')
+    experts = [traj, *ensemble]
     device = str(sp.train.x.device)
     prev = _by_key(done, ['ipc', 'labels', 'student_seed'])
     rows, sels = [], []
@@ -77,47 +119,83 @@ def baseline(sp:Splits, traj:Trajectory, ipcs=(1, 10), students:int=3, scfg:Stud
         idx = select_ipc(sp.train, ipc, seed)
         x, y = sp.train.x[idx], sp.train.y[idx]
         before = None if done_sel is None else done_sel[done_sel.ipc == ipc]
-        sel = select_expert(sp, traj, idx, sel_cfg, temps, seed, show=show, done=before,
+        sel_cfg = replace(scfg, epochs=seps[ipc])
+        sel = select_expert(sp, traj, idx, sel_cfg, temps, seed, show=show, done=before, lrs=lrs, hard=True,
                             log=(lambda r: log_sel({**r, 'ipc': ipc})) if log_sel else None).assign(ipc=ipc)
-        sels.append(sel); best = best_choice(sel)
-        er = traj.row(best.step)
-        labels = {'hard': hard_labels(y, sp.c), 'soft': soft_labels(traj.model(step=best.step, device=x.device), x, best['T'])}
-        members = list(product(labels, range(students)))
-        todo = [(kind, s) for kind, s in members if (ipc, kind, seed + s) not in prev]
+        sels.append(sel)
+        recipes = _recipes(sel, temps, ensemble)
+        def recipe(kind):  # what makes two kinds' students identical
+            r = recipes[kind]
+            if kind == 'hard': return ('hard', float(scfg.lr if r is None else r.lr))
+            return (kind == 'ensemble', int(r.step), float(r['T']), float(r.lr))
+        def make_labels(kind):
+            if kind == 'hard': return hard_labels(y, sp.c)
+            r = recipes[kind]
+            ms = [t.model(step=int(r.step), device=x.device) for t in (experts if kind == 'ensemble' else experts[:1])]
+            return ensemble_labels(ms, x, float(r['T']))
+        todo = [(k, s) for k, s in product(recipes, range(students)) if (ipc, k, seed + s) not in prev]
+        train = list(dict.fromkeys((recipe(k), s) for k, s in todo))  # distinct students to train
+        kind_of = {(recipe(k), s): k for k, s in reversed(todo)}
         got = {}
-        def record(i, res, ipc=ipc, best=best, er=er):
-            kind, s = todo[i]
-            row = dict(dataset=dataset, ipc=ipc, labels=kind, student_seed=seed + s, image_seed=seed,
-                       expert_step=int(best.step), expert_epoch=float(er.epoch), expert_valid_acc=float(er.valid_acc),
-                       expert_test_acc=float(er.test_acc), T=float(best['T']) if kind == 'soft' else float('nan'),
-                       arch=scfg.arch, epochs=scfg.epochs, lr=scfg.lr, select_epochs=sel_cfg.epochs, device=device)
+        def row_for(kind, s, res, ipc=ipc, recipes=recipes):
+            r = recipes[kind]
+            exp = ({} if kind == 'hard' else
+                   dict(expert_step=int(r.step), **_expert_accs(experts if kind == 'ensemble' else experts[:1], int(r.step))))
+            row = dict(dataset=dataset, ipc=ipc, labels=kind, student_seed=seed + s, image_seed=seed, experts=0,
+                       expert_step=float('nan'), expert_epoch=float('nan'), expert_valid_acc=float('nan'),
+                       expert_test_acc=float('nan'), T=float('nan') if kind == 'hard' else float(r['T']),
+                       lr=recipe(kind)[-1], arch=scfg.arch, epochs=eps[ipc], select_epochs=seps[ipc],
+                       select_valid_acc=float('nan') if r is None else float(r.student_valid_acc), device=device)
+            row.update(exp)
             if isinstance(res, TrainingDiverged):
                 row.update(test_acc=float('nan'), status=f'diverged: {res}')
-                warnings.warn(f'student ipc={ipc} labels={kind} seed={seed + s} (lr={scfg.lr}, epochs={scfg.epochs}) '
+                warnings.warn(f'student ipc={ipc} labels={kind} seed={seed + s} (lr={row["lr"]}, epochs={eps[ipc]}) '
                               f'diverged: {res}; continuing')
             else: row.update(test_acc=accuracy_of(res, sp.test.x, sp.test.y), status='ok')
-            got[kind, s] = row
-            if log: log(row)
-        _train_all(x, [labels[k] for k, _ in todo], scfg, [seed + s for _, s in todo], record, show)
-        rows += [prev[ipc, k, seed + s] if (k, s) not in got else got[k, s] for k, s in members]
+            return row
+        def record(i, res):
+            rc, s = train[i]
+            for k, s2 in todo:  # every kind that shares these labels and settings
+                if s2 == s and recipe(k) == rc:
+                    got[k, s] = row = row_for(k, s, res)
+                    if log: log(row)
+        _train_all(x, [make_labels(kind_of[t]) for t in train],
+                   [replace(scfg, epochs=eps[ipc], lr=t[0][-1]) for t in train], [seed + s for _, s in train], record, show)
+        rows += [prev[ipc, k, seed + s] if (k, s) not in got else got[k, s] for k, s in product(recipes, range(students))]
     return pd.DataFrame(rows), pd.concat(sels, ignore_index=True)
 
-# %% ../nbs/07_experiments.ipynb #6feb37dc
+# %% ../nbs/07_experiments.ipynb #7d2ae41a
+def _expert_accs(experts, step:int) -> dict:
+    "The experts' epoch and validation / test accuracy at `step` (the mean over the experts of an ensemble), and how many."
+    rs = [t.row(step) for t in experts]
+    mean = lambda a: float(sum(getattr(r, a) for r in rs) / len(rs))
+    return dict(experts=len(rs), expert_epoch=mean('epoch'), expert_valid_acc=mean('valid_acc'), expert_test_acc=mean('test_acc'))
+
+# %% ../nbs/07_experiments.ipynb #88ec0b2b
+KINDS = ['hard', 'soft', 'soft_T', 'ensemble']
+SETTINGS = ['experts', 'expert_step', 'expert_epoch', 'expert_valid_acc', 'expert_test_acc', 'T', 'lr', 'epochs',
+            'select_epochs', 'select_valid_acc']
+
+# %% ../nbs/07_experiments.ipynb #d19ece19
 def summarize(res:pd.DataFrame) -> pd.DataFrame:
-    "Mean and standard deviation of test accuracy (in %) per IPC and label kind, with the expert checkpoint used."
+    "Mean and standard deviation of test accuracy (in %) per IPC and label kind, with the settings the students shared."
     g = res[res.status == 'ok'].groupby(['ipc', 'labels'])
     out = g.test_acc.agg(['mean', 'std', 'count']).mul([100, 100, 1]).reset_index()
     out = out.rename(columns={'mean': 'acc_mean', 'std': 'acc_std', 'count': 'students'})
-    return out.merge(g[['expert_epoch', 'expert_test_acc']].first().reset_index(), on=['ipc', 'labels'])
+    out = out.merge(g[[c for c in SETTINGS if c in res]].first().reset_index(), on=['ipc', 'labels'])
+    order = {k: i for i, k in enumerate(KINDS)}
+    return out.sort_values(['ipc', 'labels'], key=lambda s: s.map(order) if s.name == 'labels' else s, ignore_index=True)
 
-# %% ../nbs/07_experiments.ipynb #295f0ed9
+# %% ../nbs/07_experiments.ipynb #80f16d4d
 def format_table(summ:pd.DataFrame) -> str:
-    "A plain-text table: one line per IPC with hard and soft accuracy (mean ± std %) and the expert checkpoint."
-    lines = [f"{'IPC':>4}  {'hard':>13}  {'soft':>13}  {'expert epoch':>12}  {'expert test acc':>15}"]
+    "A plain-text table: one line per IPC, accuracy (mean ± std %) per label kind, and the soft labels' expert checkpoint."
+    kinds = [k for k in KINDS if k in set(summ['labels'])] + sorted(set(summ['labels']) - set(KINDS))
+    lines = [f"{'IPC':>4}" + ''.join(f'  {k:>13}' for k in kinds) + f"  {'expert epoch':>12}  {'expert test acc':>15}"]
     for ipc, d in summ.groupby('ipc'):
         d = d.set_index('labels')
         sd = lambda k: '   -' if pd.isna(d.acc_std[k]) else f'{d.acc_std[k]:4.1f}'  # one student: no spread to show
         cell = lambda k: f"{d.acc_mean[k]:5.1f} ± {sd(k)}" if k in d.index else '-'
         e = d.loc['soft'] if 'soft' in d.index else d.iloc[0]
-        lines.append(f"{ipc:>4}  {cell('hard'):>13}  {cell('soft'):>13}  {e.expert_epoch:>12.3f}  {100 * e.expert_test_acc:>14.1f}%")
+        lines.append(f"{ipc:>4}" + ''.join(f'  {cell(k):>13}' for k in kinds) +
+                     f"  {e.expert_epoch:>12.3f}  {100 * e.expert_test_acc:>14.1f}%")
     return '\n'.join(lines)
