@@ -145,7 +145,8 @@ def baseline(sp:Splits, traj:Trajectory, ipcs=(1, 10), students:int=3, scfg:Stud
                        expert_step=float('nan'), expert_epoch=float('nan'), expert_valid_acc=float('nan'),
                        expert_test_acc=float('nan'), T=float('nan') if kind == 'hard' else float(r['T']),
                        lr=recipe(kind)[-1], arch=scfg.arch, epochs=eps[ipc], select_epochs=seps[ipc],
-                       select_valid_acc=float('nan') if r is None else float(r.student_valid_acc), device=device)
+                       select_valid_acc=float('nan') if r is None or kind == 'ensemble' else float(r.student_valid_acc),
+                       device=device)  # no selection student ever trained on ensemble labels
             row.update(exp)
             if isinstance(res, TrainingDiverged):
                 row.update(test_acc=float('nan'), status=f'diverged: {res}')

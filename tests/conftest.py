@@ -12,8 +12,8 @@ def cache(tmp_path, monkeypatch):
     return tmp_path / 'cache'
 
 
-def run_cli(*args, timeout=600):
-    "Run the installed `ld_baseline` console script; return the finished process."
-    exe = shutil.which('ld_baseline', path=str(BIN)) or shutil.which('ld_baseline')
-    assert exe, 'ld_baseline is not installed'
+def run_cli(*args, timeout=600, prog='ld_baseline'):
+    "Run the installed console script `prog` (`ld_baseline` by default); return the finished process."
+    exe = shutil.which(prog, path=str(BIN)) or shutil.which(prog)
+    assert exe, f'{prog} is not installed'
     return subprocess.run([exe, *map(str, args)], capture_output=True, text=True, timeout=timeout, env=os.environ.copy())

@@ -15,6 +15,10 @@ CASES = [
     (['--dataset', 'digits', '--students', '0'], '--students must be >= 1'),
     (['--dataset', 'digits', '--expert_epochs', '0'], '--expert_epochs must be >= 1'),
     (['--dataset', 'digits', '--valid_frac', '1.5'], '--valid_frac must be between 0 and 1'),
+    (['--dataset', 'digits', '--ipc', '1', '10', '--epochs', '5', '5', '5'], '--epochs: give one value or one per IPC (2), got 3'),
+    (['--dataset', 'digits', '--lr', '0.01', '-1'], '--lr must be > 0, got -1.0'),
+    (['--dataset', 'digits', '--select_epochs', '0'], '--select_epochs must be >= 1'),
+    (['--dataset', 'digits', '--experts', '0'], '--experts must be >= 1'),
 ]
 
 

@@ -84,3 +84,29 @@ def test_imagefolder_tree(tmp_path):
     res = pd.read_csv(out / 'results.csv')
     assert set(res.dataset) == {'tree'} and len(res) == 2
     assert res.test_acc.max() > 0.5  # three colours are easy to tell apart
+
+
+def test_grids_and_ensemble_from_the_command_line(tmp_path):
+    "Several learning rates and temperatures are chosen between on validation; two experts add ensemble students."
+    out = tmp_path / 'g'
+    r = run_cli('--dataset', 'digits', '--ipc', '1', '2', '--students', '2', '--epochs', '20', '10', '--select_epochs', '5',
+                '--lr', '0.01', '0.03', '--temperature', '1', '2', '--experts', '2', '--expert_epochs', '1', '--out', out, '--quiet')
+    assert r.returncode == 0, r.stderr
+    res, sel = pd.read_csv(out / 'results.csv'), pd.read_csv(out / 'selection.csv')
+    assert sorted(set(res.labels)) == ['ensemble', 'hard', 'soft', 'soft_T'] and len(res) == 2 * 4 * 2
+    assert res.groupby('ipc').epochs.first().tolist() == [20, 10]
+    assert (sel.groupby('ipc').size() == 2 + 4 * 2 * 2).all()  # 2 hard lrs; 4 checkpoints x 2 T x 2 lrs
+    for ipc, s in sel.groupby('ipc'):  # the soft students used the best T = 1 candidate on validation
+        soft = s[(s.labels == 'soft') & (s['T'] == 1)].sort_values('student_valid_acc', ascending=False, kind='stable').iloc[0]
+        row = res[(res.ipc == ipc) & (res.labels == 'soft')].iloc[0]
+        assert row.select_valid_acc == soft.student_valid_acc and row.lr in (0.01, 0.03)
+    assert (res[res.labels == 'ensemble'].experts == 2).all() and len(json.loads((out / 'run.json').read_text())['ensemble_paths']) == 1
+
+
+def test_ld_table2_refuses_a_busy_folder_and_documents_itself(tmp_path):
+    out = tmp_path / 'busy'; out.mkdir(); (out / 'mine.txt').write_text('keep me')
+    r = run_cli('--out', out, prog='ld_table2')
+    assert r.returncode == 2 and r.stderr.strip().startswith('ld_table2: error:') and 'pass --force' in r.stderr, r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1 and sorted(p.name for p in out.iterdir()) == ['mine.txt']
+    h = run_cli('--help', prog='ld_table2')
+    assert h.returncode == 0 and '--full' in h.stdout and '--out' in h.stdout
