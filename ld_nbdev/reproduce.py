@@ -43,6 +43,8 @@ def table2_record(summ:pd.DataFrame, run:dict, ipcs=PAPER_IPCS, paper:pd.DataFra
     else: rec['paper_acc'] = float('nan')
     for c in ('expert_valid_acc', 'expert_test_acc', 'select_valid_acc'):
         if c in rec: rec[c] = rec[c] * 100
+    if 'select_valid_acc' in rec:  # no selection student trains on ensemble labels (rows from d3314ee held soft_T's figure)
+        rec.loc[rec['labels'] == 'ensemble', 'select_valid_acc'] = float('nan')
     info = dict(dataset=run['dataset'], data=DATA_NOTES.get(run['dataset'], run['dataset']), protocol=protocol,
                 zca=p['zca'], dsa=True, valid_frac=p['valid_frac'], lr_grid=' '.join(map(str, p['lr'])),
                 T_grid=' '.join(map(str, p['temperature'])), expert_epochs=e['epochs'], expert_lr=e['lr'],
