@@ -26,6 +26,7 @@ __all__ = ['PROTOCOLS', 'protocol', 'check_args', 'resumable', 'check_out', 'run
 
 # %% ../nbs/09_cli.ipynb #ecef0843
 _ONE = dict(lr=(0.01,), temperature=(1.0,), select_epochs=None, experts=1)
+_GRID = dict(lr=(0.01, 0.03), temperature=(1.0, 2.0), valid_frac=0.04, zca=True)
 PROTOCOLS = {
     'cpu':    dict(ipc=(1, 10), students=3, epochs=200, valid_frac=0.04, zca=False, **_ONE,
                    expert=dict(epochs=1, lr=0.01, bs=256, steps=(25, 50, 100))),
@@ -33,6 +34,11 @@ PROTOCOLS = {
                    expert=dict(epochs=30, lr=0.01, bs=256, steps=(25, 50, 100))),
     'digits': dict(ipc=(1, 10), students=3, epochs=100, valid_frac=0.15, zca=False, **_ONE,
                    expert=dict(epochs=2, lr=0.05, bs=64, steps=(2, 4, 8))),
+    # the paper's Table 2 row (`reproduce`, `ld_table2`): grids chosen on validation, an ensemble of experts
+    'table2_full': dict(ipc=(1, 10, 50), students=5, epochs=1000, select_epochs=300, experts=3, **_GRID,
+                        expert=dict(epochs=30, lr=0.01, bs=256, steps=(25, 50, 100))),
+    'table2_cpu': dict(ipc=(1, 10), students=3, epochs=(1000, 200), select_epochs=(300, 60), experts=2, **_GRID,
+                       expert=dict(epochs=1, lr=0.01, bs=256, steps=(25, 50, 100))),
 }
 
 # %% ../nbs/09_cli.ipynb #ae53bb11

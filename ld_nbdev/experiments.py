@@ -5,6 +5,7 @@
 # %% ../nbs/07_experiments.ipynb #79d7ba36
 from __future__ import annotations
 from dataclasses import asdict, astuple, replace
+from functools import cache
 from itertools import product
 import warnings
 import pandas as pd, torch
@@ -44,10 +45,11 @@ def select_expert(sp:Splits, traj:Trajectory, idx:torch.Tensor, scfg:StudentConf
     cands = [('soft', s, T, lr) for s, T, lr in product(steps, temps, lrs)]
     if hard and len(lrs) > 1: cands = [('hard', None, None, lr) for lr in lrs] + cands
     todo = [c for c in cands if c not in prev]
-    def labels_of(c):
-        kind, step, T, _ = c
-        if kind == 'hard': return hard_labels(sp.train.y[idx], sp.c)
-        return soft_labels(traj.model(step=step, device=x.device), x, T)
+    @cache
+    def model(step): return traj.model(step=step, device=x.device)
+    @cache  # candidates that differ only in lr share their labels
+    def labels_of(kind, step, T):
+        return hard_labels(sp.train.y[idx], sp.c) if kind == 'hard' else soft_labels(model(step), x, T)
     rows = dict(prev)
     def record(i, res):
         kind, step, T, lr = c = todo[i]
@@ -58,7 +60,7 @@ def select_expert(sp:Splits, traj:Trajectory, idx:torch.Tensor, scfg:StudentConf
         else: row.update(student_valid_acc=accuracy_of(res, sp.valid.x, sp.valid.y), status='ok')
         rows[c] = row
         if log: log(row)
-    _train_all(x, [labels_of(c) for c in todo], [replace(scfg, lr=c[3]) for c in todo], [seed] * len(todo), record, show)
+    _train_all(x, [labels_of(*c[:3]) for c in todo], [replace(scfg, lr=c[3]) for c in todo], [seed] * len(todo), record, show)
     return pd.DataFrame([rows[c] for c in cands])
 
 # %% ../nbs/07_experiments.ipynb #30daa4a4
@@ -135,9 +137,11 @@ def baseline(sp:Splits, traj:Trajectory, ipcs=(1, 10), students:int=3, scfg:Stud
             return ensemble_labels(ms, x, float(r['T']))
         todo = [(k, s) for k, s in product(recipes, range(students)) if (ipc, k, seed + s) not in prev]
         train = list(dict.fromkeys((recipe(k), s) for k, s in todo))  # distinct students to train
-        kind_of = {(recipe(k), s): k for k, s in reversed(todo)}
+        labels = {}  # recipe -> labels, made once for all the students (and kinds) that share them
+        for k in recipes:
+            if any(rc == recipe(k) for rc, _ in train): labels.setdefault(recipe(k), make_labels(k))
         got = {}
-        def row_for(kind, s, res, ipc=ipc, recipes=recipes):
+        def row_for(kind, s, res, acc, ipc=ipc, recipes=recipes):
             r = recipes[kind]
             exp = ({} if kind == 'hard' else
                    dict(expert_step=int(r.step), **_expert_accs(experts if kind == 'ensemble' else experts[:1], int(r.step))))
@@ -145,22 +149,22 @@ def baseline(sp:Splits, traj:Trajectory, ipcs=(1, 10), students:int=3, scfg:Stud
                        expert_step=float('nan'), expert_epoch=float('nan'), expert_valid_acc=float('nan'),
                        expert_test_acc=float('nan'), T=float('nan') if kind == 'hard' else float(r['T']),
                        lr=recipe(kind)[-1], arch=scfg.arch, epochs=eps[ipc], select_epochs=seps[ipc],
-                       select_valid_acc=float('nan') if r is None or kind == 'ensemble' else float(r.student_valid_acc),
-                       device=device)  # no selection student ever trained on ensemble labels
+                       select_valid_acc=float('nan') if r is None else float(r.student_valid_acc), device=device)
             row.update(exp)
             if isinstance(res, TrainingDiverged):
                 row.update(test_acc=float('nan'), status=f'diverged: {res}')
                 warnings.warn(f'student ipc={ipc} labels={kind} seed={seed + s} (lr={row["lr"]}, epochs={eps[ipc]}) '
                               f'diverged: {res}; continuing')
-            else: row.update(test_acc=accuracy_of(res, sp.test.x, sp.test.y), status='ok')
+            else: row.update(test_acc=acc, status='ok')
             return row
         def record(i, res):
             rc, s = train[i]
+            acc = None if isinstance(res, TrainingDiverged) else accuracy_of(res, sp.test.x, sp.test.y)  # once per student
             for k, s2 in todo:  # every kind that shares these labels and settings
                 if s2 == s and recipe(k) == rc:
-                    got[k, s] = row = row_for(k, s, res)
+                    got[k, s] = row = row_for(k, s, res, acc)
                     if log: log(row)
-        _train_all(x, [make_labels(kind_of[t]) for t in train],
+        _train_all(x, [labels[rc] for rc, _ in train],
                    [replace(scfg, epochs=eps[ipc], lr=t[0][-1]) for t in train], [seed + s for _, s in train], record, show)
         rows += [prev[ipc, k, seed + s] if (k, s) not in got else got[k, s] for k, s in product(recipes, range(students))]
     return pd.DataFrame(rows), pd.concat(sels, ignore_index=True)

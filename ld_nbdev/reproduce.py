@@ -18,13 +18,6 @@ from .cli import PROTOCOLS, run_baseline
 # %% auto #0
 __all__ = ['PAPER_IPCS', 'DATA_NOTES', 'table2_record', 'record_markdown', 'run_table2', 'write_record', 'ld_table2']
 
-# %% ../nbs/10_reproduce.ipynb #f7facdb8
-_GRID = dict(lr=(0.01, 0.03), temperature=(1.0, 2.0), valid_frac=0.04, zca=True)
-PROTOCOLS['table2_full'] = dict(ipc=(1, 10, 50), students=5, epochs=1000, select_epochs=300, experts=3, **_GRID,
-                                expert=dict(epochs=30, lr=0.01, bs=256, steps=(25, 50, 100)))
-PROTOCOLS['table2_cpu'] = dict(ipc=(1, 10), students=3, epochs=(1000, 200), select_epochs=(300, 60), experts=2, **_GRID,
-                               expert=dict(epochs=1, lr=0.01, bs=256, steps=(25, 50, 100)))
-
 # %% ../nbs/10_reproduce.ipynb #814c5fb6
 PAPER_IPCS = (1, 10, 50)
 DATA_NOTES = {'cifar10': 'CIFAR-10, JPEG copy (cifar10-jpg.tar.gz, through untar_data(URLs.CIFAR))',
@@ -43,8 +36,6 @@ def table2_record(summ:pd.DataFrame, run:dict, ipcs=PAPER_IPCS, paper:pd.DataFra
     else: rec['paper_acc'] = float('nan')
     for c in ('expert_valid_acc', 'expert_test_acc', 'select_valid_acc'):
         if c in rec: rec[c] = rec[c] * 100
-    if 'select_valid_acc' in rec:  # no selection student trains on ensemble labels (rows from d3314ee held soft_T's figure)
-        rec.loc[rec['labels'] == 'ensemble', 'select_valid_acc'] = float('nan')
     info = dict(dataset=run['dataset'], data=DATA_NOTES.get(run['dataset'], run['dataset']), protocol=protocol,
                 zca=p['zca'], dsa=True, valid_frac=p['valid_frac'], lr_grid=' '.join(map(str, p['lr'])),
                 T_grid=' '.join(map(str, p['temperature'])), expert_epochs=e['epochs'], expert_lr=e['lr'],
@@ -69,8 +60,8 @@ def _choice(r) -> str:
         src = (f'step {r.expert_step:.0f} (epoch {r.expert_epoch:.2f}; {who}: valid {r.expert_valid_acc:.1f} %, '
                f'test {r.expert_test_acc:.1f} %)')
     T = '-' if pd.isna(r['T']) else f"{r['T']:g}"
-    sva = ('- (uses the soft_T choice)' if r['labels'] == 'ensemble' else '-' if pd.isna(r.select_valid_acc)
-           else f'{r.select_valid_acc:.1f}')
+    sva = '-' if pd.isna(r.select_valid_acc) else f'{r.select_valid_acc:.1f}'
+    if r['labels'] == 'ensemble': sva += ' (the soft_T choice, one expert)'
     return f"| {r.ipc} | {r['labels']} | {src} | {T} | {r.lr:g} | {sva} |"
 
 # %% ../nbs/10_reproduce.ipynb #b149e434
@@ -95,11 +86,10 @@ def record_markdown(rec:pd.DataFrame) -> str:
               f'lr grid {r0.lr_grid}), one selection student per candidate; the test set played no part:', '',
               '| IPC | labels | expert checkpoint | T | student lr | selection student, valid % |', '|---|---|---|---|---|---|']
     lines += [_choice(r) for _, r in m.iterrows()]
-    same = [ipc for ipc, d in m.groupby('ipc') if {'soft', 'soft_T'} <= set(d['labels'])
-            and (d[d['labels'] == 'soft'].acc_mean.values == d[d['labels'] == 'soft_T'].acc_mean.values).all()
-            and (d[d['labels'] == 'soft'][['expert_step', 'T', 'lr']].values == d[d['labels'] == 'soft_T'][['expert_step', 'T', 'lr']].values).all()]
-    if same: lines += ['', f'Where validation chose T = {m["T"].dropna().iloc[0]:g} for `soft_T` too (IPC '
-                       f'{", ".join(map(str, same))}), its students are the `soft` students, trained once.']
+    s = m.set_index(['ipc', 'labels'])[['acc_mean', 'acc_std', 'expert_step', 'T', 'lr']]
+    same = [i for i in sorted(set(m.ipc)) if (i, 'soft_T') in s.index and s.loc[i, 'soft'].equals(s.loc[i, 'soft_T'])]
+    if same: lines += ['', f'At IPC {", ".join(map(str, same))} validation chose for `soft_T` what `soft` uses, so they are '
+                       'the same students, trained once.']
     lines += ['', f'Device: {r0.device} ({r0.cpu}, {r0.threads} threads); {r0.wall_s / 60:.0f} min in all, data, experts and '
               f'every student. torch {r0.torch}, fastai {r0.fastai}, fastcore {r0.fastcore}, Python {r0.python}; commit '
               f'`{r0.commit}`' + (' (with uncommitted changes)' if r0.dirty is True else '') + '.']
