@@ -6,7 +6,7 @@
 from __future__ import annotations
 import warnings
 warnings.filterwarnings('ignore', message='.*torch.jit.script.*')  # raised by an import inside fastai; not ours to fix
-import json, platform, shutil, sys, time
+import json, os, platform, shutil, sys, time
 from dataclasses import asdict, replace
 from pathlib import Path
 import pandas as pd, torch
@@ -86,7 +86,7 @@ def check_out(out:Path, settings:dict, force:bool):
 
 # %% ../nbs/09_cli.ipynb #a9053bf9
 def _versions() -> dict:
-    "Library versions and the git commit of the package source (None outside a checkout)."
+    "Library versions and the git commit of the package source: `$LD_NBDEV_COMMIT` in a copy without git (then `dirty` is None)."
     import fastai, fastcore, subprocess, ld_nbdev
     try: commit = subprocess.run(['git', 'rev-parse', 'HEAD'], cwd=Path(ld_nbdev.__file__).parent, capture_output=True,
                                  text=True, timeout=10).stdout.strip() or None
@@ -95,27 +95,33 @@ def _versions() -> dict:
                                      capture_output=True, text=True, timeout=10).stdout.strip()) if commit else None
     except (OSError, subprocess.SubprocessError): dirty = None
     return dict(torch=torch.__version__, fastai=fastai.__version__, fastcore=fastcore.__version__,
-                python=platform.python_version(), commit=commit, dirty=dirty)
+                python=platform.python_version(), commit=commit or os.environ.get('LD_NBDEV_COMMIT') or None, dirty=dirty)
 
 # %% ../nbs/09_cli.ipynb #cef0de54
+def _wall(out:Path) -> float:
+    "Seconds that earlier invocations of the run in `out` spent, up to the last result each wrote (0 if none)."
+    try: return float(json.loads((out/'wall.json').read_text())['wall_s'])
+    except (OSError, ValueError, KeyError, TypeError): return 0.0
+
+# %% ../nbs/09_cli.ipynb #6de4efa7
 def _read_csv(path):
     return pd.read_csv(path) if Path(path).exists() else None
 
-# %% ../nbs/09_cli.ipynb #6de4efa7
+# %% ../nbs/09_cli.ipynb #c56f1cd3
 def _tup(v):
     "A command-line value that may be given once or several times, as a tuple (None stays None)."
     return None if v is None else tuple(v) if isinstance(v, (list, tuple)) else (v,)
 
-# %% ../nbs/09_cli.ipynb #c56f1cd3
+# %% ../nbs/09_cli.ipynb #591a6cdf
 def _one(v):
     "A per-IPC value as stored in the settings: the number itself when there is only one."
     v = _tup(v)
     return v if v is None or len(v) > 1 else v[0]
 
-# %% ../nbs/09_cli.ipynb #591a6cdf
+# %% ../nbs/09_cli.ipynb #abf9cdaf
 def _eps(v) -> str: return '/'.join(map(str, _tup(v)))
 
-# %% ../nbs/09_cli.ipynb #abf9cdaf
+# %% ../nbs/09_cli.ipynb #d4eaea66
 def run_baseline(dataset:str='cifar10', data=None, ipc=None, students=None, epochs=None, lr=None, temperature=None,
                  arch:str='convnet', expert_epochs=None, expert_lr=None, zca:bool=False, valid_frac=None, seed:int=0,
                  out='runs/baseline', force:bool=False, full:bool=False, cpu:bool=False, max_per_class=None,
@@ -147,13 +153,15 @@ def run_baseline(dataset:str='cifar10', data=None, ipc=None, students=None, epoc
     if force and out.exists(): shutil.rmtree(out)
     out.mkdir(parents=True, exist_ok=True)
     for f in out.glob('.*.tmp'): f.unlink()  # left by a run killed mid-write
+    before = _wall(out) if resume else 0.0  # seconds spent by earlier invocations of this run
+    def clock(): atomic_write(out/'wall.json', lambda f: Path(f).write_text(json.dumps({'wall_s': before + time.time() - t0})))
     atomic_write(out/'expert_trajectory.csv', lambda f: shutil.copyfile(traj.path/'trajectory.csv', f))
     atomic_write(out/'config.json', lambda f: Path(f).write_text(json.dumps(settings, indent=1, default=str)))
     done, done_sel = (_read_csv(out/n) if resume else None for n in ('results.csv', 'selection.csv'))
     if resume and done is not None: say(f'resuming {out}: {len(done)} students already finished')
     rows, sel_rows = [] if done is None else done.to_dict('records'), [] if done_sel is None else done_sel.to_dict('records')
-    def log(row): rows.append(row); atomic_csv(pd.DataFrame(rows), out/'results.csv')
-    def log_sel(row): sel_rows.append(row); atomic_csv(pd.DataFrame(sel_rows), out/'selection.csv')
+    def log(row): rows.append(row); atomic_csv(pd.DataFrame(rows), out/'results.csv'); clock()
+    def log_sel(row): sel_rows.append(row); atomic_csv(pd.DataFrame(sel_rows), out/'selection.csv'); clock()
     scfg = StudentConfig(arch=arch, lr=p['lr'][0])
     res, sel = baseline(sp, traj, p['ipc'], p['students'], scfg, p['temperature'], p['select_epochs'], seed=seed,
                         dataset=name, show=not quiet, log=log, done=done, done_sel=done_sel, log_sel=log_sel,
@@ -166,15 +174,19 @@ def run_baseline(dataset:str='cifar10', data=None, ipc=None, students=None, epoc
     fig = plot_accuracy_vs_ipc(res, PAPER_CIFAR10 if name == 'cifar10' else None,
                                f'{name}: {p["students"]} students x {_eps(p["epochs"])} epochs, {device.type}')
     atomic_write(out/'accuracy_vs_ipc.png', lambda f: fig.savefig(f, dpi=120, format='png')); plt.close(fig)
+    dt = time.time() - t0
     record = dict(dataset=name, protocol=p, expert=asdict(ecfg), expert_path=str(traj.path),
                   ensemble_paths=[str(t.path) for t in trajs[1:]], device=str(device),
+                  gpu=torch.cuda.get_device_name(device) if device.type == 'cuda' else None,
                   cpu=platform.processor() or platform.machine(), threads=torch.get_num_threads(),
-                  wall_s=round(time.time() - t0, 1), argv=sys.argv[1:], **versions)
+                  wall_s=round(before + dt, 1), wall_s_last=round(dt, 1),
+                  argv=sys.argv[1:], **versions)
+    clock()
     atomic_write(out/'run.json', lambda f: Path(f).write_text(json.dumps(record, indent=1, default=str)))
     say(table); say(f'written to {out}/ in {record["wall_s"]:.0f} s')
     return summ
 
-# %% ../nbs/09_cli.ipynb #b9ad15d0
+# %% ../nbs/09_cli.ipynb #f9e49a72
 @call_parse
 def ld_baseline(
     dataset:str='cifar10',  # named dataset: cifar10 (through fastai's untar_data) or digits (offline)

@@ -16,7 +16,8 @@ from .plots import *
 from .cli import PROTOCOLS, run_baseline
 
 # %% auto #0
-__all__ = ['PAPER_IPCS', 'DATA_NOTES', 'table2_record', 'record_markdown', 'run_table2', 'write_record', 'ld_table2']
+__all__ = ['PAPER_IPCS', 'DATA_NOTES', 'table2_record', 'record_markdown', 'default_out', 'run_table2', 'write_record',
+           'ld_table2']
 
 # %% ../nbs/10_reproduce.ipynb #814c5fb6
 PAPER_IPCS = (1, 10, 50)
@@ -39,7 +40,7 @@ def table2_record(summ:pd.DataFrame, run:dict, ipcs=PAPER_IPCS, paper:pd.DataFra
     info = dict(dataset=run['dataset'], data=DATA_NOTES.get(run['dataset'], run['dataset']), protocol=protocol,
                 zca=p['zca'], dsa=True, valid_frac=p['valid_frac'], lr_grid=' '.join(map(str, p['lr'])),
                 T_grid=' '.join(map(str, p['temperature'])), expert_epochs=e['epochs'], expert_lr=e['lr'],
-                expert_bs=e['bs'], device=run['device'], cpu=run['cpu'], threads=run['threads'], wall_s=run['wall_s'],
+                expert_bs=e['bs'], device=run['device'], gpu=run.get('gpu'), cpu=run['cpu'], threads=run['threads'], wall_s=run['wall_s'],
                 torch=run['torch'], fastai=run['fastai'], fastcore=run['fastcore'], python=run['python'],
                 commit=run['commit'], dirty=run.get('dirty'))
     first = ['dataset', 'ipc', 'labels', 'status', 'acc_mean', 'acc_std', 'students', 'paper_acc']
@@ -90,22 +91,29 @@ def record_markdown(rec:pd.DataFrame) -> str:
     same = [i for i in sorted(set(m.ipc)) if (i, 'soft_T') in s.index and s.loc[i, 'soft'].equals(s.loc[i, 'soft_T'])]
     if same: lines += ['', f'At IPC {", ".join(map(str, same))} validation chose for `soft_T` what `soft` uses, so they are '
                        'the same students, trained once.']
-    lines += ['', f'Device: {r0.device} ({r0.cpu}, {r0.threads} threads); {r0.wall_s / 60:.0f} min in all, data, experts and '
+    hw = f'{r0.gpu}, ' if isinstance(r0.gpu, str) else ''
+    lines += ['', f'Device: {r0.device} ({hw}{r0.cpu}, {r0.threads} CPU threads); {r0.wall_s / 60:.0f} min in all, data, experts and '
               f'every student. torch {r0.torch}, fastai {r0.fastai}, fastcore {r0.fastcore}, Python {r0.python}; commit '
               f'`{r0.commit}`' + (' (with uncommitted changes)' if r0.dirty is True else '') + '.']
     return '\n'.join(lines) + '\n'
 
 # %% ../nbs/10_reproduce.ipynb #5a00c482
-def run_table2(full:bool=False, out='benchmarks/cifar10_table2', dataset:str='cifar10', force:bool=False,
+def default_out(full:bool=False) -> str:
+    "Where a protocol's record lives in the repository: one folder per protocol, so a GPU run never overwrites the CPU one."
+    return 'benchmarks/cifar10_table2' + ('_full' if full else '')
+
+# %% ../nbs/10_reproduce.ipynb #0ac43008
+def run_table2(full:bool=False, out=None, dataset:str='cifar10', force:bool=False,
                cpu:bool=False, quiet:bool=False, **overrides) -> pd.DataFrame:
     "Run the Table 2 reproduction (`full`: the paper's protocol, for a GPU) and write its record to `out`."
     preset = 'table2_full' if full else 'table2_cpu'
+    out = out or default_out(full)
     run_baseline(dataset, out=out, force=force, cpu=cpu, quiet=quiet, preset=preset, **overrides)
     rec = write_record(out, preset)
     if not quiet: print((Path(out)/'table2.md').read_text())
     return rec
 
-# %% ../nbs/10_reproduce.ipynb #0ac43008
+# %% ../nbs/10_reproduce.ipynb #152c4de3
 def write_record(out, protocol:str) -> pd.DataFrame:
     "Write `table2.csv` and `table2.md` for the finished run in `out` (run with protocol `protocol`); return the record."
     out = Path(out)
@@ -118,11 +126,11 @@ def write_record(out, protocol:str) -> pd.DataFrame:
     atomic_write(out/'table2.md', lambda f: Path(f).write_text(md))
     return rec
 
-# %% ../nbs/10_reproduce.ipynb #152c4de3
+# %% ../nbs/10_reproduce.ipynb #13b246b3
 @call_parse
 def ld_table2(
     full:store_true=False,  # the paper's protocol (IPC 1/10/50, 5 students x 1000 epochs, 30-epoch experts), for a GPU
-    out:str='benchmarks/cifar10_table2',  # output folder for the run and its record
+    out:str=None,  # output folder for the run and its record (benchmarks/cifar10_table2, or ..._full with --full)
     force:store_true=False,  # start afresh in a non-empty output folder, deleting what it holds
     cpu:store_true=False,  # stay on the CPU even when CUDA is present
     quiet:store_true=False,  # no progress bars or messages

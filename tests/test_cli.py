@@ -6,7 +6,7 @@ from PIL import Image
 from ld_nbdev.data import cifar10_path
 from conftest import run_cli
 
-FILES = ['accuracy_vs_ipc.png', 'config.json', 'expert_trajectory.csv', 'results.csv', 'run.json', 'selection.csv', 'summary.csv', 'table.txt']
+FILES = ['accuracy_vs_ipc.png', 'config.json', 'expert_trajectory.csv', 'results.csv', 'run.json', 'selection.csv', 'summary.csv', 'table.txt', 'wall.json']
 
 
 def test_digits_default_protocol_end_to_end(tmp_path):
