@@ -86,42 +86,44 @@ def check_out(out:Path, settings:dict, force:bool):
 
 # %% ../nbs/09_cli.ipynb #a9053bf9
 def _versions() -> dict:
-    "Library versions and the git commit of the package source: `$LD_NBDEV_COMMIT` in a copy without git (then `dirty` is None)."
+    "Library versions and the git commit of the package source (None outside a checkout), and whether it had changes."
     import fastai, fastcore, subprocess, ld_nbdev
+    libs = dict(torch=torch.__version__, fastai=fastai.__version__, fastcore=fastcore.__version__, python=platform.python_version())
+    if os.environ.get('LD_NBDEV_COMMIT'):  # a copy whose git metadata is missing or not its own: the caller names the commit
+        return dict(libs, commit=os.environ['LD_NBDEV_COMMIT'], dirty=None)
     try: commit = subprocess.run(['git', 'rev-parse', 'HEAD'], cwd=Path(ld_nbdev.__file__).parent, capture_output=True,
                                  text=True, timeout=10).stdout.strip() or None
     except (OSError, subprocess.SubprocessError): commit = None
     try: dirty = bool(subprocess.run(['git', 'status', '--porcelain', '--', '.'], cwd=Path(ld_nbdev.__file__).parent,
                                      capture_output=True, text=True, timeout=10).stdout.strip()) if commit else None
     except (OSError, subprocess.SubprocessError): dirty = None
-    return dict(torch=torch.__version__, fastai=fastai.__version__, fastcore=fastcore.__version__,
-                python=platform.python_version(), commit=commit or os.environ.get('LD_NBDEV_COMMIT') or None, dirty=dirty)
+    return dict(libs, commit=commit, dirty=dirty)
 
-# %% ../nbs/09_cli.ipynb #cef0de54
+# %% ../nbs/09_cli.ipynb #c56f1cd3
 def _wall(out:Path) -> float:
     "Seconds that earlier invocations of the run in `out` spent, up to the last result each wrote (0 if none)."
     try: return float(json.loads((out/'wall.json').read_text())['wall_s'])
     except (OSError, ValueError, KeyError, TypeError): return 0.0
 
-# %% ../nbs/09_cli.ipynb #6de4efa7
+# %% ../nbs/09_cli.ipynb #591a6cdf
 def _read_csv(path):
     return pd.read_csv(path) if Path(path).exists() else None
 
-# %% ../nbs/09_cli.ipynb #c56f1cd3
+# %% ../nbs/09_cli.ipynb #abf9cdaf
 def _tup(v):
     "A command-line value that may be given once or several times, as a tuple (None stays None)."
     return None if v is None else tuple(v) if isinstance(v, (list, tuple)) else (v,)
 
-# %% ../nbs/09_cli.ipynb #591a6cdf
+# %% ../nbs/09_cli.ipynb #d4eaea66
 def _one(v):
     "A per-IPC value as stored in the settings: the number itself when there is only one."
     v = _tup(v)
     return v if v is None or len(v) > 1 else v[0]
 
-# %% ../nbs/09_cli.ipynb #abf9cdaf
+# %% ../nbs/09_cli.ipynb #b9ad15d0
 def _eps(v) -> str: return '/'.join(map(str, _tup(v)))
 
-# %% ../nbs/09_cli.ipynb #d4eaea66
+# %% ../nbs/09_cli.ipynb #f9e49a72
 def run_baseline(dataset:str='cifar10', data=None, ipc=None, students=None, epochs=None, lr=None, temperature=None,
                  arch:str='convnet', expert_epochs=None, expert_lr=None, zca:bool=False, valid_frac=None, seed:int=0,
                  out='runs/baseline', force:bool=False, full:bool=False, cpu:bool=False, max_per_class=None,
@@ -186,7 +188,7 @@ def run_baseline(dataset:str='cifar10', data=None, ipc=None, students=None, epoc
     say(table); say(f'written to {out}/ in {record["wall_s"]:.0f} s')
     return summ
 
-# %% ../nbs/09_cli.ipynb #f9e49a72
+# %% ../nbs/09_cli.ipynb #6d1ed2ee
 @call_parse
 def ld_baseline(
     dataset:str='cifar10',  # named dataset: cifar10 (through fastai's untar_data) or digits (offline)

@@ -94,7 +94,7 @@ def record_markdown(rec:pd.DataFrame) -> str:
     hw = f'{r0.gpu}, ' if isinstance(r0.gpu, str) else ''
     lines += ['', f'Device: {r0.device} ({hw}{r0.cpu}, {r0.threads} CPU threads); {r0.wall_s / 60:.0f} min in all, data, experts and '
               f'every student. torch {r0.torch}, fastai {r0.fastai}, fastcore {r0.fastcore}, Python {r0.python}; commit '
-              f'`{r0.commit}`' + (' (with uncommitted changes)' if r0.dirty is True else '') + '.']
+              f'`{r0.commit}`' + (' (with uncommitted changes)' if pd.notna(r0.dirty) and bool(r0.dirty) else '') + '.']
     return '\n'.join(lines) + '\n'
 
 # %% ../nbs/10_reproduce.ipynb #5a00c482

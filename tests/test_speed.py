@@ -24,13 +24,19 @@ def test_one_fit_epoch_is_bit_identical_to_one_epoch_per_pass(digits_ipc5):
         assert accuracy_of(fast, sp.test.x, sp.test.y) == accuracy_of(ref, sp.test.x, sp.test.y)
 
 
-def test_stacked_students_match_students_trained_alone(digits_ipc5):
+DEVICES = ['cpu', pytest.param('cuda', marks=pytest.mark.skipif(not torch.cuda.is_available(), reason='no GPU'))]
+
+
+@pytest.mark.parametrize('device', DEVICES)
+def test_stacked_students_match_students_trained_alone(digits_ipc5, device):
+    "Stacking is the default on CUDA, so the GPU records' students rest on this (CI has no GPU: run it where there is one)."
     sp, x, y, soft = digits_ipc5
-    labels = torch.stack([soft, hard_labels(y, 10), soft, hard_labels(y, 10)])
+    x, labels = x.to(device), torch.stack([soft, hard_labels(y, 10), soft, hard_labels(y, 10)]).to(device)
     cfg = StudentConfig(epochs=60)
     alone = train_students(x, labels, cfg, seeds=[0, 1, 2, 3], stack=False)
     stacked = train_students(x, labels, cfg, seeds=[0, 1, 2, 3], stack=True, chunk=3)
     for a, b in zip(alone, stacked):
+        assert next(b.parameters()).device.type == device
         assert torch.allclose(predict_logits(a, sp.test.x), predict_logits(b, sp.test.x), atol=1e-2)
         assert abs(accuracy_of(a, sp.test.x, sp.test.y) - accuracy_of(b, sp.test.x, sp.test.y)) <= 0.005
     # different seeds or labels give different students
