@@ -1,7 +1,7 @@
 "The installed `ld_baseline` command, from the outside: end to end on digits, on a CIFAR-10 subset, on a folder tree."
 import json, time
 from pathlib import Path
-import numpy as np, pandas as pd, pytest
+import numpy as np, pandas as pd, pytest, torch
 from PIL import Image
 from ld_nbdev.data import cifar10_path
 from conftest import run_cli
@@ -26,7 +26,8 @@ def test_digits_default_protocol_end_to_end(tmp_path):
     summ = pd.read_csv(out / 'summary.csv')
     assert summ.students.tolist() == [3, 3, 3, 3]
     rec = json.loads((out / 'run.json').read_text())
-    assert rec['dataset'] == 'digits' and rec['protocol']['epochs'] == 100 and rec['device'] == 'cpu'
+    assert rec['dataset'] == 'digits' and rec['protocol']['epochs'] == 100
+    assert rec['device'] == ('cuda' if torch.cuda.is_available() else 'cpu')  # CUDA whenever there is one
 
 
 def test_prints_table_and_reuses_expert(tmp_path, cache):
