@@ -42,7 +42,7 @@ def table2_record(summ:pd.DataFrame, run:dict, ipcs=PAPER_IPCS, paper:pd.DataFra
                 T_grid=' '.join(map(str, p['temperature'])), expert_epochs=e['epochs'], expert_lr=e['lr'],
                 expert_bs=e['bs'], device=run['device'], gpu=run.get('gpu'), cpu=run['cpu'], threads=run['threads'], wall_s=run['wall_s'],
                 torch=run['torch'], fastai=run['fastai'], fastcore=run['fastcore'], python=run['python'],
-                commit=run['commit'], dirty=run.get('dirty'))
+                commit=run['commit'], dirty=run.get('dirty'), note=run.get('note'))
     first = ['dataset', 'ipc', 'labels', 'status', 'acc_mean', 'acc_std', 'students', 'paper_acc']
     rec = rec.assign(**info)
     return rec[first + [c for c in rec if c not in first]]
@@ -95,6 +95,7 @@ def record_markdown(rec:pd.DataFrame) -> str:
     lines += ['', f'Device: {r0.device} ({hw}{r0.cpu}, {r0.threads} CPU threads); {r0.wall_s / 60:.0f} min in all, data, experts and '
               f'every student. torch {r0.torch}, fastai {r0.fastai}, fastcore {r0.fastcore}, Python {r0.python}; commit '
               f'`{r0.commit}`' + (' (with uncommitted changes)' if pd.notna(r0.dirty) and bool(r0.dirty) else '') + '.']
+    if isinstance(r0.note, str): lines += ['', f'Note (from `run.json`): {r0.note}']
     return '\n'.join(lines) + '\n'
 
 # %% ../nbs/10_reproduce.ipynb #5a00c482
