@@ -173,7 +173,7 @@ def run_baseline(dataset:str='cifar10', data=None, ipc=None, students=None, epoc
     atomic_csv(summ, out/'summary.csv')
     table = format_table(summ)
     atomic_write(out/'table.txt', lambda f: Path(f).write_text(table + '\n'))
-    fig = plot_accuracy_vs_ipc(res, PAPER_CIFAR10 if name == 'cifar10' else None,
+    fig = plot_accuracy_vs_ipc(without_twins(res), PAPER_CIFAR10 if name == 'cifar10' else None,
                                f'{name}: {p["students"]} students x {_eps(p["epochs"])} epochs, {device.type}')
     atomic_write(out/'accuracy_vs_ipc.png', lambda f: fig.savefig(f, dpi=120, format='png')); plt.close(fig)
     dt = time.time() - t0

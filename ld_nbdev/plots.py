@@ -7,7 +7,7 @@ from __future__ import annotations
 import pandas as pd, matplotlib.pyplot as plt, seaborn as sns
 
 # %% auto #0
-__all__ = ['PAPER_CIFAR10', 'plot_accuracy_vs_ipc']
+__all__ = ['PAPER_CIFAR10', 'plot_accuracy_vs_ipc', 'without_twins']
 
 # %% ../nbs/08_plots.ipynb #4225dde5
 PAPER_CIFAR10 = pd.DataFrame(dict(ipc=[1, 10, 50] * 2, labels=['soft'] * 3 + ['hard'] * 3,
@@ -30,3 +30,11 @@ def plot_accuracy_vs_ipc(res:pd.DataFrame, reference:pd.DataFrame|None=None, tit
     ax.legend(title=None, fontsize='small')
     fig.tight_layout()
     return fig
+
+# %% ../nbs/08_plots.ipynb #a0758577
+def without_twins(res:pd.DataFrame, kind:str='soft_T', of:str='soft') -> pd.DataFrame:
+    "`res` without the `kind` rows at the IPCs where every student's accuracy equals the `of` student's (the same students)."
+    if not {kind, of} <= set(res['labels']): return res
+    acc = res.pivot_table(index=['ipc', 'student_seed'], columns='labels', values='test_acc')
+    twin = (acc[kind] == acc[of]).groupby('ipc').all()
+    return res[(res['labels'] != kind) | ~res.ipc.map(twin).fillna(False).astype(bool)]
