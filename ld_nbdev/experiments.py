@@ -18,7 +18,8 @@ from .labels import *
 from .student import *
 
 # %% auto #0
-__all__ = ['SEL_KEY', 'KINDS', 'SETTINGS', 'select_expert', 'best_choice', 'per_ipc', 'baseline', 'summarize', 'format_table']
+__all__ = ['SEL_KEY', 'KINDS', 'SETTINGS', 'select_expert', 'best_choice', 'grid_edges', 'per_ipc', 'baseline', 'summarize',
+           'format_table']
 
 # %% ../nbs/07_experiments.ipynb #7e338091
 def _key(r:dict, cols) -> tuple:
@@ -83,6 +84,21 @@ def best_choice(sel:pd.DataFrame, labels:str='soft', T=None) -> pd.Series:
     if T is not None: ok = ok[ok['T'] == T]
     check(len(ok), f'every {labels} candidate student diverged; lower the learning rate')
     return ok.sort_values(['student_valid_acc', 'step', 'T', 'lr'], ascending=[False, True, True, True]).iloc[0]
+
+# %% ../nbs/07_experiments.ipynb #b060947a
+_SEARCHED = {'hard': ('lr',), 'soft': ('step', 'lr'), 'soft_T': ('step', 'T', 'lr'), 'ensemble': ('step', 'T', 'lr')}
+_ENDS = {'step': ('earliest', 'latest'), 'T': ('smallest', 'largest'), 'lr': ('smallest', 'largest')}
+
+def grid_edges(sel:pd.DataFrame, kind:str, choice) -> list:
+    "The settings (`step`, `T`, `lr`) of `kind`'s validation `choice` that lie at an end of the grid in `sel`, described."
+    cands = sel[sel['labels'] == ('hard' if kind == 'hard' else 'soft')]
+    out = []
+    for c in _SEARCHED[kind]:
+        vals = sorted(cands[c].dropna().unique())
+        if len(vals) < 2 or pd.isna(choice[c]): continue
+        for end, word in zip((vals[0], vals[-1]), _ENDS[c]):
+            if choice[c] == end: out.append(f"{'checkpoint' if c == 'step' else c} {choice[c]:g} ({word} of {len(vals)})")
+    return out
 
 # %% ../nbs/07_experiments.ipynb #6feb37dc
 def per_ipc(v, ipcs, name:str) -> dict:

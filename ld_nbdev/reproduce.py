@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd, torch
 from fastcore.script import call_parse, store_true
 from .core import *
-from .experiments import KINDS
+from .experiments import KINDS, grid_edges
 from .plots import *
 from .cli import PROTOCOLS, run_baseline
 
@@ -26,8 +26,8 @@ DATA_NOTES = {'cifar10': 'CIFAR-10, JPEG copy (cifar10-jpg.tar.gz, through untar
 
 # %% ../nbs/10_reproduce.ipynb #d093dfe1
 def table2_record(summ:pd.DataFrame, run:dict, ipcs=PAPER_IPCS, paper:pd.DataFrame|None=PAPER_CIFAR10,
-                  protocol:str='') -> pd.DataFrame:
-    "The benchmark record: `summ` (from `summarize`) with the run's settings and the paper's figures, one row per IPC x kind."
+                  protocol:str='', sel:pd.DataFrame|None=None) -> pd.DataFrame:
+    "The record: `summ` with the run's settings, the paper's figures and which choices lie at an end of the grid in `sel`."
     p, e = run['protocol'], run['expert']
     kinds = [k for k in KINDS if k in set(summ['labels'])]
     grid = pd.DataFrame([(i, k) for i in sorted(set(ipcs) | set(summ.ipc)) for k in kinds], columns=['ipc', 'labels'])
@@ -35,12 +35,15 @@ def table2_record(summ:pd.DataFrame, run:dict, ipcs=PAPER_IPCS, paper:pd.DataFra
     rec['status'] = rec.acc_mean.notna().map({True: 'measured', False: 'not yet measured'})
     if paper is not None: rec = rec.merge(paper.rename(columns={'acc': 'paper_acc'}), on=['ipc', 'labels'], how='left')
     else: rec['paper_acc'] = float('nan')
+    if sel is not None:
+        edge = lambda r: '; '.join(grid_edges(sel[sel.ipc == r.ipc], r['labels'], dict(step=r.expert_step, T=r['T'], lr=r.lr)))
+        rec['grid_edge'] = [edge(r) if r.status == 'measured' else None for _, r in rec.iterrows()]
     for c in ('expert_valid_acc', 'expert_test_acc', 'select_valid_acc'):
         if c in rec: rec[c] = rec[c] * 100
     info = dict(dataset=run['dataset'], data=DATA_NOTES.get(run['dataset'], run['dataset']), protocol=protocol,
                 zca=p['zca'], dsa=True, valid_frac=p['valid_frac'], lr_grid=' '.join(map(str, p['lr'])),
                 T_grid=' '.join(map(str, p['temperature'])), expert_epochs=e['epochs'], expert_lr=e['lr'],
-                expert_bs=e['bs'], device=run['device'], gpu=run.get('gpu'), cpu=run['cpu'], threads=run['threads'], wall_s=run['wall_s'],
+                expert_bs=e['bs'], expert_steps=' '.join(map(str, e['steps'])), device=run['device'], gpu=run.get('gpu'), cpu=run['cpu'], threads=run['threads'], wall_s=run['wall_s'],
                 torch=run['torch'], fastai=run['fastai'], fastcore=run['fastcore'], python=run['python'],
                 commit=run['commit'], dirty=run.get('dirty'), note=run.get('note'))
     first = ['dataset', 'ipc', 'labels', 'status', 'acc_mean', 'acc_std', 'students', 'paper_acc']
@@ -63,7 +66,8 @@ def _choice(r) -> str:
     T = '-' if pd.isna(r['T']) else f"{r['T']:g}"
     sva = '-' if pd.isna(r.select_valid_acc) else f'{r.select_valid_acc:.1f}'
     if r['labels'] == 'ensemble': sva += ' (the soft_T choice, one expert)'
-    return f"| {r.ipc} | {r['labels']} | {src} | {T} | {r.lr:g} | {sva} |"
+    edge = r.get('grid_edge')
+    return f"| {r.ipc} | {r['labels']} | {src} | {T} | {r.lr:g} | {sva} | {edge if isinstance(edge, str) and edge else '-'} |"
 
 # %% ../nbs/10_reproduce.ipynb #b149e434
 def record_markdown(rec:pd.DataFrame) -> str:
@@ -79,14 +83,19 @@ def record_markdown(rec:pd.DataFrame) -> str:
                     m.groupby('ipc')[['epochs', 'select_epochs']].first().itertuples())
     lines += ['', f'Test accuracy (%): the final accuracy of each student, mean ± std over {int(m.students.max())} students '
               f'per cell. Data: {r0.data}. Protocol `{r0.protocol}`: ConvNetD3, ZCA {"on" if r0.zca else "off"}, DSA; '
-              f'student epochs {eps}; expert {r0.expert_epochs} epoch(s) at lr {r0.expert_lr:g}, batch {r0.expert_bs}. '
+              f'student epochs {eps}; expert {r0.expert_epochs} epoch(s) at lr {r0.expert_lr:g}, batch {r0.expert_bs}, '
+              f'checkpoints after {r0.expert_steps.replace(" ", ", ")} steps and after every epoch. '
               f'`soft`: T = 1 (the paper does not say which T its Table 2 used); `soft_T`: T chosen on validation too; `ensemble`: the logits of '
               f'{int(m.experts.max())} experts (seeds 0, 1, ...) averaged at the `soft_T` choice. Paper: the soft-label '
               'baseline of its Table 2 and the hard-label figures quoted with it.', '',
               f'Chosen per IPC on the validation split ({r0.valid_frac:.0%} of the training set; T grid {r0.T_grid}, '
               f'lr grid {r0.lr_grid}), one selection student per candidate; the test set played no part:', '',
-              '| IPC | labels | expert checkpoint | T | student lr | selection student, valid % |', '|---|---|---|---|---|---|']
+              '| IPC | labels | expert checkpoint | T | student lr | selection student, valid % | at the grid\'s edge |',
+              '|---|---|---|---|---|---|---|']
     lines += [_choice(r) for _, r in m.iterrows()]
+    if 'grid_edge' in m and m.grid_edge.fillna('').astype(bool).any():
+        lines += ['', "At the grid's edge: validation's best value is the first or last its grid offers, so a better one may "
+                  'lie beyond it; a next run should widen that grid.']
     s = m.set_index(['ipc', 'labels'])[['acc_mean', 'acc_std', 'expert_step', 'T', 'lr']]
     same = [i for i in sorted(set(m.ipc)) if (i, 'soft_T') in s.index and s.loc[i, 'soft'].equals(s.loc[i, 'soft_T'])]
     if same: lines += ['', f'At IPC {", ".join(map(str, same))} validation chose for `soft_T` what `soft` uses, so they are '
@@ -120,8 +129,9 @@ def write_record(out, protocol:str) -> pd.DataFrame:
     out = Path(out)
     check((out/'run.json').exists(), f'{out}: no finished run here (no run.json)')
     run = json.loads((out/'run.json').read_text())
+    sel = pd.read_csv(out/'selection.csv') if (out/'selection.csv').exists() else None
     rec = table2_record(pd.read_csv(out/'summary.csv'), run, PAPER_IPCS,
-                        PAPER_CIFAR10 if run['dataset'] == 'cifar10' else None, protocol)
+                        PAPER_CIFAR10 if run['dataset'] == 'cifar10' else None, protocol, sel)
     atomic_csv(rec, out/'table2.csv')
     md = f'# {run["dataset"]}: the paper\'s Table 2 row, reproduced\n\n' + record_markdown(rec)
     atomic_write(out/'table2.md', lambda f: Path(f).write_text(md))
