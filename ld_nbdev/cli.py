@@ -6,7 +6,7 @@
 from __future__ import annotations
 import warnings
 warnings.filterwarnings('ignore', message='.*torch.jit.script.*')  # raised by an import inside fastai; not ours to fix
-import json, os, platform, shutil, sys, time
+import json, math, os, platform, shutil, sys, time
 from dataclasses import asdict, replace
 from pathlib import Path
 import pandas as pd, torch
@@ -68,6 +68,7 @@ def check_args(p:dict, dataset:str, data, arch:str):
     for T in p['temperature']: check(T > 0, f'--temperature must be > 0, got {T}')
     check(p['expert']['epochs'] >= 1, f"--expert_epochs must be >= 1, got {p['expert']['epochs']}")
     check(p['expert']['lr'] > 0, f"--expert_lr must be > 0, got {p['expert']['lr']}")
+    for s in p['expert']['steps']: check(s >= 1, f'--expert_steps must be >= 1, got {s}')
     check(0 < p['valid_frac'] < 1, f"--valid_frac must be between 0 and 1, got {p['valid_frac']}")
 
 # %% ../nbs/09_cli.ipynb #d6329197
@@ -127,12 +128,12 @@ def _eps(v) -> str: return '/'.join(map(str, _tup(v)))
 def run_baseline(dataset:str='cifar10', data=None, ipc=None, students=None, epochs=None, lr=None, temperature=None,
                  arch:str='convnet', expert_epochs=None, expert_lr=None, zca:bool=False, valid_frac=None, seed:int=0,
                  out='runs/baseline', force:bool=False, full:bool=False, cpu:bool=False, max_per_class=None,
-                 quiet:bool=False, select_epochs=None, experts=None, preset:str|None=None) -> pd.DataFrame:
+                 quiet:bool=False, select_epochs=None, experts=None, preset:str|None=None, expert_steps=None) -> pd.DataFrame:
     "Run the soft-label baseline end to end; returns the summary frame and writes everything to `out`."
     t0, versions = time.time(), _versions()
     p = protocol(dataset, full, preset, ipc=_tup(ipc), students=students, epochs=_one(epochs), lr=_tup(lr),
                  temperature=_tup(temperature), valid_frac=valid_frac, zca=zca or None, select_epochs=_one(select_epochs),
-                 experts=experts, expert_epochs=expert_epochs, expert_lr=expert_lr)
+                 experts=experts, expert_epochs=expert_epochs, expert_lr=expert_lr, expert_steps=_tup(expert_steps))
     out = Path(out)
     check_args(p, dataset, data, arch)
     if max_per_class is not None: check(max_per_class >= 2, f'--max_per_class must be >= 2, got {max_per_class}')
@@ -147,6 +148,9 @@ def run_baseline(dataset:str='cifar10', data=None, ipc=None, students=None, epoc
     smallest = int(ds['train'].counts().min() * (1 - p['valid_frac']))
     for i in p['ipc']: check(i <= smallest, f'--ipc {i} is larger than the smallest class allows ({smallest} training images)')
     sp = prepare(ds, valid_frac=p['valid_frac'], zca=p['zca'], seed=seed, device=device)
+    if expert_steps is not None:  # a checkpoint asked for by name must exist (a preset's steps may outrun a small dataset)
+        last = math.ceil(len(sp.train.y) / p['expert']['bs']) * p['expert']['epochs']
+        for s in p['expert']['steps']: check(s <= last, f"--expert_steps {s} is past the expert's last step ({last})")
     ecfg = ExpertConfig(arch=arch, seed=seed, **p['expert'])
     trajs = [train_expert(sp, replace(ecfg, seed=seed + i), show=not quiet) for i in range(p['experts'])]
     traj = trajs[0]
@@ -201,6 +205,7 @@ def ld_baseline(
     arch:str='convnet',  # model for expert and students: convnet, convnetd3, convnetd4 or resnet18
     expert_epochs:int=None,  # expert training epochs (1; 30 with --full)
     expert_lr:float=None,  # expert learning rate (0.01)
+    expert_steps:Param('expert checkpoints at these optimiser steps, beside those after every epoch (25 50 100; 2 4 8 on digits)', int, nargs='+')=None,
     zca:store_true=False,  # ZCA-whiten the images (on with --full)
     valid_frac:float=None,  # fraction of the training set held out for choosing the checkpoint (0.04)
     seed:int=0,  # seed for the split, the images, the expert and the first student
@@ -216,6 +221,6 @@ def ld_baseline(
     "Soft-label dataset distillation baseline: hard vs soft labels on random real images."
     try:
         run_baseline(dataset, data, ipc, students, epochs, lr, temperature, arch, expert_epochs, expert_lr, zca,
-                     valid_frac, seed, out, force, full, cpu, max_per_class, quiet, select_epochs, experts)
+                     valid_frac, seed, out, force, full, cpu, max_per_class, quiet, select_epochs, experts, expert_steps=expert_steps)
     except LDError as e:
         print(f'ld_baseline: error: {e}', file=sys.stderr); sys.exit(2)

@@ -19,6 +19,8 @@ CASES = [
     (['--dataset', 'digits', '--lr', '0.01', '-1'], '--lr must be > 0, got -1.0'),
     (['--dataset', 'digits', '--select_epochs', '0'], '--select_epochs must be >= 1'),
     (['--dataset', 'digits', '--experts', '0'], '--experts must be >= 1'),
+    (['--dataset', 'digits', '--expert_steps', '5', '0'], '--expert_steps must be >= 1, got 0'),
+    (['--dataset', 'digits', '--expert_steps', '5', '100000'], "--expert_steps 100000 is past the expert's last step"),
 ]
 
 

@@ -88,15 +88,19 @@ def test_imagefolder_tree(tmp_path):
 
 
 def test_grids_and_ensemble_from_the_command_line(tmp_path):
-    "Several learning rates and temperatures are chosen between on validation; two experts add ensemble students."
+    "Several learning rates and temperatures are chosen between on validation; two experts add ensemble students;\n    the expert keeps checkpoints at the steps asked for."
     out = tmp_path / 'g'
     r = run_cli('--dataset', 'digits', '--ipc', '1', '2', '--students', '2', '--epochs', '20', '10', '--select_epochs', '5',
-                '--lr', '0.01', '0.03', '--temperature', '1', '2', '--experts', '2', '--expert_epochs', '1', '--out', out, '--quiet')
+                '--lr', '0.01', '0.03', '--temperature', '1', '2', '--experts', '2', '--expert_epochs', '1',
+                '--expert_steps', '3', '5', '--out', out, '--quiet')
     assert r.returncode == 0, r.stderr
     res, sel = pd.read_csv(out / 'results.csv'), pd.read_csv(out / 'selection.csv')
     assert sorted(set(res.labels)) == ['ensemble', 'hard', 'soft', 'soft_T'] and len(res) == 2 * 4 * 2
     assert res.groupby('ipc').epochs.first().tolist() == [20, 10]
-    assert (sel.groupby('ipc').size() == 2 + 4 * 2 * 2).all()  # 2 hard lrs; 4 checkpoints x 2 T x 2 lrs
+    traj = pd.read_csv(out / 'expert_trajectory.csv')  # step 0, the steps asked for, the end of the one epoch
+    assert traj.step.tolist() == [0, 3, 5, traj.step.max()] and traj.step.max() > 5
+    assert sorted(set(sel.step.dropna())) == [3, 5, traj.step.max()]
+    assert (sel.groupby('ipc').size() == 2 + 3 * 2 * 2).all()  # 2 hard lrs; 3 checkpoints x 2 T x 2 lrs
     for ipc, s in sel.groupby('ipc'):  # the soft students used the best T = 1 candidate on validation
         soft = s[(s.labels == 'soft') & (s['T'] == 1)].sort_values('student_valid_acc', ascending=False, kind='stable').iloc[0]
         row = res[(res.ipc == ipc) & (res.labels == 'soft')].iloc[0]

@@ -179,6 +179,7 @@ names = st.text(min_size=1, max_size=12).filter(lambda s: s not in ('cifar10', '
     st.fixed_dictionaries({'dataset': names}), st.fixed_dictionaries({'arch': names}),
     st.fixed_dictionaries({'expert_epochs': bad_pos_int}), st.fixed_dictionaries({'max_per_class': st.integers(max_value=1)}),
     st.fixed_dictionaries({'experts': bad_pos_int}), st.fixed_dictionaries({'select_epochs': st.lists(bad_pos_int, min_size=1, max_size=2)}),
+    st.fixed_dictionaries({'expert_steps': st.lists(bad_pos_int, min_size=1, max_size=3)}),
 ))
 def test_fuzz_run_baseline_bad_values(tmp_path, kw):
     out = tmp_path / f'out{abs(hash(str(kw)))}'
