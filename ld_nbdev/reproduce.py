@@ -85,9 +85,10 @@ def record_markdown(rec:pd.DataFrame) -> str:
               f'per cell. Data: {r0.data}. Protocol `{r0.protocol}`: ConvNetD3, ZCA {"on" if r0.zca else "off"}, DSA; '
               f'student epochs {eps}; expert {r0.expert_epochs} epoch(s) at lr {r0.expert_lr:g}, batch {r0.expert_bs}, '
               f'checkpoints after {r0.expert_steps.replace(" ", ", ")} steps and after every epoch. '
-              f'`soft`: T = 1 (the paper does not say which T its Table 2 used); `soft_T`: T chosen on validation too; `ensemble`: the logits of '
-              f'{int(m.experts.max())} experts (seeds 0, 1, ...) averaged at the `soft_T` choice. Paper: the soft-label '
-              'baseline of its Table 2 and the hard-label figures quoted with it.', '',
+              '`soft`: T = 1 (the paper does not say which T its Table 2 used); `soft_T`: T chosen on validation too' +
+              (f'; `ensemble`: the logits of {int(m.experts.max())} experts (seeds 0, 1, ...) averaged at the `soft_T` choice'
+               if 'ensemble' in kinds else '') + '. Paper: the soft-label baseline of its Table 2 and the hard-label figures '
+              'quoted with it.', '',
               f'Chosen per IPC on the validation split ({r0.valid_frac:.0%} of the training set; T grid {r0.T_grid}, '
               f'lr grid {r0.lr_grid}), one selection student per candidate; the test set played no part:', '',
               '| IPC | labels | expert checkpoint | T | student lr | selection student, valid % | at the grid\'s edge |',
