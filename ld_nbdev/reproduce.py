@@ -74,6 +74,7 @@ def record_markdown(rec:pd.DataFrame) -> str:
     "A short markdown summary of the record: accuracy beside the paper's, what validation chose, how it was measured."
     kinds = [k for k in KINDS if k in set(rec['labels'])]
     r0, m = rec.iloc[0], rec[rec.status == 'measured']
+    ck = pd.notna(r0.expert_steps) and str(r0.expert_steps).strip()  # steps read back from a CSV may be one number
     pap = lambda d, k: f'{d.paper_acc[k]:.1f}' if k in d.index and pd.notna(d.paper_acc[k]) else '-'
     lines = ['| IPC | ' + ' | '.join(kinds) + ' | paper: soft | paper: hard (approx.) |', '|' + '---|' * (len(kinds) + 3)]
     for ipc, d in rec.groupby('ipc'):
@@ -84,7 +85,8 @@ def record_markdown(rec:pd.DataFrame) -> str:
     lines += ['', f'Test accuracy (%): the final accuracy of each student, mean ± std over {int(m.students.max())} students '
               f'per cell. Data: {r0.data}. Protocol `{r0.protocol}`: ConvNetD3, ZCA {"on" if r0.zca else "off"}, DSA; '
               f'student epochs {eps}; expert {r0.expert_epochs} epoch(s) at lr {r0.expert_lr:g}, batch {r0.expert_bs}, '
-              f'checkpoints after {r0.expert_steps.replace(" ", ", ")} steps and after every epoch. '
+              + (f'checkpoints after {", ".join(str(r0.expert_steps).split())} steps and after every epoch. ' if ck else
+                 'checkpoints after every epoch. ') +
               '`soft`: T = 1 (the paper does not say which T its Table 2 used); `soft_T`: T chosen on validation too' +
               (f'; `ensemble`: the logits of {int(m.experts.max())} experts (seeds 0, 1, ...) averaged at the `soft_T` choice'
                if 'ensemble' in kinds else '') + '. Paper: the soft-label baseline of its Table 2 and the hard-label figures '
