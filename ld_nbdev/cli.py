@@ -6,7 +6,7 @@
 from __future__ import annotations
 import warnings
 warnings.filterwarnings('ignore', message='.*torch.jit.script.*')  # raised by an import inside fastai; not ours to fix
-import json, math, os, platform, shutil, sys, time
+import json, os, platform, shutil, sys, time
 from dataclasses import asdict, replace
 from pathlib import Path
 import pandas as pd, torch
@@ -149,7 +149,7 @@ def run_baseline(dataset:str='cifar10', data=None, ipc=None, students=None, epoc
     for i in p['ipc']: check(i <= smallest, f'--ipc {i} is larger than the smallest class allows ({smallest} training images)')
     sp = prepare(ds, valid_frac=p['valid_frac'], zca=p['zca'], seed=seed, device=device)
     if expert_steps is not None:  # a checkpoint asked for by name must exist (a preset's steps may outrun a small dataset)
-        last = math.ceil(len(sp.train.y) / p['expert']['bs']) * p['expert']['epochs']
+        last = len(TensorDL(sp.train.y, bs=p['expert']['bs'], seed=0)) * p['expert']['epochs']  # the expert's batches
         for s in p['expert']['steps']: check(s <= last, f"--expert_steps {s} is past the expert's last step ({last})")
     ecfg = ExpertConfig(arch=arch, seed=seed, **p['expert'])
     trajs = [train_expert(sp, replace(ecfg, seed=seed + i), show=not quiet) for i in range(p['experts'])]
