@@ -5,11 +5,15 @@
 # %% ../nbs/00_core.ipynb #f5c0a959
 from __future__ import annotations
 import os, json, random, hashlib, tempfile
+from functools import partial
 from pathlib import Path
+import warnings
+warnings.filterwarnings('ignore', message='.*torch.jit.script.*')  # raised by an import inside fastai; not ours to fix
 import numpy as np, torch
+from fastai.optimizer import OptimWrapper
 
 # %% auto #0
-__all__ = ['LDError', 'check', 'set_seed', 'default_device', 'seeded_gen', 'atomic_write', 'atomic_save', 'atomic_csv',
+__all__ = ['LDError', 'check', 'seed_all', 'pick_device', 'sgd', 'seeded_gen', 'atomic_write', 'atomic_save', 'atomic_csv',
            'config_hash', 'cache_dir']
 
 # %% ../nbs/00_core.ipynb #4f2d1e0c
@@ -22,14 +26,19 @@ def check(cond, msg:str):
     if not cond: raise LDError(msg)
 
 # %% ../nbs/00_core.ipynb #c1a5dc27
-def set_seed(seed:int):
+def seed_all(seed:int):
     "Seed Python, NumPy and torch (all devices) so runs repeat."
     random.seed(seed); np.random.seed(seed % 2**32); torch.manual_seed(seed)
 
 # %% ../nbs/00_core.ipynb #ee5f3438
-def default_device(cpu:bool=False) -> torch.device:
+def pick_device(cpu:bool=False) -> torch.device:
     "CUDA when present (unless `cpu`), else the CPU."
     return torch.device('cuda' if torch.cuda.is_available() and not cpu else 'cpu')
+
+# %% ../nbs/00_core.ipynb #74184254
+def sgd(mom:float=0.9, wd:float=5e-4):
+    "PyTorch's SGD (momentum `mom`, L2 weight decay `wd`) as a fastai `opt_func`."
+    return partial(OptimWrapper, opt=torch.optim.SGD, momentum=mom, weight_decay=wd)
 
 # %% ../nbs/00_core.ipynb #70d91bc5
 def seeded_gen(seed:int, device='cpu') -> torch.Generator:

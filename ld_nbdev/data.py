@@ -11,7 +11,6 @@ from pathlib import Path
 import numpy as np, torch
 from PIL import Image, UnidentifiedImageError
 from fastai.data.external import untar_data, URLs
-from fastai.data.transforms import get_image_files
 from fastprogress.fastprogress import progress_bar
 from .core import *
 
@@ -59,6 +58,7 @@ def stratified_split(y:torch.Tensor, frac:float, seed:int=0):
 def _class_files(split_dir:Path, max_per_class=None):
     classes = sorted(d.name for d in split_dir.iterdir() if d.is_dir())
     check(classes, f'{split_dir}: no class folders found')
+    check(len(classes) >= 2, f'{split_dir}: only one class folder ({classes[0]}); a classifier needs two or more')
     files = {}
     for c in classes:
         fs = sorted(f for f in (split_dir/c).iterdir() if f.is_file() and not f.name.startswith('.'))
@@ -246,7 +246,7 @@ def data_key(ds:dict) -> str:
 # %% ../nbs/01_data.ipynb #4cd7b833
 def prepare(ds:dict, valid_frac:float=0.04, zca:bool=False, seed:int=0, device=None) -> Splits:
     "Hold out a stratified validation split, fit preprocessing on the rest, move everything to `device`."
-    device = device or default_device()
+    device = device or pick_device()
     train, valid = split_valid(ds['train'], valid_frac, seed)
     pre = Preprocess(train.x, zca=zca)
     f = lambda s: ImageSet(pre(s.x).to(device), s.y.to(device), s.classes)

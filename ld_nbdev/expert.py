@@ -5,23 +5,21 @@
 # %% ../nbs/04_expert.ipynb #a962e396
 from __future__ import annotations
 import json, shutil
-from dataclasses import dataclass, asdict, field
-from functools import partial
+from dataclasses import dataclass, asdict
 from pathlib import Path
 import pandas as pd, torch
 from fastai.learner import Learner
 from fastai.callback.core import Callback
 from fastai.data.core import DataLoaders
-from fastai.optimizer import OptimWrapper
 from fastai.metrics import accuracy
 import fastai.callback.progress  # registers ProgressCallback and `Learner.no_bar`
 from .core import *
 from .data import *
 from .models import *
-from .augment import DSA
+from .augment import DSA, DSA_FAMILIES
 
 # %% auto #0
-__all__ = ['AUGS', 'ExpertConfig', 'sgd', 'expert_learner', 'Trajectory', 'load_weights', 'SaveTrajectory', 'train_expert']
+__all__ = ['AUGS', 'ExpertConfig', 'expert_learner', 'Trajectory', 'load_weights', 'SaveTrajectory', 'train_expert']
 
 # %% ../nbs/04_expert.ipynb #94396034
 @dataclass
@@ -37,18 +35,13 @@ class ExpertConfig:
     seed: int = 0             # model initialisation and batch order
 
 # %% ../nbs/04_expert.ipynb #eb3ce90f
-def sgd(mom:float=0.9, wd:float=5e-4):
-    "PyTorch's SGD (momentum, L2 weight decay) as a fastai `opt_func`."
-    return partial(OptimWrapper, opt=torch.optim.SGD, momentum=mom, weight_decay=wd)
-
-# %% ../nbs/04_expert.ipynb #02f399ec
-AUGS = {'flip': ('flip',), 'dsa': ('color', 'crop', 'cutout', 'flip', 'scale', 'rotate'), 'none': ()}
+AUGS = {'flip': ('flip',), 'dsa': tuple(DSA_FAMILIES), 'none': ()}
 
 # %% ../nbs/04_expert.ipynb #2995fe00
 def expert_learner(sp:Splits, cfg:ExpertConfig=ExpertConfig(), cbs=None) -> Learner:
     "A fastai `Learner` that trains `cfg.arch` on the training split of `sp`."
     check(cfg.aug in AUGS, f'unknown expert augmentation {cfg.aug!r}; choose one of {", ".join(AUGS)}')
-    set_seed(cfg.seed)
+    seed_all(cfg.seed)
     model = get_model(cfg.arch, sp.n_in, sp.c, sp.im_size).to(sp.train.x.device)
     dls = DataLoaders(TensorDL(sp.train.x, sp.train.y, bs=cfg.bs, shuffle=True, seed=cfg.seed),
                       TensorDL(sp.valid.x, sp.valid.y, bs=1024))
@@ -66,6 +59,8 @@ class Trajectory:
         self.meta = json.loads(meta.read_text())
         self.manifest = pd.read_csv(self.path/'trajectory.csv')
 
+    @property
+    def name(self) -> str: return self.path.name  # the cache key of data and settings, by which trials name an expert
     @property
     def steps(self): return self.manifest.step.tolist()
 

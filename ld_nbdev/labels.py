@@ -11,7 +11,8 @@ from .core import *
 from .models import predict_logits
 
 # %% auto #0
-__all__ = ['soft_labels', 'hard_labels', 'ensemble_labels', 'TopK', 'topk_labels', 'soft_ce', 'SoftTargets']
+__all__ = ['RECIPES', 'soft_labels', 'hard_labels', 'ensemble_labels', 'TopK', 'topk_labels', 'label_recipe', 'make_labels',
+           'hard', 'soft', 'ensemble', 'topk', 'member_ce', 'soft_ce', 'SoftTargets']
 
 # %% ../nbs/05_labels.ipynb #892a4db2
 def soft_labels(model:nn.Module, x:torch.Tensor, T:float=1.0) -> torch.Tensor:
@@ -53,6 +54,8 @@ class TopK:
         out = torch.zeros(len(idx), self.classes, device=idx.device).scatter_(1, idx, self.values)
         return out / out.sum(1, keepdim=True)
 
+
+
 # %% ../nbs/05_labels.ipynb #a2b6ba94
 def _index_dtype(c:int):
     return torch.uint8 if c <= 2**8 else torch.int16 if c <= 2**15 else torch.int32
@@ -66,11 +69,52 @@ def topk_labels(probs:torch.Tensor, k:int) -> TopK:
     v, i = probs.float().topk(max(k, 1), 1)
     return TopK(v[:, :k].clone(), i.to(_index_dtype(c)), c)
 
+# %% ../nbs/05_labels.ipynb #0f9be087
+RECIPES = {}
+
+def label_recipe(f):
+    "Register the label recipe `f(x, y, c, experts, **params) -> (N, c) labels` under its name."
+    RECIPES[f.__name__] = f
+    return f
+
+# %% ../nbs/05_labels.ipynb #01f5f126
+def make_labels(recipe:str, x:torch.Tensor, y:torch.Tensor, c:int, experts=(), **params) -> torch.Tensor:
+    "The labels of the images `x` (classes `y`) by the registered `recipe` with `params`."
+    check(recipe in RECIPES, f'unknown label recipe {recipe!r}; choose one of {", ".join(RECIPES)}')
+    return RECIPES[recipe](x, y, c, list(experts), **params)
+
+# %% ../nbs/05_labels.ipynb #e150f004
+@label_recipe
+def hard(x, y, c, experts):
+    "One-hot labels of the true classes."
+    return hard_labels(y, c)
+
+@label_recipe
+def soft(x, y, c, experts, step:int, T:float=1.0):
+    "The first expert's checkpoint `step`: `softmax(logits / T)`."
+    check(len(experts) >= 1, 'soft labels need an expert')
+    return soft_labels(experts[0].model(step=step, device=x.device), x, T)
+
+@label_recipe
+def ensemble(x, y, c, experts, step:int|None=None, steps=(), T:float=1.0):
+    "Mean logits of every expert at checkpoint `step`, or of each expert's checkpoints `steps`; then `softmax(mean / T)`."
+    check((step is None) != (not steps), 'an ensemble takes one checkpoint `step` or several `steps`, not both')
+    return ensemble_labels([t.model(step=s, device=x.device) for t in experts for s in (steps or (step,))], x, T)
+
+@label_recipe
+def topk(x, y, c, experts, k:int, step:int, T:float=1.0):
+    "The first expert's soft labels at `step`, each keeping its `k` largest probabilities, renormalised (`TopK.dense`)."
+    return topk_labels(soft(x, y, c, experts, step, T), k).dense()
+
 # %% ../nbs/05_labels.ipynb #adfa5952
+def member_ce(pred:torch.Tensor, targ:torch.Tensor) -> torch.Tensor:
+    "Each stacked student's mean cross-entropy, `(n,)`, from predictions and probability targets `(B, n, C)`."
+    return -(targ * F.log_softmax(pred, -1)).sum(-1).mean(0)
+
 def soft_ce(pred:torch.Tensor, targ:torch.Tensor) -> torch.Tensor:
     "Cross-entropy against probability targets `(B, C)` (or `(B, n, C)` for n stacked students), or class indices `(B,)`."
     if targ.dtype == torch.long: return F.cross_entropy(pred, targ)
-    return -(targ * F.log_softmax(pred, -1)).sum(-1).mean(0).sum()
+    return member_ce(pred, targ).sum()
 
 # %% ../nbs/05_labels.ipynb #8a8e284e
 class SoftTargets(Callback):

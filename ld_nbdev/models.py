@@ -91,6 +91,8 @@ class StackedConvNet(nn.Module):
             out.append(m)
         return out
 
+
+
 # %% ../nbs/02_models.ipynb #d3c39670
 @torch.inference_mode()
 def predict_logits(model:nn.Module, x:torch.Tensor, bs:int=1024) -> torch.Tensor:

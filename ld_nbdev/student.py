@@ -4,7 +4,7 @@
 
 # %% ../nbs/06_student.ipynb #43ee9bde
 from __future__ import annotations
-from dataclasses import dataclass, asdict
+from dataclasses import dataclass
 import math, torch
 from fastai.learner import Learner
 from fastai.callback.core import Callback, CancelFitException
@@ -16,14 +16,13 @@ from .data import *
 from .models import *
 from .augment import DSA, MemberDSA
 from .labels import *
-from .expert import sgd
 
 # %% auto #0
 __all__ = ['STACKABLE', 'StudentConfig', 'step_sched', 'TrainingDiverged', 'StopOnNaN', 'student_learner', 'ExactSched',
            'train_student', 'MemberDL', 'MemberHealth', 'stacked_learner', 'train_students']
 
 # %% ../nbs/06_student.ipynb #a613dd16
-@dataclass
+@dataclass(frozen=True)
 class StudentConfig:
     arch: str = 'convnet'   # model name for `get_model`
     epochs: int = 300       # passes over the labelled images
@@ -32,13 +31,13 @@ class StudentConfig:
     wd: float = 5e-4        # L2 weight decay
     bs: int = 256           # batch size (IPC x classes when smaller)
     dsa: bool = True        # DSA augmentation of every batch
-    steps: int = 4          # the learning rate is cut `steps - 1` times, evenly
+    phases: int = 4         # learning-rate phases: the rate is cut `phases - 1` times, evenly
     gamma: float = 0.3      # factor of each cut
 
 # %% ../nbs/06_student.ipynb #c3601eb4
-def step_sched(lr:float, steps:int=4, gamma:float=0.3):
-    "A fastai schedule (position in training -> lr): `lr`, cut by `gamma` at each `1/steps` of training."
-    return lambda pos: lr * gamma ** min(int(pos * steps), steps - 1)
+def step_sched(lr:float, phases:int=4, gamma:float=0.3):
+    "A fastai schedule (position in training -> lr): `lr`, cut by `gamma` at each `1/phases` of training."
+    return lambda pos: lr * gamma ** min(int(pos * phases), phases - 1)
 
 # %% ../nbs/06_student.ipynb #fe2013d1
 class TrainingDiverged(LDError):
@@ -73,7 +72,7 @@ def student_learner(x:torch.Tensor, labels:torch.Tensor, cfg:StudentConfig=Stude
     _check(x, labels, cfg)
     passes = passes or cfg.epochs
     check(cfg.epochs % passes == 0, f'{passes} passes per fit epoch do not divide {cfg.epochs} epochs')
-    set_seed(seed)
+    seed_all(seed)
     model = get_model(cfg.arch, x.shape[1], labels.shape[1], x.shape[-1]).to(x.device)
     idx = torch.arange(len(x), device=x.device)
     dls = DataLoaders(TensorDL(x, idx, bs=cfg.bs, shuffle=True, seed=seed, passes=passes), TensorDL())
@@ -89,7 +88,7 @@ class ExactSched(ParamScheduler):
 def _fit(learn:Learner, cfg:StudentConfig):
     "Run `cfg.epochs` passes quietly, with the student's step schedule."
     with learn.no_bar(), learn.no_logging():
-        learn.fit(cfg.epochs // learn.dls.train.passes, cbs=ExactSched({'lr': step_sched(cfg.lr, cfg.steps, cfg.gamma)}))
+        learn.fit(cfg.epochs // learn.dls.train.passes, cbs=ExactSched({'lr': step_sched(cfg.lr, cfg.phases, cfg.gamma)}))
 
 # %% ../nbs/06_student.ipynb #e87444f0
 def train_student(x:torch.Tensor, labels:torch.Tensor, cfg:StudentConfig=StudentConfig(), seed:int=0,
@@ -133,7 +132,7 @@ class MemberHealth(Callback):
     def before_fit(self): self.failed = {}
     def after_batch(self):
         if not self.training or not (e := _pass_done(self)): return
-        with torch.no_grad(): losses = -(self.yb[0] * torch.log_softmax(self.pred, -1)).sum(-1).mean(0)
+        with torch.no_grad(): losses = member_ce(self.pred, self.yb[0])
         total = self.n_epoch * self.learn.dl.passes
         for i, l in enumerate(losses.tolist()):
             if i not in self.failed and not math.isfinite(l): self.failed[i] = f'loss became {l} in epoch {e} of {total}'
@@ -147,7 +146,7 @@ def stacked_learner(x:torch.Tensor, labels:torch.Tensor, cfg:StudentConfig=Stude
     _check(x, labels, cfg)
     nets = []
     for s in seeds:  # each member starts from the weights it would have alone
-        set_seed(s); nets.append(get_model(cfg.arch, x.shape[1], labels.shape[-1], x.shape[-1]))
+        seed_all(s); nets.append(get_model(cfg.arch, x.shape[1], labels.shape[-1], x.shape[-1]))
     model = StackedConvNet(nets).to(x.device)
     dls = DataLoaders(MemberDL(x, seeds, cfg.bs, passes=cfg.epochs), TensorDL())
     cbs = [SoftTargets(labels.to(x.device)), MemberHealth()] + ([MemberDSA(seeds)] if cfg.dsa else [])

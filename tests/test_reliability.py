@@ -11,8 +11,9 @@ from ld_nbdev.models import get_model, accuracy_of
 from ld_nbdev.expert import ExpertConfig, train_expert, load_weights, Trajectory
 from ld_nbdev.labels import soft_labels, topk_labels
 from ld_nbdev.student import StudentConfig, train_student
-from ld_nbdev.experiments import baseline
-from ld_nbdev.cli import run_baseline
+from ld_nbdev.sweep import Bench
+from ld_nbdev.protocol import protocol
+from ld_nbdev.experiments import compare_labels, run_baseline
 
 
 @pytest.fixture(scope='module')
@@ -97,19 +98,20 @@ def test_sigkill_then_rerun_completes_every_row_once(tmp_path):
     p = subprocess.Popen([exe, *args[1:]], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=os.environ.copy())
     t0 = time.time()
     while time.time() - t0 < 300:
-        if (out / 'results.csv').exists() and len(pd.read_csv(out / 'results.csv')) >= 3: break
+        if (out / 'ledger.csv').exists() and len(pd.read_csv(out / 'ledger.csv')) >= 3: break
         if p.poll() is not None: break
         time.sleep(0.2)
     assert p.poll() is None, 'the run finished before it could be killed; give it more work'
     p.send_signal(signal.SIGKILL); p.wait()
-    killed = pd.read_csv(out / 'results.csv')
-    assert 3 <= len(killed) < 12
+    killed = pd.read_csv(out / 'ledger.csv')
+    assert 3 <= len(killed) < 10 + 12  # 5 + 5 candidates, then 12 students
     r = run_cli(*args[1:])
     assert r.returncode == 0, r.stderr
-    res = pd.read_csv(out / 'results.csv')
+    res, ledger = pd.read_csv(out / 'results.csv'), pd.read_csv(out / 'ledger.csv')
     keys = list(zip(res.ipc, res.labels, res.student_seed))
     assert len(res) == 12 and len(set(keys)) == 12  # every student exactly once
-    pd.testing.assert_frame_equal(res.iloc[:len(killed)], killed)  # finished rows kept as they were
+    assert len(ledger) == 10 + 12 and ledger.key.is_unique
+    pd.testing.assert_frame_equal(ledger.iloc[:len(killed)], killed)  # finished rows kept as they were
     assert not list(out.glob('.*.tmp'))
 
 
@@ -156,11 +158,12 @@ def test_bad_folder_refused_with_path(tmp_path, damage, msg):
 def test_diverging_students_are_recorded_and_the_sweep_goes_on(digits, expert):
     with warnings.catch_warnings(record=True) as w:
         warnings.simplefilter('always')
-        res, _ = baseline(digits, expert, ipcs=(1, 2), students=2, scfg=StudentConfig(epochs=10, lr=1e6),
-                          select_epochs=1, show=False)
+        res, sel = compare_labels(Bench(digits, [expert]), ipcs=(1, 2), students=2, student=StudentConfig(epochs=10, lr=1e6),
+                                  select_epochs=1, show=False)
     assert len(res) == 2 * 2 * 2  # every student has its row
     assert res.status.str.startswith('diverged').all() and res.test_acc.isna().all()
-    assert sum('diverged' in str(o.message) for o in w) == len(res)
+    n_sel = int((sel.status != 'ok').sum())  # one-epoch candidates may survive
+    assert sum('diverged' in str(o.message) for o in w) == len(res) + n_sel  # each diverged student is warned of
 
 
 # 7. Fuzzed bad input: every failure is an LDError, never another exception
@@ -184,7 +187,7 @@ names = st.text(min_size=1, max_size=12).filter(lambda s: s not in ('cifar10', '
 def test_fuzz_run_baseline_bad_values(tmp_path, kw):
     out = tmp_path / f'out{abs(hash(str(kw)))}'
     with pytest.raises(LDError):
-        run_baseline(**{'dataset': 'digits', 'out': out, 'quiet': True, **kw})
+        run_baseline(protocol('digits', **kw), out, quiet=True)
     assert not out.exists()
 
 
