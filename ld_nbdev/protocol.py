@@ -102,7 +102,7 @@ _GRID = dict(lr=(0.01, 0.03), temperature=(1.0, 2.0), zca=True)
 PRESETS = {
     'cpu': Protocol(),
     'full': Protocol(ipc=(1, 10, 50), students=5, epochs=1000, zca=True, expert_epochs=30),
-    'digits': Protocol(dataset='digits', epochs=100, valid_frac=0.15, expert_epochs=2, expert_lr=0.05, expert_bs=64,
+    'digits': Protocol(dataset='digits', epochs=100, valid_frac=0.15, expert_epochs=15, expert_lr=0.05, expert_bs=64,
                        expert_steps=(2, 4, 8)),
     'table2_full': Protocol(ipc=(1, 10, 50), students=5, epochs=1000, select_epochs=300, experts=3, expert_epochs=30, **_GRID),
     'table2_cpu': Protocol(epochs=(1000, 200), select_epochs=(300, 60), experts=2, **_GRID),

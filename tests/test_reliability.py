@@ -104,13 +104,13 @@ def test_sigkill_then_rerun_completes_every_row_once(tmp_path):
     assert p.poll() is None, 'the run finished before it could be killed; give it more work'
     p.send_signal(signal.SIGKILL); p.wait()
     killed = pd.read_csv(out / 'ledger.csv')
-    assert 3 <= len(killed) < 10 + 12  # 5 + 5 candidates, then 12 students
     r = run_cli(*args[1:])
     assert r.returncode == 0, r.stderr
-    res, ledger = pd.read_csv(out / 'results.csv'), pd.read_csv(out / 'ledger.csv')
+    res, ledger, sel = (pd.read_csv(out / f) for f in ('results.csv', 'ledger.csv', 'selection.csv'))
     keys = list(zip(res.ipc, res.labels, res.student_seed))
     assert len(res) == 12 and len(set(keys)) == 12  # every student exactly once
-    assert len(ledger) == 10 + 12 and ledger.key.is_unique
+    assert len(ledger) == len(sel) + 12 and ledger.key.is_unique  # every candidate and student, once
+    assert 3 <= len(killed) < len(ledger)
     pd.testing.assert_frame_equal(ledger.iloc[:len(killed)], killed)  # finished rows kept as they were
     assert not list(out.glob('.*.tmp'))
 
