@@ -17,7 +17,7 @@ from .plots import *
 
 # %% auto #0
 __all__ = ['KINDS', 'SETTINGS', 'candidates', 'score_candidates', 'best_choice', 'grid_edges', 'choices', 'kind_trials',
-           'compare_labels', 'summarize', 'format_table', 'run_baseline']
+           'compare_labels', 'summarize', 'format_table', 'summary_markdown', 'run_baseline']
 
 # %% ../nbs/11_experiments.ipynb #7e338091
 def candidates(bench:Bench, ipc:int, student:StudentConfig, lrs=None, temps=(1.0,), steps=None, seed:int=0,
@@ -148,6 +148,18 @@ def format_table(summ:pd.DataFrame) -> str:
         e = d.loc['soft'] if 'soft' in d.index else d.iloc[0]
         lines.append(f"{ipc:>4}" + ''.join(f'  {cell(k):>13}' for k in kinds) +
                      f"  {e.expert_epoch:>12.3f}  {100 * e.expert_test_acc:>14.1f}%")
+    return '\n'.join(lines)
+
+# %% ../nbs/11_experiments.ipynb #3eb29f72
+def summary_markdown(summ:pd.DataFrame) -> str:
+    "A markdown table of `summarize`'s frame: accuracy (mean ± std %) per IPC and kind, and the soft labels' checkpoint."
+    kinds = [k for k in KINDS if k in set(summ['labels'])]
+    lines = ['| IPC | ' + ' | '.join(kinds) + ' | soft labels from | that checkpoint, test accuracy |', '|' + '---|' * (len(kinds) + 3)]
+    for ipc, d in summ.groupby('ipc'):
+        d, e = d.set_index('labels'), d.set_index('labels').loc['soft']
+        cell = lambda k: '-' if k not in d.index else f"{d.acc_mean[k]:.1f}" + ('' if pd.isna(d.acc_std[k]) else f" ± {d.acc_std[k]:.1f}")
+        lines.append(f'| {ipc} | ' + ' | '.join(cell(k) for k in kinds) +
+                     f' | step {e.expert_step:.0f} (epoch {e.expert_epoch:.2f}) | {100 * e.expert_test_acc:.1f} % |')
     return '\n'.join(lines)
 
 # %% ../nbs/11_experiments.ipynb #1ea64b06

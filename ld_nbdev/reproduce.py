@@ -13,8 +13,8 @@ from .experiments import KINDS, grid_edges, run_baseline
 from .plots import *
 
 # %% auto #0
-__all__ = ['PAPER_IPCS', 'DATA_NOTES', 'table2_record', 'record_markdown', 'default_out', 'preset_name', 'run_table2',
-           'write_record']
+__all__ = ['PAPER_IPCS', 'DATA_NOTES', 'table2_record', 'accuracy_table', 'record_markdown', 'default_out', 'preset_name',
+           'run_table2', 'write_record']
 
 # %% ../nbs/12_reproduce.ipynb #814c5fb6
 PAPER_IPCS = (1, 10, 50)
@@ -67,16 +67,23 @@ def _choice(r) -> str:
     return f"| {r.ipc} | {r['labels']} | {src} | {T} | {r.lr:g} | {sva} | {edge if isinstance(edge, str) and edge else '-'} |"
 
 # %% ../nbs/12_reproduce.ipynb #b149e434
-def record_markdown(rec:pd.DataFrame) -> str:
-    "A short markdown summary of the record: accuracy beside the paper's, what validation chose, how it was measured."
+def accuracy_table(rec:pd.DataFrame) -> str:
+    "The record's accuracy per IPC and kind of label beside the paper's, as a markdown table."
     kinds = [k for k in KINDS if k in set(rec['labels'])]
-    r0, m = rec.iloc[0], rec[rec.status == 'measured']
-    ck = pd.notna(r0.expert_steps) and str(r0.expert_steps).strip()  # steps read back from a CSV may be one number
     pap = lambda d, k: f'{d.paper_acc[k]:.1f}' if k in d.index and pd.notna(d.paper_acc[k]) else '-'
     lines = ['| IPC | ' + ' | '.join(kinds) + ' | paper: soft | paper: hard (approx.) |', '|' + '---|' * (len(kinds) + 3)]
     for ipc, d in rec.groupby('ipc'):
         d = d.set_index('labels')
         lines.append(f'| {ipc} | ' + ' | '.join(_cell(d.loc[k]) for k in kinds) + f' | {pap(d, "soft")} | {pap(d, "hard")} |')
+    return '\n'.join(lines)
+
+# %% ../nbs/12_reproduce.ipynb #4afaf822
+def record_markdown(rec:pd.DataFrame) -> str:
+    "A short markdown summary of the record: accuracy beside the paper's, what validation chose, how it was measured."
+    kinds = [k for k in KINDS if k in set(rec['labels'])]
+    r0, m = rec.iloc[0], rec[rec.status == 'measured']
+    ck = pd.notna(r0.expert_steps) and str(r0.expert_steps).strip()  # steps read back from a CSV may be one number
+    lines = accuracy_table(rec).splitlines()
     eps = ', '.join(f'IPC {i}: {int(e)} (selection students {int(s)})' for i, e, s in
                     m.groupby('ipc')[['epochs', 'select_epochs']].first().itertuples())
     lines += ['', f'Test accuracy (%): the final accuracy of each student, mean ± std over {int(m.students.max())} students '

@@ -185,3 +185,16 @@ def test_failing_show_doc_fails_the_build(tmp_path):
     assert r.returncode != 0
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and '01_bad.ipynb' in lines[0] and 'no_such_name' in lines[0], r.stderr
+
+
+def test_readme_is_index_rendered(tmp_path):
+    "README.md is `nbs/index.ipynb` as `tools/build_readme.py` renders it: tables from the records, no hidden code."
+    out = tmp_path / 'README.md'
+    r = subprocess.run([sys.executable, str(ROOT / 'tools' / 'build_readme.py'), '--out', str(out)], capture_output=True,
+                       text=True, timeout=120, cwd=ROOT)
+    assert r.returncode == 0, r.stderr
+    text = out.read_text()
+    assert text == (ROOT / 'README.md').read_text(), 'README.md is out of step with nbs/index.ipynb: run tools/build_readme.py'
+    assert 'pip install -e ".[dev]"' in text and 'nbdev_test && pytest -q tests' in text  # what CI runs
+    assert '#|' not in text and 'accuracy_table(' not in text  # directives and echo-false code stay out
+    assert '| IPC | hard | soft | soft_T | ensemble | paper: soft |' in text  # a table read from a record
