@@ -14,16 +14,17 @@ from ld_nbdev.models import get_model
 from ld_nbdev.augment import dsa
 from ld_nbdev.labels import soft_ce
 from ld_nbdev.student import StudentConfig, train_student
+from ld_nbdev.protocol import versions
 
 
 def hand_loop(x, y, epochs, seed=0):
     "The paper's student loop, written out: shuffled batches of 256, DSA, SGD (momentum 0.9, wd 5e-4), soft cross-entropy."
     seed_all(seed)
-    m = get_model('convnet', 3, 10, 32)
+    m = get_model('convnet', 3, 10, 32).to(x.device)
     opt = torch.optim.SGD(m.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
-    g, order = seeded_gen(seed), seeded_gen(seed + 1)
+    g, order = seeded_gen(seed, x.device), seeded_gen(seed + 1)
     for _ in range(epochs):
-        idx = torch.randperm(len(x), generator=order)
+        idx = torch.randperm(len(x), generator=order).to(x.device)
         for i in range(0, len(x), 256):
             j = idx[i:i + 256]
             loss = soft_ce(m(dsa(x[j], g)), y[j])
@@ -36,7 +37,7 @@ def timed(f):
 
 
 def main(out, rounds, quick):
-    rows = []
+    rows, v = [], versions()
     for ipc, epochs in ((1, 300), (10, 40), (50, 8)):
         epochs = 2 if quick else epochs
         x = torch.randn(ipc * 10, 3, 32, 32, generator=seeded_gen(ipc))
@@ -52,7 +53,8 @@ def main(out, rounds, quick):
                          library_eager_ms=round(med['eager'], 1), library_compiled_ms=round(med['compiled'], 1),
                          compiled_vs_hand=round(med['compiled'] / med['hand'], 3), eager_vs_hand=round(med['eager'] / med['hand'], 3),
                          first_compiled_student_extra_s=round(first - med['compiled'] / 1000 * epochs, 1),
-                         threads=torch.get_num_threads(), cpu=platform.processor() or platform.machine(), torch=torch.__version__))
+                         threads=torch.get_num_threads(), cpu=platform.processor() or platform.machine(), torch=torch.__version__,
+                         commit=v['commit'], dirty=v['dirty']))
         print(rows[-1], flush=True)
     df = pd.DataFrame(rows)
     if out: atomic_csv(df, out)

@@ -81,7 +81,7 @@ def _read_images(files:dict, size=None, grey=None, show:bool=False):
     size, mode = tuple(size), 'L' if grey else 'RGB'
     arr = np.empty((len(heads), size[1], size[0], 1 if grey else 3), dtype=np.uint8)
     ys, n, n_resized = [], 0, 0
-    for f, ci, sz, _ in progress_bar(heads, display=show, leave=False):  # pass 2: decode, convert, resize one by one
+    for f, ci, sz, _ in (progress_bar(heads, leave=False) if show else heads):  # pass 2: decode, convert, resize one by one
         try:
             with Image.open(f) as im:
                 im = im.convert(mode)

@@ -5,7 +5,7 @@
 # %% ../nbs/06_student.ipynb #43ee9bde
 from __future__ import annotations
 from dataclasses import dataclass
-import math, torch
+import math, os, torch
 from fastai.learner import Learner
 from fastai.callback.core import Callback, CancelFitException
 from fastai.data.core import DataLoaders
@@ -20,7 +20,7 @@ from .labels import *
 # %% auto #0
 __all__ = ['STACKABLE', 'StudentConfig', 'step_sched', 'compiled', 'uncompiled', 'TrainingDiverged', 'StopOnNaN',
            'student_learner', 'ExactSched', 'train_student', 'MemberDL', 'MemberHealth', 'stacked_learner',
-           'train_students']
+           'member_bytes', 'stack_size', 'train_students']
 
 # %% ../nbs/06_student.ipynb #a613dd16
 @dataclass(frozen=True)
@@ -167,14 +167,32 @@ def stacked_learner(x:torch.Tensor, labels:torch.Tensor, cfg:StudentConfig=Stude
     return Learner(dls, model, loss_func=soft_ce, opt_func=sgd(cfg.mom, cfg.wd), lr=cfg.lr, cbs=cbs)
 
 # %% ../nbs/06_student.ipynb #e960dd43
+def member_bytes(x:torch.Tensor, cfg:StudentConfig, n_classes:int=10) -> int:
+    "Bytes one stacked ConvNet member needs in training, generously: a batch's activations and weights, gradients, momentum."
+    # activations kept for the backward pass: four tensors per block (conv, norm, ReLU, pool), sized by the block's input
+    b, (c, h, w) = min(cfg.bs, len(x)), x.shape[1:]
+    m = get_model(cfg.arch, c, n_classes, h)
+    width, depth = m.shape['width'], m.shape['depth']
+    acts = sum(b * width * (h >> d) * (w >> d) * 4 for d in range(depth)) + b * c * h * w * 2  # + the augmented input
+    return 4 * (acts + 3 * sum(p.numel() for p in m.parameters()))
+
+
+def stack_size(x:torch.Tensor, cfg:StudentConfig, n_classes:int=10, free:int|None=None, use:float=0.7) -> int:
+    "How many students fit in one stack: `use` of the `free` bytes (by default what the device reports) per `member_bytes`."
+    if free is None:
+        free = torch.cuda.mem_get_info(x.device)[0] if x.device.type == 'cuda' else os.sysconf('SC_AVPHYS_PAGES') * os.sysconf('SC_PAGE_SIZE')
+    return max(1, int(use * free // member_bytes(x, cfg, n_classes)))
+
+# %% ../nbs/06_student.ipynb #fb7e954a
 def train_students(x:torch.Tensor, labels, cfg:StudentConfig=StudentConfig(), seeds=(0,), stack:bool|None=None,
-                   chunk:int=8, on_done=None) -> list:
+                   chunk:int|None=None, on_done=None) -> list:
     "Train a student per `(labels[i], seeds[i])`; each result is a trained model or the `TrainingDiverged` that stopped it."
     labels = labels if isinstance(labels, torch.Tensor) else torch.stack(list(labels))
     seeds = list(seeds)
     check(len(labels) == len(seeds), f'{len(labels)} label sets but {len(seeds)} seeds')
-    check(chunk >= 1, f'chunk must be >= 1, got {chunk}')
     if stack is None: stack = x.device.type == 'cuda' and cfg.arch in STACKABLE and len(seeds) > 1
+    if chunk is None: chunk = stack_size(x, cfg, labels.shape[-1]) if stack and cfg.arch in STACKABLE else 1  # as many as fit
+    check(chunk >= 1, f'chunk must be >= 1, got {chunk}')
     out = []
     for lo in range(0, len(seeds), chunk if stack else 1):
         part = range(lo, min(lo + (chunk if stack else 1), len(seeds)))

@@ -6,6 +6,7 @@
 from __future__ import annotations
 import csv, io, json, os, time, warnings
 from dataclasses import dataclass, asdict, fields
+from functools import cached_property
 from pathlib import Path
 import pandas as pd, torch
 from fastprogress.fastprogress import progress_bar
@@ -51,8 +52,8 @@ class Trial:
         d = {f.name: getattr(self, f.name) for f in fields(self) if f.name != 'student'}
         return dict(d, params=json.dumps(dict(self.params)), experts=' '.join(self.experts), **asdict(self.student))
 
-    @property
-    def key(self) -> str: return config_hash(self.record(), 16)
+    @cached_property
+    def key(self) -> str: return config_hash(self.record(), 16)  # computed once: trials are frozen
 
 # %% ../nbs/07_sweep.ipynb #70e9a6a5
 LEDGER_COLS = ['key', *[f.name for f in fields(Trial) if f.name != 'student'], *[f.name for f in fields(StudentConfig)],
@@ -108,7 +109,7 @@ class Ledger:
         return pd.concat([df, params[[c for c in params if c not in df]]], axis=1)
 
 # %% ../nbs/07_sweep.ipynb #00eaf536
-IMAGE_RULES = {'random': lambda train, ipc, seed, experts: select_ipc(train, ipc, seed)}
+IMAGE_RULES = {'random': lambda bench, ipc, seed: select_ipc(bench.sp.train, ipc, seed)}
 
 # %% ../nbs/07_sweep.ipynb #04958aeb
 class Bench:
@@ -126,7 +127,7 @@ class Bench:
         k = (t.ipc, t.images, t.image_seed)
         if k not in self._images:
             check(t.images in IMAGE_RULES, f'unknown image rule {t.images!r}; choose one of {", ".join(IMAGE_RULES)}')
-            self._images[k] = IMAGE_RULES[t.images](self.sp.train, t.ipc, t.image_seed, self.experts_of(t))
+            self._images[k] = IMAGE_RULES[t.images](self, t.ipc, t.image_seed)
         return self._images[k]
 
     def labels(self, t:Trial) -> torch.Tensor:
