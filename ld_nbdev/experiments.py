@@ -159,7 +159,7 @@ def summary_markdown(summ:pd.DataFrame) -> str:
         d, e = d.set_index('labels'), d.set_index('labels').loc['soft']
         cell = lambda k: '-' if k not in d.index else f"{d.acc_mean[k]:.1f}" + ('' if pd.isna(d.acc_std[k]) else f" ± {d.acc_std[k]:.1f}")
         lines.append(f'| {ipc} | ' + ' | '.join(cell(k) for k in kinds) +
-                     f' | step {e.expert_step:.0f} (epoch {e.expert_epoch:.2f}) | {100 * e.expert_test_acc:.1f} % |')
+                     f" | {f'step {e.expert_step:.0f}, ' if 'expert_step' in e else ''}epoch {e.expert_epoch:.2f} | {100 * e.expert_test_acc:.1f} % |")
     return '\n'.join(lines)
 
 # %% ../nbs/11_experiments.ipynb #1ea64b06

@@ -32,8 +32,8 @@ def readme(nb_path) -> str:
         cells.append(c)
     nb.cells = cells
     c = Config()
-    c.TagRemoveInputPreprocessor.remove_input_tags = {'remove_input'}
-    c.MarkdownExporter.preprocessors = ['nbconvert.preprocessors.TagRemoveInputPreprocessor']
+    c.TagRemovePreprocessor.remove_input_tags = {'remove_input'}
+    c.MarkdownExporter.preprocessors = ['nbconvert.preprocessors.TagRemovePreprocessor']
     body, _ = MarkdownExporter(config=c).from_notebook_node(nb)
     return re.sub(r'\n{3,}', '\n\n', body)
 
