@@ -5,7 +5,9 @@ momentum, cross-entropy on soft labels, one student) against the library's stude
 
 CIFAR-10-shaped data (3 x 32 x 32, 10 classes, random pixels and soft labels: speed does not depend on the values) at
 IPC 1, 10 and 50. Each figure is the median over rounds of the steady-state time per epoch; the compiled student's
-first-student overhead (compilation) is its own column. `--quick` is a dry run with a few epochs (for tests).
+first-student overhead (compilation) is its own column. Beside them, an expert's training throughput (images per
+second through `expert_learner`, flips, batch 256), eager and compiled. `--quick` is a dry run with a few epochs (for
+tests).
 """
 import argparse, platform, statistics, time
 import pandas as pd, torch
@@ -15,6 +17,8 @@ from ld_nbdev.augment import dsa
 from ld_nbdev.labels import soft_ce
 from ld_nbdev.student import StudentConfig, train_student
 from ld_nbdev.protocol import versions
+from ld_nbdev.data import ImageSet, Splits
+from ld_nbdev.expert import ExpertConfig, expert_learner
 
 
 def hand_loop(x, y, epochs, seed=0):
@@ -34,6 +38,18 @@ def hand_loop(x, y, epochs, seed=0):
 
 def timed(f):
     t = time.perf_counter(); f(); return time.perf_counter() - t
+
+
+def expert_images_per_s(n, compile_, epochs=2):
+    "Images per second of an expert epoch (flips, batch 256) after the first, through `expert_learner`; random CIFAR-sized data."
+    g = seeded_gen(0)
+    s = ImageSet(torch.randn(n, 3, 32, 32, generator=g), torch.randint(10, (n,), generator=g), [str(i) for i in range(10)])
+    small = s.subset(torch.arange(256))
+    learn = expert_learner(Splits(s, small, small, None, 'bench'), ExpertConfig(epochs=1, compile=compile_))
+    with learn.no_bar(), learn.no_logging():
+        learn.fit(1)  # compiles, when asked to
+        t = timed(lambda: learn.fit(epochs - 1))
+    return n * (epochs - 1) / t
 
 
 def main(out, rounds, quick):
@@ -56,7 +72,10 @@ def main(out, rounds, quick):
                          threads=torch.get_num_threads(), cpu=platform.processor() or platform.machine(), torch=torch.__version__,
                          commit=v['commit'], dirty=v['dirty']))
         print(rows[-1], flush=True)
-    df = pd.DataFrame(rows)
+    n = 512 if quick else 5120
+    eager, comp = (statistics.median(expert_images_per_s(n, c) for _ in range(1 if quick else rounds)) for c in (False, True))
+    df = pd.DataFrame(rows).assign(expert_eager_img_s=round(eager, 1), expert_compiled_img_s=round(comp, 1))
+    print(dict(expert_eager_img_s=eager, expert_compiled_img_s=comp), flush=True)
     if out: atomic_csv(df, out)
     return df
 

@@ -19,7 +19,7 @@ from .models import *
 from .augment import DSA, DSA_FAMILIES
 
 # %% auto #0
-__all__ = ['AUGS', 'ExpertConfig', 'expert_learner', 'Trajectory', 'load_weights', 'SaveTrajectory', 'train_expert']
+__all__ = ['AUGS', 'ExpertConfig', 'expert_learner', 'Trajectory', 'load_weights', 'SaveTrajectory', 'expert_key', 'train_expert']
 
 # %% ../nbs/04_expert.ipynb #94396034
 @dataclass
@@ -33,6 +33,7 @@ class ExpertConfig:
     aug: str = 'flip'         # 'flip', 'dsa' (all six families) or 'none'
     steps: tuple = (10, 25, 50, 100)  # extra checkpoints, in optimiser steps
     seed: int = 0             # model initialisation and batch order
+    compile: bool = False     # train through `torch.compile` (checkpoints equal eager ones to rounding)
 
 # %% ../nbs/04_expert.ipynb #eb3ce90f
 AUGS = {'flip': ('flip',), 'dsa': tuple(DSA_FAMILIES), 'none': ()}
@@ -42,7 +43,7 @@ def expert_learner(sp:Splits, cfg:ExpertConfig=ExpertConfig(), cbs=None) -> Lear
     "A fastai `Learner` that trains `cfg.arch` on the training split of `sp`."
     check(cfg.aug in AUGS, f'unknown expert augmentation {cfg.aug!r}; choose one of {", ".join(AUGS)}')
     seed_all(cfg.seed)
-    model = get_model(cfg.arch, sp.n_in, sp.c, sp.im_size).to(sp.train.x.device)
+    model = compiled(get_model(cfg.arch, sp.n_in, sp.c, sp.im_size).to(sp.train.x.device), cfg.compile)
     dls = DataLoaders(TensorDL(sp.train.x, sp.train.y, bs=cfg.bs, shuffle=True, seed=cfg.seed),
                       TensorDL(sp.valid.x, sp.valid.y, bs=1024))
     aug = [DSA(AUGS[cfg.aug], seed=cfg.seed)] if AUGS[cfg.aug] else []
@@ -109,7 +110,7 @@ class SaveTrajectory(Callback):
         if self.learn.train_iter not in self.steps: self._save(self.learn.train_iter, self.learn.smooth_loss.item())
 
     def _save(self, step, loss):
-        m, sp = self.learn.model, self.sp
+        m, sp = uncompiled(self.learn.model), self.sp  # plain weights and evaluation, whatever trains
         atomic_save(m.state_dict(), self.path/f'step_{step:06d}.pt')
         self.rows.append(dict(step=step, epoch=step / len(self.learn.dls.train), train_loss=loss,
                               valid_acc=accuracy_of(m, sp.valid.x, sp.valid.y), test_acc=accuracy_of(m, sp.test.x, sp.test.y),
@@ -118,11 +119,18 @@ class SaveTrajectory(Callback):
         atomic_csv(df, self.path/'trajectory.csv')
 
 # %% ../nbs/04_expert.ipynb #3ccdc400
+def expert_key(sp:Splits, cfg:ExpertConfig) -> str:
+    "The cache key of expert `cfg` on data `sp`: data and every setting (`compile` only when on, so eager keys keep their value)."
+    d = asdict(cfg)
+    if not d['compile']: del d['compile']
+    return config_hash({'data': sp.key, **d})
+
+# %% ../nbs/04_expert.ipynb #8136a364
 def train_expert(sp:Splits, cfg:ExpertConfig=ExpertConfig(), root=None, show:bool=True) -> Trajectory:
     "Train (or reuse from `root`, by default the cache) the expert `cfg` on `sp`; return its trajectory."
     check(cfg.epochs >= 1, f'expert epochs must be >= 1, got {cfg.epochs}')
     check(cfg.lr > 0, f'expert lr must be > 0, got {cfg.lr}')
-    key = config_hash({'data': sp.key, **asdict(cfg)})
+    key = expert_key(sp, cfg)
     dest = Path(root or cache_dir()/'experts')/f'{cfg.arch}-{key}'
     if (dest/'expert.json').exists(): return Trajectory(dest)
     tmp = dest.with_name(dest.name + '.partial')

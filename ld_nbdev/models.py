@@ -9,7 +9,7 @@ from .core import *
 
 # %% auto #0
 __all__ = ['MODELS', 'conv_block', 'ConvNet', 'resnet18', 'auto_depth', 'get_model', 'StackedConvNet', 'predict_logits',
-           'accuracy_of']
+           'accuracy_of', 'compiled', 'uncompiled']
 
 # %% ../nbs/02_models.ipynb #047f4d9a
 def conv_block(n_in:int, n_out:int):
@@ -111,3 +111,15 @@ def predict_logits(model:nn.Module, x:torch.Tensor, bs:int=1024) -> torch.Tensor
 def accuracy_of(model:nn.Module, x:torch.Tensor, y:torch.Tensor, bs:int=1024) -> float:
     "Top-1 accuracy of `model` on `(x, y)`."
     return (predict_logits(model, x, bs).argmax(1).cpu() == y.cpu()).float().mean().item()
+
+# %% ../nbs/02_models.ipynb #c3a03573
+def compiled(model:torch.nn.Module, on:bool=True) -> torch.nn.Module:
+    "`model` through `torch.compile` (static shapes) when `on`, else `model` itself."
+    if not on: return model
+    import torch._dynamo
+    torch._dynamo.config.cache_size_limit = max(torch._dynamo.config.cache_size_limit, 64)  # a graph per batch shape
+    return torch.compile(model, dynamic=False)
+
+def uncompiled(model:torch.nn.Module) -> torch.nn.Module:
+    "The plain module behind a compiled one (the module itself otherwise)."
+    return getattr(model, '_orig_mod', model)

@@ -53,7 +53,7 @@ class Protocol:
     zca: bool = False                # ZCA-whiten the images
     arch: str = 'convnet'            # model of expert and students: convnet, convnetd3, convnetd4 or resnet18
     seed: int = 0                    # seed of the split, the images, the expert and the first student
-    compile: bool = False            # train the students through torch.compile (faster on long runs, equal to rounding)
+    compile: bool = False            # train students and experts through torch.compile (faster on long runs; equal to rounding)
     experts: int = 1                 # experts, seeds seed, seed+1, ...; more than 1 adds ensemble-label students
     expert_epochs: int = 1           # expert training epochs
     expert_lr: float = 0.01          # expert learning rate
@@ -95,7 +95,8 @@ class Protocol:
     def expert_config(self, i:int=0) -> ExpertConfig:
         "The `i`-th expert's settings (seed `seed + i`)."
         return ExpertConfig(arch=self.arch, epochs=self.expert_epochs, lr=self.expert_lr, mom=self.expert_mom, wd=self.expert_wd,
-                            bs=self.expert_bs, aug=self.expert_aug, steps=self.expert_steps, seed=self.seed + i)
+                            bs=self.expert_bs, aug=self.expert_aug, steps=self.expert_steps, seed=self.seed + i,
+                            compile=self.compile)
     def student_config(self) -> StudentConfig: return StudentConfig(arch=self.arch, lr=self.lr[0], compile=self.compile)
 
 # %% ../nbs/09_protocol.ipynb #bd5e220b

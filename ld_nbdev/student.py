@@ -18,9 +18,9 @@ from .augment import DSA, MemberDSA
 from .labels import *
 
 # %% auto #0
-__all__ = ['STACKABLE', 'StudentConfig', 'step_sched', 'compiled', 'uncompiled', 'TrainingDiverged', 'StopOnNaN',
-           'student_learner', 'ExactSched', 'train_student', 'MemberDL', 'MemberHealth', 'stacked_learner',
-           'member_bytes', 'stack_size', 'train_students']
+__all__ = ['STACKABLE', 'StudentConfig', 'step_sched', 'TrainingDiverged', 'StopOnNaN', 'student_learner', 'ExactSched',
+           'train_student', 'MemberDL', 'MemberHealth', 'stacked_learner', 'member_bytes', 'stack_size',
+           'train_students']
 
 # %% ../nbs/06_student.ipynb #a613dd16
 @dataclass(frozen=True)
@@ -40,18 +40,6 @@ class StudentConfig:
 def step_sched(lr:float, phases:int=4, gamma:float=0.3):
     "A fastai schedule (position in training -> lr): `lr`, cut by `gamma` at each `1/phases` of training."
     return lambda pos: lr * gamma ** min(int(pos * phases), phases - 1)
-
-# %% ../nbs/06_student.ipynb #921f3391
-def compiled(model:torch.nn.Module, on:bool=True) -> torch.nn.Module:
-    "`model` through `torch.compile` (static shapes) when `on`, else `model` itself."
-    if not on: return model
-    import torch._dynamo
-    torch._dynamo.config.cache_size_limit = max(torch._dynamo.config.cache_size_limit, 64)  # a graph per batch shape
-    return torch.compile(model, dynamic=False)
-
-def uncompiled(model:torch.nn.Module) -> torch.nn.Module:
-    "The plain module behind a compiled one (the module itself otherwise)."
-    return getattr(model, '_orig_mod', model)
 
 # %% ../nbs/06_student.ipynb #fe2013d1
 class TrainingDiverged(LDError):
