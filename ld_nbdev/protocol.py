@@ -4,7 +4,7 @@
 
 # %% ../nbs/09_protocol.ipynb #4a92551c
 from __future__ import annotations
-import json, os, platform, shutil, subprocess, time
+import json, os, platform, shutil, subprocess, sys, time
 from dataclasses import dataclass, asdict, fields, replace
 from pathlib import Path
 import pandas as pd, torch
@@ -193,7 +193,7 @@ class RunFolder:
         dt = time.time() - self.t0
         run = dict(record, device=str(device), gpu=torch.cuda.get_device_name(device) if device.type == 'cuda' else None,
                    cpu=platform.processor() or platform.machine(), threads=torch.get_num_threads(),
-                   wall_s=round(self.wall_s, 1), wall_s_last=round(dt, 1), argv=__import__('sys').argv[1:], **versions())
+                   wall_s=round(self.wall_s, 1), wall_s_last=round(dt, 1), argv=sys.argv[1:], **versions())
         self.clock(); self.write('run.json', run)
         return run
 

@@ -159,7 +159,7 @@ def member_bytes(x:torch.Tensor, cfg:StudentConfig, n_classes:int=10) -> int:
     "Bytes one stacked ConvNet member needs in training, generously: a batch's activations and weights, gradients, momentum."
     # activations kept for the backward pass: four tensors per block (conv, norm, ReLU, pool), sized by the block's input
     b, (c, h, w) = min(cfg.bs, len(x)), x.shape[1:]
-    m = get_model(cfg.arch, c, n_classes, h)
+    with torch.device('meta'): m = get_model(cfg.arch, c, n_classes, h)  # shapes only: no memory, no draw from the RNG
     width, depth = m.shape['width'], m.shape['depth']
     acts = sum(b * width * (h >> d) * (w >> d) * 4 for d in range(depth)) + b * c * h * w * 2  # + the augmented input
     return 4 * (acts + 3 * sum(p.numel() for p in m.parameters()))

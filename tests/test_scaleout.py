@@ -1,5 +1,4 @@
 "`ld_run --ray`, from the outside: the same ledger and results as a local run; a bad address fails fast, writing nothing."
-import time
 import pandas as pd
 from conftest import run_cli
 
@@ -22,9 +21,7 @@ def test_ray_run_matches_local_run(tmp_path):
 
 def test_unreachable_address_fails_fast_and_writes_nothing(tmp_path):
     out = tmp_path / 'C'
-    t0 = time.time()
-    r = run_cli('baseline', '--dataset', 'digits', '--ray', '127.0.0.1:1', '--out', out, prog='ld_run', timeout=120)
-    assert time.time() - t0 < 60  # seconds (mostly imports), not Ray's minutes of retries
+    r = run_cli('baseline', '--dataset', 'digits', '--ray', '127.0.0.1:1', '--out', out, prog='ld_run', timeout=120)  # Ray alone retries for minutes: a hang fails here
     assert r.returncode == 2
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1, r.stderr
