@@ -19,8 +19,8 @@ def _option(parser, f, doc:str):
     "Add the protocol field `f` to `parser` as `--name`, default None (keep the preset's)."
     if isinstance(f.default, bool): return parser.add_argument(f'--{f.name}', action='store_true', default=None, help=doc)
     many = 'tuple' in str(f.type)
-    base = f.default[0] if isinstance(f.default, tuple) else f.default
-    typ = type(base) if base is not None else {'int': int, 'float': float}.get(str(f.type).split('|')[0].strip(), str)
+    base = f.default[0] if isinstance(f.default, tuple) and f.default else f.default
+    typ = type(base) if base is not None else next((t for n, t in (('int', int), ('float', float)) if n in str(f.type)), str)
     parser.add_argument(f'--{f.name}', type=typ, nargs='+' if many else None, default=None, metavar=typ.__name__.upper(),
                         help=doc)
 
@@ -36,6 +36,8 @@ def parser_for(exp:Experiment, prog:str) -> argparse.ArgumentParser:
     p.add_argument('--force', action='store_true', help='start afresh in a non-empty output folder, deleting what it holds')
     p.add_argument('--cpu', action='store_true', help='stay on the CPU even when CUDA is present')
     p.add_argument('--quiet', action='store_true', help='no progress bars or messages')
+    p.add_argument('--reuse', nargs='+', default=(), metavar='DIR',
+                   help="copy the students these earlier run folders already trained (same trial) instead of training them again")
     p.add_argument('--ray', nargs='?', const='local', metavar='ADDRESS',
                    help='train the students as Ray tasks: on a local Ray instance, or on the cluster at ADDRESS')
     return p
@@ -51,7 +53,7 @@ def run_experiment(name:str, argv, prog:str):
         if a.ray:
             from ld_nbdev.scaleout import ray_backend
             backend = ray_backend(None if a.ray == 'local' else a.ray, gpus=False if a.cpu else None)
-        return exp.run(p, a.out or exp.out(a.full), force=a.force, quiet=a.quiet, cpu=a.cpu, backend=backend)
+        return exp.run(p, a.out or exp.out(a.full), force=a.force, quiet=a.quiet, cpu=a.cpu, backend=backend, reuse=a.reuse)
     except LDError as e:
         print(f'{prog}: error: {e}', file=sys.stderr); sys.exit(2)
 

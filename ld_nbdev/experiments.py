@@ -167,7 +167,8 @@ def _baseline_preset(dataset:str, full:bool) -> str: return 'full' if full else 
 
 @register_experiment('baseline', 'hard vs soft labels on random real images; checkpoint, T and lr chosen on validation',
                      preset=_baseline_preset, out=lambda full: 'runs/baseline')
-def run_baseline(p:Protocol, out='runs/baseline', force:bool=False, quiet:bool=False, cpu:bool=False, backend=None) -> pd.DataFrame:
+def run_baseline(p:Protocol, out='runs/baseline', force:bool=False, quiet:bool=False, cpu:bool=False, backend=None,
+                 reuse=()) -> pd.DataFrame:
     "Run the soft-label baseline of protocol `p` end to end, writing everything to `out`; the summary frame."
     device = pick_device(cpu)
     rf = RunFolder(out, run_settings(p, device), force)
@@ -177,7 +178,7 @@ def run_baseline(p:Protocol, out='runs/baseline', force:bool=False, quiet:bool=F
     bench = bench_for(p, device, show=not quiet)
     experts = list(bench.experts.values())
     say(f'expert{"s" if len(experts) > 1 else ""}: {", ".join(str(t.path) for t in experts)}')
-    ledger = rf.open()
+    ledger = rf.open(reuse)
     if rf.resume and len(ledger): say(f'resuming {out}: {len(ledger)} students already finished')
     rf.write('expert_trajectory.csv', experts[0].manifest)
     res, sel = compare_labels(bench, p.ipc, p.students, p.student_config(), p.temperature, p.lr, p.epochs, p.select_epochs,

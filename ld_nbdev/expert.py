@@ -5,7 +5,7 @@
 # %% ../nbs/04_expert.ipynb #a962e396
 from __future__ import annotations
 import json, shutil
-from dataclasses import dataclass, asdict
+from dataclasses import dataclass, asdict, replace
 from pathlib import Path
 import pandas as pd, torch
 from fastai.learner import Learner
@@ -19,7 +19,8 @@ from .models import *
 from .augment import DSA, DSA_FAMILIES
 
 # %% auto #0
-__all__ = ['AUGS', 'ExpertConfig', 'expert_learner', 'Trajectory', 'load_weights', 'SaveTrajectory', 'expert_key', 'train_expert']
+__all__ = ['AUGS', 'EXPERT_RECIPES', 'ExpertConfig', 'expert_learner', 'Trajectory', 'load_weights', 'SaveTrajectory',
+           'ExpertState', 'expert_key', 'train_expert', 'expert_recipe']
 
 # %% ../nbs/04_expert.ipynb #94396034
 @dataclass
@@ -99,11 +100,13 @@ def load_weights(model:torch.nn.Module, f) -> torch.nn.Module:
 
 # %% ../nbs/04_expert.ipynb #c84bb4d1
 class SaveTrajectory(Callback):
-    "Save checkpoints at step 0, at `steps` and after every epoch, with a manifest row for each."
+    "Save checkpoints at step 0, at `steps` and after every epoch, with a manifest row for each (continuing `rows`)."
     order = 60  # after the Recorder has updated the smoothed loss
-    def __init__(self, path, sp:Splits, steps=()): self.path, self.sp, self.steps, self.rows = Path(path), sp, set(steps), []
+    def __init__(self, path, sp:Splits, steps=(), rows=None):
+        self.path, self.sp, self.steps, self.rows = Path(path), sp, set(steps), list(rows or [])
 
-    def before_fit(self): self.rows = []; self._save(0, float('nan'))
+    def before_fit(self):
+        if not self.rows: self._save(0, float('nan'))
     def after_batch(self):
         if self.training and self.learn.train_iter in self.steps: self._save(self.learn.train_iter, self.learn.smooth_loss.item())
     def after_train(self):
@@ -118,6 +121,44 @@ class SaveTrajectory(Callback):
         df = pd.DataFrame(self.rows)
         atomic_csv(df, self.path/'trajectory.csv')
 
+# %% ../nbs/04_expert.ipynb #f69d21f0
+def _streams(learn) -> dict:
+    "The random generators an expert's training draws from: batch order and, with DSA, the family and parameter streams."
+    out = {'order': learn.dls.train.gen}
+    for cb in learn.cbs:
+        if isinstance(cb, DSA): out.update(dsa_pick=cb.pick, dsa_params=cb.gen)
+    return out
+
+class ExpertState(Callback):
+    "Write the training state of the run with `settings` to `path/resume.pt` after every epoch; restore `state` before fitting."
+    order = 55  # after the step counter and the Recorder's smoothed loss are reset, before `SaveTrajectory` looks at rows
+    def __init__(self, path, settings:dict, state:dict|None=None): self.path, self.settings, self.state = Path(path), settings, state
+
+    def before_fit(self):
+        s = self.state
+        if s is None: return
+        uncompiled(self.learn.model).load_state_dict(s['model'])
+        self.learn.opt.load_state_dict(s['opt'])
+        self.learn.train_iter = s['step']
+        sl = self.learn.recorder.smooth_loss
+        sl.count, sl.val = s['smooth_count'], s['smooth_val']
+        torch.set_rng_state(s['torch_rng'])
+        gens = _streams(self.learn)
+        for k, st in s['streams'].items():
+            if k == 'dsa_params' and gens[k] is None:  # made lazily on the batch's device: make it now
+                dsa = next(c for c in self.learn.cbs if isinstance(c, DSA))
+                dsa.gen = gens[k] = seeded_gen(dsa.seed, self.dls.train.device)
+            gens[k].set_state(st)
+
+    def after_epoch(self):
+        if self.state is not None and self.epoch < self.state['epoch']: return  # an epoch skipped on continuing
+        st = dict(epoch=self.epoch + 1, step=self.learn.train_iter, model=uncompiled(self.learn.model).state_dict(),
+                  opt=self.learn.opt.state_dict(), torch_rng=torch.get_rng_state(),
+                  streams={k: g.get_state() for k, g in _streams(self.learn).items() if g is not None},
+                  smooth_count=self.learn.recorder.smooth_loss.count, smooth_val=self.learn.recorder.smooth_loss.val,
+                  rows=self.learn.save_trajectory.rows, settings=self.settings)
+        atomic_save(st, self.path/'resume.pt')
+
 # %% ../nbs/04_expert.ipynb #3ccdc400
 def expert_key(sp:Splits, cfg:ExpertConfig) -> str:
     "The cache key of expert `cfg` on data `sp`: data and every setting (`compile` only when on, so eager keys keep their value)."
@@ -126,21 +167,65 @@ def expert_key(sp:Splits, cfg:ExpertConfig) -> str:
     return config_hash({'data': sp.key, **d})
 
 # %% ../nbs/04_expert.ipynb #8136a364
+def _settings(sp:Splits, cfg:ExpertConfig) -> dict: return dict(asdict(cfg), data_key=sp.key, steps=sorted(cfg.steps))
+
+def _load_state(folder:Path) -> dict|None:
+    "The training state saved in `folder`, or None if there is none or it cannot be read."
+    try: return torch.load(folder/'resume.pt', map_location='cpu', weights_only=True)
+    except Exception: return None
+
+def _shorter_run(root:Path, sp:Splits, cfg:ExpertConfig) -> Path|None:
+    "The finished trajectory in `root` with the most epochs below `cfg.epochs` that `cfg` continues (same settings, its steps kept)."
+    want, best = _settings(sp, cfg), None
+    for f in root.glob(f'{cfg.arch}-*/resume.pt'):
+        s = (_load_state(f.parent) or {}).get('settings')
+        if not s or not (f.parent/'expert.json').exists(): continue
+        same = all(s[k] == want[k] for k in want if k not in ('epochs', 'steps'))
+        end = s['epochs'] * json.loads((f.parent/'expert.json').read_text())['steps_per_epoch']
+        steps_ok = set(s['steps']) <= set(want['steps']) and all(x > end for x in set(want['steps']) - set(s['steps']))
+        if same and steps_ok and s['epochs'] < cfg.epochs and (best is None or s['epochs'] > best[0]): best = (s['epochs'], f.parent)
+    return None if best is None else best[1]
+
+# %% ../nbs/04_expert.ipynb #2cc19015
 def train_expert(sp:Splits, cfg:ExpertConfig=ExpertConfig(), root=None, show:bool=True) -> Trajectory:
-    "Train (or reuse from `root`, by default the cache) the expert `cfg` on `sp`; return its trajectory."
+    "Train (or reuse from `root`, by default the cache, or continue a shorter or killed run of) the expert `cfg` on `sp`."
     check(cfg.epochs >= 1, f'expert epochs must be >= 1, got {cfg.epochs}')
     check(cfg.lr > 0, f'expert lr must be > 0, got {cfg.lr}')
-    key = expert_key(sp, cfg)
-    dest = Path(root or cache_dir()/'experts')/f'{cfg.arch}-{key}'
+    root = Path(root or cache_dir()/'experts')
+    dest = root/f'{cfg.arch}-{expert_key(sp, cfg)}'
     if (dest/'expert.json').exists(): return Trajectory(dest)
-    tmp = dest.with_name(dest.name + '.partial')
-    shutil.rmtree(tmp, ignore_errors=True); tmp.mkdir(parents=True)
-    learn = expert_learner(sp, cfg, cbs=[SaveTrajectory(tmp, sp, cfg.steps)])
-    if show: learn.fit(cfg.epochs)
+    tmp, settings = dest.with_name(dest.name + '.partial'), _settings(sp, cfg)
+    state = _load_state(tmp)
+    if state is None or state.get('settings') != settings:  # nothing of this run to continue
+        shutil.rmtree(tmp, ignore_errors=True); tmp.mkdir(parents=True)
+        state, prior = None, _shorter_run(root, sp, cfg)
+        if prior is not None:
+            state = _load_state(prior)
+            for r in state['rows']: shutil.copy2(prior/r['file'], tmp/r['file'])
+    learn = expert_learner(sp, cfg, cbs=[SaveTrajectory(tmp, sp, cfg.steps, rows=state and state['rows']),
+                                         ExpertState(tmp, settings, state)])
+    start = state['epoch'] if state else 0
+    if show: learn.fit(cfg.epochs, start_epoch=start)
     else:
-        with learn.no_bar(), learn.no_logging(): learn.fit(cfg.epochs)
+        with learn.no_bar(), learn.no_logging(): learn.fit(cfg.epochs, start_epoch=start)
     meta = dict(asdict(cfg), data_key=sp.key, n_in=sp.n_in, n_classes=sp.c, im_size=sp.im_size,
                 steps_per_epoch=len(learn.dls.train), classes=sp.train.classes)
     (tmp/'expert.json').write_text(json.dumps(meta, indent=1))
     tmp.rename(dest)
     return Trajectory(dest)
+
+# %% ../nbs/04_expert.ipynb #5ef97d12
+EXPERT_RECIPES = {
+    'ours': dict(mom=0.9, wd=5e-4, aug='flip'),
+    'ours_dsa': dict(mom=0.9, wd=5e-4, aug='dsa'),
+    'official': dict(lr=1e-3, mom=0.0, wd=0.0, aug='dsa'),
+}
+
+def expert_recipe(spec:str, base:ExpertConfig=ExpertConfig()) -> ExpertConfig:
+    "The expert `base` trained by recipe `spec`: a name in `EXPERT_RECIPES`, optionally `@lr` (e.g. `'official@0.1'`)."
+    name, _, lr = spec.partition('@')
+    check(name in EXPERT_RECIPES, f'unknown expert recipe {name!r}; choose one of {", ".join(EXPERT_RECIPES)}')
+    try: lr = float(lr) if lr else None
+    except ValueError: raise LDError(f'expert recipe {spec!r}: the learning rate after @ must be a number') from None
+    check(lr is None or lr > 0, f'expert recipe {spec!r}: the learning rate must be > 0')
+    return replace(base, **{**EXPERT_RECIPES[name], **({} if lr is None else {'lr': lr})})

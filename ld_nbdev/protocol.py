@@ -11,13 +11,13 @@ import pandas as pd, torch
 from .core import *
 from .data import DATASETS, get_dataset, prepare, TensorDL
 from .models import MODELS
-from .expert import ExpertConfig, AUGS, train_expert
+from .expert import ExpertConfig, AUGS, train_expert, expert_recipe
 from .student import StudentConfig
 from .sweep import Ledger, Bench
 
 # %% auto #0
 __all__ = ['PRESETS', 'EXPERIMENTS', 'per_ipc', 'Protocol', 'protocol', 'bench_for', 'run_settings', 'versions', 'RunFolder',
-           'Experiment', 'register_experiment']
+           'Run', 'open_run', 'Experiment', 'register_experiment']
 
 # %% ../nbs/09_protocol.ipynb #87c053d5
 def _tup(v):
@@ -62,9 +62,11 @@ class Protocol:
     expert_bs: int = 256             # expert batch size
     expert_aug: str = 'flip'         # expert augmentation: flip, dsa (all six families) or none
     expert_steps: tuple = (25, 50, 100)  # expert checkpoints at these optimiser steps, beside those after every epoch
+    steps: tuple[int, ...]|None = None  # the expert checkpoints (optimiser steps) an analysis sweeps; default: all after step 0
+    expert_recipes: tuple = ('ours', 'ours_dsa', 'official@0.1')  # expert recipes the expert_recipe analysis compares (name or name@lr)
 
     def __post_init__(self):
-        for f in ('ipc', 'lr', 'temperature', 'expert_steps'): object.__setattr__(self, f, _tup(getattr(self, f)))
+        for f in ('ipc', 'lr', 'temperature', 'expert_steps', 'steps', 'expert_recipes'): object.__setattr__(self, f, _tup(getattr(self, f)))
         for f in ('epochs', 'select_epochs'): object.__setattr__(self, f, _one(getattr(self, f)))
         if self.data is None: check(self.dataset in DATASETS, f'unknown dataset {self.dataset!r}; choose one of '
                                     f'{", ".join(DATASETS)} or pass a folder with --data')
@@ -84,6 +86,8 @@ class Protocol:
         check(self.expert_bs >= 1, f'--expert_bs must be >= 1, got {self.expert_bs}')
         check(self.expert_aug in AUGS, f'unknown expert augmentation {self.expert_aug!r}; choose one of {", ".join(AUGS)}')
         for s in self.expert_steps: check(s >= 1, f'--expert_steps must be >= 1, got {s}')
+        for s in self.steps or (): check(s >= 0, f'--steps must be >= 0, got {s}')
+        for r in self.expert_recipes: expert_recipe(r)  # a bad name or learning rate: one line
         if self.max_per_class is not None: check(self.max_per_class >= 2, f'--max_per_class must be >= 2, got {self.max_per_class}')
 
     @property
@@ -101,6 +105,7 @@ class Protocol:
 
 # %% ../nbs/09_protocol.ipynb #bd5e220b
 _GRID = dict(lr=(0.01, 0.03), temperature=(1.0, 2.0), zca=True)
+_EXPERT_TIME = dict(students=2, epochs=(300, 200), expert_epochs=3, expert_steps=(10, 25, 50, 100, 150, 250), compile=True)
 PRESETS = {
     'cpu': Protocol(),
     'full': Protocol(ipc=(1, 10, 50), students=5, epochs=1000, zca=True, expert_epochs=30),
@@ -108,6 +113,12 @@ PRESETS = {
                        expert_steps=(2, 4, 8)),
     'table2_full': Protocol(ipc=(1, 10, 50), students=5, epochs=1000, select_epochs=300, experts=3, expert_epochs=30, **_GRID),
     'table2_cpu': Protocol(epochs=(1000, 200), select_epochs=(300, 60), experts=2, **_GRID),
+    'expert_time_cpu': Protocol(**_EXPERT_TIME),
+    'temperature_cpu': Protocol(temperature=(0.5, 1.0, 2.0, 4.0), **_EXPERT_TIME),
+    'recipes_cpu': Protocol(**{**_EXPERT_TIME, 'ipc': (1,), 'epochs': 300}),
+    'temperature_full': Protocol(ipc=(1, 10, 50), students=5, epochs=1000, zca=True, expert_epochs=30, temperature=(0.5, 1.0, 2.0, 4.0)),
+    'digits_temperature': Protocol(dataset='digits', epochs=100, valid_frac=0.15, expert_epochs=15, expert_lr=0.05, expert_bs=64,
+                                   expert_steps=(2, 4, 8), temperature=(0.5, 1.0, 2.0, 4.0)),
 }
 
 # %% ../nbs/09_protocol.ipynb #f7c0eeaa
@@ -120,15 +131,18 @@ def protocol(preset:str='cpu', **overrides) -> Protocol:
     return replace(PRESETS[preset], **kw)
 
 # %% ../nbs/09_protocol.ipynb #fb4b996f
-def bench_for(p:Protocol, device=None, show:bool=True) -> Bench:
-    "The data and experts of protocol `p`, on `device`, as a `Bench`."
+def bench_for(p:Protocol, device=None, show:bool=True, configs=None) -> Bench:
+    "The data and experts of protocol `p` (or the expert `configs` given), on `device`, as a `Bench`."
     ds = get_dataset(p.dataset, p.data, p.max_per_class, show=show)
     smallest = int(ds['train'].counts().min() * (1 - p.valid_frac))
     for i in p.ipc: check(i <= smallest, f'--ipc {i} is larger than the smallest class allows ({smallest} training images)')
     sp = prepare(ds, valid_frac=p.valid_frac, zca=p.zca, seed=p.seed, device=device or pick_device())
     last = len(TensorDL(sp.train.y, bs=p.expert_bs, seed=0)) * p.expert_epochs  # the expert's batches
     for s in p.expert_steps: check(s <= last, f"--expert_steps {s} is past the expert's last step ({last})")
-    return Bench(sp, [train_expert(sp, p.expert_config(i), show=show) for i in range(p.experts)])
+    experts = [train_expert(sp, c, show=show) for c in configs or [p.expert_config(i) for i in range(p.experts)]]
+    for t in experts:
+        for s in p.steps or (): check(s in t.steps, f'--steps {s}: the expert has no checkpoint at that step; it has {t.steps}')
+    return Bench(sp, experts)
 
 # %% ../nbs/09_protocol.ipynb #d575f802
 def run_settings(p:Protocol, device) -> dict:
@@ -164,8 +178,9 @@ class RunFolder:
         try: return json.loads((self.out/'config.json').read_text()) == self.settings
         except (OSError, ValueError): return False
 
-    def open(self) -> Ledger:
-        "Make the folder (emptied first with `force`), write `config.json`; the run's ledger. Call once the inputs are good."
+    def open(self, reuse=()) -> Ledger:
+        "Make the folder (emptied first with `force`), write `config.json`; the run's ledger, reusing the ledgers of the run folders `reuse`."
+        for d in reuse: check((Path(d)/'ledger.csv').exists(), f'{d}: no ledger.csv there to reuse')
         self.resume = self.resumable() and not self.force
         if self.force and self.out.exists(): shutil.rmtree(self.out)
         self.out.mkdir(parents=True, exist_ok=True)
@@ -173,7 +188,7 @@ class RunFolder:
         try: self.before = float(json.loads((self.out/'wall.json').read_text())['wall_s']) if self.resume else 0.0
         except (OSError, ValueError, KeyError, TypeError): self.before = 0.0
         self.write('config.json', self.settings)
-        self.ledger = Ledger(self.out/'ledger.csv', on_append=lambda row: self.clock())
+        self.ledger = Ledger(self.out/'ledger.csv', on_append=lambda row: self.clock(), reuse=[Path(d)/'ledger.csv' for d in reuse])
         return self.ledger
 
     @property
@@ -197,6 +212,28 @@ class RunFolder:
         self.clock(); self.write('run.json', run)
         return run
 
+# %% ../nbs/09_protocol.ipynb #987aaf54
+@dataclass
+class Run:
+    "An experiment's run under way: its folder, ledger, bench and device, and `say` for messages (silent when quiet)."
+    folder: RunFolder
+    ledger: Ledger
+    bench: Bench
+    device: torch.device
+    say: object
+
+def open_run(name:str, p:Protocol, out, force:bool=False, quiet:bool=False, cpu:bool=False, reuse=(), configs=None) -> Run:
+    "Start experiment `name` of protocol `p` in folder `out` (experts `configs`, else the protocol's); the `Run`."
+    device = pick_device(cpu)
+    rf = RunFolder(out, run_settings(p, device), force)
+    say = (lambda *a: None) if quiet else (lambda *a: print(*a, flush=True))
+    eps = '/'.join(map(str, p.epochs_per_ipc().values()))
+    say(f'{name}: {p.name} on {device}, IPC {", ".join(map(str, p.ipc))}, {p.students} students x {eps} epochs')
+    bench = bench_for(p, device, show=not quiet, configs=configs)
+    ledger = rf.open(reuse)
+    if rf.resume and len(ledger): say(f'resuming {out}: {len(ledger)} students already finished')
+    return Run(rf, ledger, bench, device, say)
+
 # %% ../nbs/09_protocol.ipynb #649cddb6
 @dataclass
 class Experiment:
@@ -211,7 +248,7 @@ class Experiment:
 EXPERIMENTS = {}
 
 def register_experiment(name:str, doc:str, preset, out, protocol:type=Protocol):
-    "Decorator: register `run(protocol, out, force, quiet, cpu, backend)` as the experiment `name`."
+    "Decorator: register `run(protocol, out, force, quiet, cpu, backend, reuse)` as the experiment `name`."
     def deco(f):
         EXPERIMENTS[name] = Experiment(name, f, doc, preset, out, protocol)
         return f

@@ -126,10 +126,10 @@ def preset_name(p:Protocol) -> str:
 
 @register_experiment('table2', "the paper's CIFAR-10 Table 2 row as a benchmark record (--full: its protocol, for a GPU)",
                      preset=lambda dataset, full: 'table2_full' if full else 'table2_cpu', out=default_out)
-def run_table2(p:Protocol, out=None, force:bool=False, quiet:bool=False, cpu:bool=False, backend=None) -> pd.DataFrame:
+def run_table2(p:Protocol, out=None, force:bool=False, quiet:bool=False, cpu:bool=False, backend=None, reuse=()) -> pd.DataFrame:
     "Run the Table 2 reproduction with protocol `p` and write its record (labelled with `p`'s preset) to `out`."
     out = out or default_out(p == PRESETS['table2_full'])
-    run_baseline(p, out, force=force, quiet=quiet, cpu=cpu, backend=backend)
+    run_baseline(p, out, force=force, quiet=quiet, cpu=cpu, backend=backend, reuse=reuse)
     rec = write_record(out, preset_name(p))
     if not quiet: print((Path(out)/'table2.md').read_text())
     return rec

@@ -17,8 +17,8 @@ from .labels import *
 from .student import *
 
 # %% auto #0
-__all__ = ['LEDGER_COLS', 'IMAGE_RULES', 'Trial', 'Ledger', 'Bench', 'Job', 'train_job', 'local_backend', 'sweep_jobs',
-           'run_sweep']
+__all__ = ['LEDGER_COLS', 'RESULT_COLS', 'IMAGE_RULES', 'Trial', 'Ledger', 'Bench', 'Job', 'train_job', 'local_backend',
+           'sweep_jobs', 'run_sweep']
 
 # %% ../nbs/07_sweep.ipynb #1050cf4e
 def _frozen(v):
@@ -57,23 +57,26 @@ class Trial:
 
 # %% ../nbs/07_sweep.ipynb #70e9a6a5
 LEDGER_COLS = ['key', *[f.name for f in fields(Trial) if f.name != 'student'], *[f.name for f in fields(StudentConfig)],
-               'acc', 'status', 'seconds', 'device']
+               'acc', 'valid_acc', 'status', 'seconds', 'device']
+RESULT_COLS = LEDGER_COLS[LEDGER_COLS.index('acc'):]  # what training a trial gives
 
 # %% ../nbs/07_sweep.ipynb #60ec78d6
+_BEFORE_VALID_ACC = [c for c in LEDGER_COLS if c != 'valid_acc']  # the layout of ledgers written before it existed
 _STR_COLS = ['key', 'data', 'recipe', 'params', 'experts', 'images', 'score', 'arch', 'status', 'device']  # hashes look like numbers
 
-def _csv_text(rows, header:bool) -> str:
+def _csv_text(rows, header:bool, cols=LEDGER_COLS) -> str:
     buf = io.StringIO()
-    w = csv.DictWriter(buf, LEDGER_COLS, lineterminator='\n')
+    w = csv.DictWriter(buf, cols, lineterminator='\n')
     if header: w.writeheader()
     w.writerows(rows)
     return buf.getvalue()
 
 # %% ../nbs/07_sweep.ipynb #3cafcbeb
 class Ledger:
-    "The finished trials at `path` (a CSV; None keeps them in memory), one row per trained student."
-    def __init__(self, path=None, on_append=None):
+    "The finished trials at `path` (a CSV; None keeps them in memory), one row per trained student; trials found in `reuse` are copied."
+    def __init__(self, path=None, on_append=None, reuse=()):
         self.path, self.rows, self.on_append = None if path is None else Path(path), {}, on_append
+        self.reuse = [o if isinstance(o, Ledger) else Ledger(o) for o in reuse]
         if self.path is not None and self.path.exists(): self._load()
 
     def _load(self):
@@ -82,7 +85,11 @@ class Ledger:
         if whole != text: atomic_write(self.path, lambda f: Path(f).write_text(whole))
         if not whole: return
         rows = list(csv.DictReader(io.StringIO(whole)))
-        check(list(rows[0]) == LEDGER_COLS if rows else True, f'{self.path}: not a ledger of this version of ld_nbdev')
+        if not rows: return
+        if list(rows[0]) == _BEFORE_VALID_ACC:  # written before valid_acc was recorded: rewrite in today's layout
+            rows = [{c: r.get(c, '') for c in LEDGER_COLS} for r in rows]
+            atomic_write(self.path, lambda f: Path(f).write_text(_csv_text(rows, header=True)))
+        check(list(rows[0]) == LEDGER_COLS, f'{self.path}: not a ledger of this version of ld_nbdev')
         for r in rows: self.rows.setdefault(r['key'], r)
 
     def __len__(self): return len(self.rows)
@@ -98,6 +105,14 @@ class Ledger:
         with open(self.path, 'a') as f:  # one write of whole lines
             f.write(_csv_text([row], header=new)); f.flush(); os.fsync(f.fileno())
         if self.on_append: self.on_append(row)
+
+    def adopt(self, trials) -> int:
+        "Copy the rows of those `trials` not here that a ledger in `reuse` holds; how many were copied."
+        n = 0
+        for t in trials:
+            src = next((o for o in self.reuse if t in o), None) if t not in self else None
+            if src is not None: self.append(t, **{c: src.rows[t.key][c] for c in RESULT_COLS}); n += 1
+        return n
 
     def frame(self, trials=None) -> pd.DataFrame:
         "The rows (of `trials`, in their order, if given) as a tidy frame, with a column per recipe parameter."
@@ -155,9 +170,11 @@ def train_job(job:Job, evals:dict, on_done=None) -> list:
     out, last = [], time.time()
     def done(i, res):
         nonlocal last
-        ok = not isinstance(res, TrainingDiverged)
-        r = dict(acc=accuracy_of(res, *evals[job.scores[i]]) if ok else float('nan'), status='ok' if ok else f'diverged: {str(res).splitlines()[-1].strip()}',
+        ok, split = not isinstance(res, TrainingDiverged), job.scores[i]
+        acc = lambda s: accuracy_of(res, *evals[s]) if ok else float('nan')
+        r = dict(acc=acc(split), status='ok' if ok else f'diverged: {str(res).splitlines()[-1].strip()}',
                  seconds=round(time.time() - last, 3), device=job.x.device.type)
+        r['valid_acc'] = r['acc'] if split == 'valid' else acc('valid')
         last = time.time(); out.append(r)
         if on_done: on_done(i, r)
     train_students(job.x, job.labels, job.cfg, job.seeds, on_done=done)
@@ -179,9 +196,10 @@ def sweep_jobs(trials, bench:Bench) -> tuple:
 
 # %% ../nbs/07_sweep.ipynb #9599e31a
 def run_sweep(trials, bench:Bench, ledger:Ledger|None=None, backend=None, show:bool=True) -> pd.DataFrame:
-    "Train every trial not yet in `ledger` (on `backend`, by default here), a row as each finishes; the trials' rows."
+    "Train every trial not yet in `ledger` nor in its `reuse` ledgers (on `backend`, by default here), a row as each finishes; the trials' rows."
     trials, ledger = list(dict.fromkeys(trials)), ledger if ledger is not None else Ledger()
     for t in trials: check(t.data == bench.sp.key, f'a trial is for data {t.data}, but the bench holds {bench.sp.key}')
+    ledger.adopt(trials)
     groups, jobs = sweep_jobs([t for t in trials if t not in ledger], bench)
     pb, n = progress_bar(range(sum(map(len, groups))), leave=False) if show else None, 0
     if pb: pb.update(0)

@@ -115,6 +115,37 @@ def test_sigkill_then_rerun_completes_every_row_once(tmp_path):
     assert not list(out.glob('.*.tmp'))
 
 
+_EXPERT = """
+import sys
+from pathlib import Path
+from ld_nbdev.data import load_digits_set, prepare
+from ld_nbdev.expert import ExpertConfig, train_expert
+sp = prepare(load_digits_set(), valid_frac=0.15, device='cpu')
+train_expert(sp, ExpertConfig(epochs=int(sys.argv[2]), bs=64, lr=0.05, aug='dsa', steps=(5,)), root=Path(sys.argv[1]), show=False)
+"""
+
+
+def test_expert_killed_with_sigkill_continues_to_the_same_checkpoints(tmp_path, digits):
+    cfg = ExpertConfig(epochs=8, bs=64, lr=0.05, aug='dsa', steps=(5,))
+    p = subprocess.Popen([sys.executable, '-c', _EXPERT, str(tmp_path / 'killed'), '8'], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    t0, state = time.time(), None
+    while time.time() - t0 < 300 and p.poll() is None:
+        part = next((tmp_path / 'killed').glob('*.partial/resume.pt'), None)
+        if part is not None and torch.load(part, weights_only=True)['epoch'] >= 2: break
+        time.sleep(0.05)
+    assert p.poll() is None, 'the expert finished before it could be killed; give it more epochs'
+    p.send_signal(signal.SIGKILL); p.wait()
+    done = torch.load(part, weights_only=True)['epoch']
+    assert 2 <= done < 8
+    resumed = train_expert(digits, cfg, root=tmp_path / 'killed', show=False)
+    straight = train_expert(digits, cfg, root=tmp_path / 'straight', show=False)
+    pd.testing.assert_frame_equal(resumed.manifest, straight.manifest)
+    for f in straight.manifest.file:
+        a, b = (torch.load(t.path / f, weights_only=True) for t in (resumed, straight))
+        assert all(torch.equal(a[k], b[k]) for k in a), f
+    assert not list((tmp_path / 'killed').glob('*.partial'))
+
+
 # 4. Messy data folders
 def _img(path, mode, size):
     arr = np.random.default_rng(abs(hash(path.name)) % 2**32).integers(0, 255, (size[1], size[0], 4), dtype=np.uint8)
