@@ -9,7 +9,7 @@ from dataclasses import fields
 from fastcore.docments import docments
 from .core import *
 from .protocol import *
-import ld_nbdev.experiments, ld_nbdev.reproduce  # each registers its experiments
+import ld_nbdev.experiments, ld_nbdev.reproduce, ld_nbdev.analyses.expert_epoch  # each registers its experiments
 
 # %% auto #0
 __all__ = ['parser_for', 'run_experiment', 'ld_run', 'ld_baseline', 'ld_table2']
