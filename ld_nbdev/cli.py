@@ -9,7 +9,8 @@ from dataclasses import fields
 from fastcore.docments import docments
 from .core import *
 from .protocol import *
-import ld_nbdev.experiments, ld_nbdev.reproduce, ld_nbdev.analyses.expert_epoch  # each registers its experiments
+import ld_nbdev.experiments, ld_nbdev.reproduce  # each registers its experiments
+import ld_nbdev.analyses.expert_epoch, ld_nbdev.analyses.temperature, ld_nbdev.analyses.entropy, ld_nbdev.analyses.expert_recipe
 
 # %% auto #0
 __all__ = ['parser_for', 'run_experiment', 'ld_run', 'ld_baseline', 'ld_table2']
@@ -64,7 +65,8 @@ def ld_run(argv=None):
     if not argv or argv[0] in ('-h', '--help'):
         return print('usage: ld_run EXPERIMENT [options] | ld_run --list | ld_run EXPERIMENT --help\n\n' + ld_run.__doc__)
     if argv[0] == '--list':
-        return print('\n'.join(f'{n:<12}{e.doc}' for n, e in EXPERIMENTS.items()))
+        w = max(map(len, EXPERIMENTS)) + 2
+        return print('\n'.join(f'{n:<{w}}{e.doc}' for n, e in EXPERIMENTS.items()))
     if argv[0] not in EXPERIMENTS:
         print(f'ld_run: error: unknown experiment {argv[0]!r}; choose one of {", ".join(EXPERIMENTS)}', file=sys.stderr); sys.exit(2)
     run_experiment(argv[0], argv[1:], f'ld_run {argv[0]}')  # a console script returns nothing: a value would be its exit status
