@@ -143,3 +143,25 @@ def test_ld_run_lists_and_documents_its_experiments(tmp_path):
         e = run_cli(*args, '--out', tmp_path / 'x', prog='ld_run')
         assert e.returncode == 2 and e.stderr.strip() == e.stderr.strip().splitlines()[0] and msg in e.stderr, e.stderr
     assert not (tmp_path / 'x').exists()
+
+
+def test_analyses_from_the_command_line_share_students(tmp_path):
+    common = ['--dataset', 'digits', '--ipc', '2', '--students', '1', '--epochs', '15', '--expert_epochs', '2',
+              '--steps', '4', '36', '--quiet', '--cpu']
+    r = run_cli('expert_epoch', *common, '--out', tmp_path / 'e', prog='ld_run')
+    assert r.returncode == 0, r.stderr
+    rows = pd.read_csv(tmp_path / 'e' / 'rows.csv')
+    assert sorted(rows.step.dropna()) == [4, 36] and (rows['labels'] == 'hard').sum() == 1
+    r = run_cli('temperature', *common, '--temperature', '1', '3', '--out', tmp_path / 't', '--reuse', tmp_path / 'e', prog='ld_run')
+    assert r.returncode == 0, r.stderr
+    le, lt = (pd.read_csv(tmp_path / d / 'ledger.csv', dtype={'key': str}) for d in ('e', 't'))
+    shared = lt[lt.key.isin(le.key)]
+    assert len(lt) == 4 and len(shared) == 2 and (shared.params.str.contains('"T": 1.0')).all()  # the T = 1 students, copied
+    assert shared.set_index('key').acc.to_dict() == le.set_index('key').loc[shared.key].acc.to_dict()
+    assert sorted(pd.read_csv(tmp_path / 't' / 'summary.csv')['T'].unique()) == [1.0, 3.0]
+    for args, msg in ((['entropy', '--reuse', tmp_path / 'nowhere'], 'nowhere: no ledger.csv there to reuse'),
+                      (['expert_recipe', '--expert_recipes', 'ours', 'mine'], "unknown expert recipe 'mine'"),
+                      (['expert_epoch', '--steps', '5'], '--steps 5: the expert has no checkpoint')):
+        e = run_cli(args[0], *common, *args[1:], '--out', tmp_path / 'x', prog='ld_run')
+        assert e.returncode == 2 and len(e.stderr.strip().splitlines()) == 1 and msg in e.stderr, e.stderr
+        assert not (tmp_path / 'x').exists()
