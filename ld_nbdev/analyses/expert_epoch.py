@@ -10,10 +10,12 @@ from ..core import *
 from ..student import StudentConfig
 from ..sweep import *
 from ..protocol import *
+import json
+from pathlib import Path
 
 # %% auto #0
 __all__ = ['sweep_steps', 'student_for', 'epoch_trials', 'student_rows', 'cell_summary', 'best_cells', 'plot_expert_epoch',
-           'run_expert_epoch']
+           'run_expert_epoch', 'read_rows']
 
 # %% ../../nbs/analyses/00_expert_epoch.ipynb #a62ea481
 def sweep_steps(bench:Bench, steps=None, expert:str|None=None) -> list:
@@ -37,15 +39,16 @@ def epoch_trials(bench:Bench, students:dict, steps, n:int=2, T:float=1.0, seed:i
     return out
 
 # %% ../../nbs/analyses/00_expert_epoch.ipynb #f6b81c05
-def student_rows(bench:Bench, df:pd.DataFrame) -> pd.DataFrame:
+def student_rows(experts, df:pd.DataFrame) -> pd.DataFrame:
     "One row per student of the sweep rows `df`, with the checkpoint's epoch and accuracies from its expert's manifest."
+    man = {n: t.manifest for n, t in experts.experts.items()} if isinstance(experts, Bench) else experts  # name -> manifest
+    man = {n: m.set_index('step') for n, m in man.items()}
     nan = pd.Series(float('nan'), df.index)
     out = pd.DataFrame(dict(ipc=df.ipc, labels=df.recipe, expert=df.experts, step=df.get('step', nan), T=df.get('T', nan),
                             seed=df.seed, epochs=df.epochs, lr=df.lr, test_acc=df.acc, valid_acc=df.valid_acc,
                             status=df.status, seconds=df.seconds, device=df.device))
     for col, src in (('expert_epoch', 'epoch'), ('expert_valid_acc', 'valid_acc'), ('expert_test_acc', 'test_acc')):
-        out[col] = [bench.experts[e].row(int(s))[src] if e in bench.experts and pd.notna(s) else float('nan')
-                    for e, s in zip(out.expert, out.step)]
+        out[col] = [man[e].loc[int(s), src] if e in man and pd.notna(s) else float('nan') for e, s in zip(out.expert, out.step)]
     return out
 
 # %% ../../nbs/analyses/00_expert_epoch.ipynb #90ec8b67
@@ -101,6 +104,8 @@ def run_expert_epoch(p:Protocol, out='runs/expert_epoch', force:bool=False, quie
                      reuse=()) -> pd.DataFrame:
     "Students on the labels of every checkpoint (or `p.steps`) at each IPC of `p`, at T = `p.temperature[0]`; the best cells."
     r = open_run('expert_epoch', p, out, force, quiet, cpu, reuse)
+    ex = next(iter(r.bench.experts.values()))
+    r.folder.write('expert_trajectory.csv', ex.manifest.assign(name=ex.name))  # first: a partial run can be read back
     steps = sweep_steps(r.bench, p.steps)
     trials = epoch_trials(r.bench, student_for(p), steps, p.students, p.temperature[0], p.seed)
     rows = student_rows(r.bench, run_sweep(trials, r.bench, r.ledger, backend, show=not quiet))
@@ -109,9 +114,20 @@ def run_expert_epoch(p:Protocol, out='runs/expert_epoch', force:bool=False, quie
     for name, obj in (('rows.csv', rows), ('summary.csv', summ), ('best.csv', best)): r.folder.write(name, obj)
     fig = plot_expert_epoch(rows, f'{p.name}: {p.students} students per cell, {r.device.type}')
     r.folder.write('expert_epoch.png', fig); plt.close(fig)
-    ex = next(iter(r.bench.experts.values()))
-    r.folder.write('expert_trajectory.csv', ex.manifest)
     run = r.folder.finish(r.device, dataset=p.name, protocol=asdict(p), expert=asdict(p.expert_config()), expert_path=str(ex.path))
     r.say(best[['ipc', 'step', 'expert_epoch', 'expert_test_acc', 'valid_mean', 'test_mean', 'test_std']].round(2).to_string(index=False))
     r.say(f'written to {out}/ in {run["wall_s"]:.0f} s')
     return best
+
+# %% ../../nbs/analyses/00_expert_epoch.ipynb #1eb65107
+def read_rows(folder) -> pd.DataFrame:
+    "The tidy student rows of the run in `folder`, rebuilt from its ledger and its experts' manifests (`*trajectory*.csv`)."
+    folder = Path(folder)
+    man = {}
+    for f in folder.glob('*trajectory*.csv'):
+        m = pd.read_csv(f)
+        if 'name' in m: man[m.name.iloc[0]] = m.drop(columns='name')
+    rows = student_rows(man, Ledger(folder/'ledger.csv').frame())
+    names = folder/'experts.json'
+    if names.exists(): rows.insert(2, 'recipe', rows.expert.map(json.loads(names.read_text())))
+    return rows
