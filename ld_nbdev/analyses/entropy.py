@@ -10,11 +10,11 @@ import pandas as pd, torch, matplotlib.pyplot as plt, seaborn as sns
 from ..core import *
 from ..sweep import *
 from ..protocol import *
-from .expert_epoch import sweep_steps, student_for, student_rows, cell_summary
+from .expert_epoch import sweep_steps, student_for, student_rows, cell_summary, load_record, protocol_note
 from .temperature import temperature_trials
 
 # %% auto #0
-__all__ = ['label_entropy', 'entropy_frame', 'plot_entropy', 'entropy_correlation', 'run_entropy']
+__all__ = ['label_entropy', 'entropy_frame', 'plot_entropy', 'entropy_correlation', 'entropy_finding', 'run_entropy']
 
 # %% ../../nbs/analyses/02_entropy.ipynb #bfef1e00
 def label_entropy(labels:torch.Tensor) -> torch.Tensor:
@@ -64,6 +64,20 @@ def entropy_correlation(cells:pd.DataFrame) -> pd.DataFrame:
         rows.append(dict(ipc=ipc, T='all', cells=len(d), spearman=d.entropy.corr(d.test_mean, method='spearman')))
         for T, e in d.groupby('T'): rows.append(dict(ipc=ipc, T=f'{T:g}', cells=len(e), spearman=e.entropy.corr(e.test_mean, method='spearman')))
     return pd.DataFrame(rows)
+
+# %% ../../nbs/analyses/02_entropy.ipynb #3350317b
+def entropy_finding(cells:pd.DataFrame, corr:pd.DataFrame) -> str:
+    "Sentences: per IPC, how accuracy ranks with entropy overall and within each temperature, and the entropy of the best cell."
+    out = []
+    for ipc, d in cells.groupby('ipc'):
+        c = corr[corr.ipc == ipc].set_index('T').spearman
+        within = c.drop('all', errors='ignore').dropna()
+        b = d.loc[d.test_mean.idxmax()]
+        out.append(f"IPC {ipc}: over the {len(d)} cells, student accuracy ranks with label entropy at Spearman {c['all']:.2f}"
+                   + (f" (within one temperature, from {within.min():.2f} to {within.max():.2f})" if len(within) else '')
+                   + f"; the best cell (step {b.step:.0f}, T = {b['T']:g}) has labels of mean entropy {b.entropy:.2f} nats, "
+                   f"of {b.max_entropy:.2f} for uniform labels, with top-1 mass {b.top1:.2f}.")
+    return ' '.join(out)
 
 # %% ../../nbs/analyses/02_entropy.ipynb #463afc86
 def _preset(dataset:str, full:bool) -> str: return 'temperature_full' if full else 'digits_temperature' if dataset == 'digits' else 'temperature_cpu'

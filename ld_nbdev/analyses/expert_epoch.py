@@ -5,7 +5,7 @@
 # %% ../../nbs/analyses/00_expert_epoch.ipynb #0f22ab13
 from __future__ import annotations
 from dataclasses import asdict, replace
-import pandas as pd, matplotlib.pyplot as plt, seaborn as sns
+import pandas as pd, matplotlib as mpl, matplotlib.pyplot as plt, seaborn as sns
 from ..core import *
 from ..student import StudentConfig
 from ..sweep import *
@@ -15,7 +15,7 @@ from pathlib import Path
 
 # %% auto #0
 __all__ = ['sweep_steps', 'student_for', 'epoch_trials', 'student_rows', 'cell_summary', 'best_cells', 'plot_expert_epoch',
-           'run_expert_epoch', 'read_rows']
+           'run_expert_epoch', 'read_rows', 'load_record', 'protocol_note', 'epoch_finding']
 
 # %% ../../nbs/analyses/00_expert_epoch.ipynb #a62ea481
 def sweep_steps(bench:Bench, steps=None, expert:str|None=None) -> list:
@@ -76,7 +76,7 @@ def plot_expert_epoch(rows:pd.DataFrame, title:str|None=None):
     soft = ok[ok['labels'] == 'soft']
     ipcs = sorted(soft.ipc.unique())
     pal = dict(zip(ipcs, sns.color_palette(n_colors=len(ipcs))))
-    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    fig, ax = plt.subplots(figsize=(8, 4.2))
     sns.lineplot(soft, x='expert_epoch', y='test', hue='ipc', hue_order=ipcs, palette=pal, marker='o', errorbar='sd', ax=ax)
     sns.lineplot(soft, x='expert_epoch', y='valid', hue='ipc', hue_order=ipcs, palette=pal, errorbar=None, ax=ax,
                  linestyle='--', alpha=0.6, legend=False)
@@ -90,8 +90,10 @@ def plot_expert_epoch(rows:pd.DataFrame, title:str|None=None):
     tw.plot(ex.expert_epoch, ex.expert_test_acc, color='0.55', marker='.', lw=1)
     tw.set_ylabel('expert test accuracy (%, grey)', color='0.45')
     ax.set_xscale('log')
+    ax.xaxis.set_major_formatter(mpl.ticker.FormatStrFormatter('%g')); ax.xaxis.set_minor_formatter(mpl.ticker.NullFormatter())
     ax.set(xlabel='expert epoch of the labelling checkpoint (log scale)', ylabel='student accuracy (%)', title=title)
-    ax.legend(title='IPC (solid: test, dashed: valid, dotted: hard labels, star: chosen)', fontsize='small', title_fontsize='small')
+    ax.legend(title='IPC\nsolid: test\ndashed: valid\ndotted: hard labels\nstar: chosen', fontsize='small',
+              title_fontsize='small', loc='upper left', bbox_to_anchor=(1.18, 1))
     fig.tight_layout()
     return fig
 
@@ -123,11 +125,57 @@ def run_expert_epoch(p:Protocol, out='runs/expert_epoch', force:bool=False, quie
 def read_rows(folder) -> pd.DataFrame:
     "The tidy student rows of the run in `folder`, rebuilt from its ledger and its experts' manifests (`*trajectory*.csv`)."
     folder = Path(folder)
-    man = {}
-    for f in folder.glob('*trajectory*.csv'):
+    man, unnamed, df = {}, [], Ledger(folder/'ledger.csv').frame()
+    for f in sorted(folder.glob('*trajectory*.csv')):
         m = pd.read_csv(f)
         if 'name' in m: man[m.name.iloc[0]] = m.drop(columns='name')
-    rows = student_rows(man, Ledger(folder/'ledger.csv').frame())
+        else: unnamed.append(m)
+    used = sorted(set(df.experts) - {''})
+    if not man and len(unnamed) == 1 and len(used) == 1: man = {used[0]: unnamed[0]}  # one expert, manifest written without its name
+    rows = student_rows(man, df)
     names = folder/'experts.json'
     if names.exists(): rows.insert(2, 'recipe', rows.expert.map(json.loads(names.read_text())))
     return rows
+
+# %% ../../nbs/analyses/00_expert_epoch.ipynb #69c87071
+def load_record(folder):
+    "The run in `folder` as a namespace (rows, config, run, partial), or None if there is no ledger there."
+    from types import SimpleNamespace
+    folder = Path(folder)
+    if not (folder/'ledger.csv').exists(): return None
+    run = json.loads((folder/'run.json').read_text()) if (folder/'run.json').exists() else None
+    rows = pd.read_csv(folder/'rows.csv') if run and (folder/'rows.csv').exists() else read_rows(folder)
+    return SimpleNamespace(rows=rows, config=json.loads((folder/'config.json').read_text()), run=run, partial=run is None, folder=folder)
+
+def protocol_note(rec) -> str:
+    "One line: data, IPCs, students, epochs, the expert, the device and commit, how many students, and whether partial."
+    c, r = rec.config, rec.run or {}
+    eps = c['epochs'] if isinstance(c['epochs'], int) else '/'.join(map(str, c['epochs']))
+    ok = (rec.rows.status == 'ok').sum()
+    where = f"{c['device']}" + (f", {r['threads']} threads, commit {str(r.get('commit'))[:7]}, {r['wall_s'] / 60:.0f} min" if r else '')
+    return (f"{c['dataset']}, IPC {'/'.join(map(str, c['ipc']))}, {c['students']} students per cell x {eps} epochs "
+            f"(lr {c['lr'][0]}, DSA); expert {c['expert_epochs']} epochs, lr {c['expert_lr']}, momentum {c['expert_mom']}, "
+            f"wd {c['expert_wd']}, {c['expert_aug']}; {where}; {ok} students"
+            + (' — PARTIAL: the run had not finished when this was committed' if rec.partial else ''))
+
+# %% ../../nbs/analyses/00_expert_epoch.ipynb #a756251e
+def _pm(d) -> str: return f"{d.test_acc.mean() * 100:.1f} ± {d.test_acc.std() * 100:.1f} %" if len(d) > 1 else f"{d.test_acc.mean() * 100:.1f} %"
+
+def epoch_finding(rows:pd.DataFrame) -> str:
+    "Sentences: per IPC the validation-chosen checkpoint and its students' test accuracy, hard labels and the last checkpoint."
+    ok = rows[rows.status == 'ok']
+    soft, out = ok[ok['labels'] == 'soft'], []
+    best = best_cells(cell_summary(soft))
+    for _, b in best.iterrows():
+        d = soft[soft.ipc == b.ipc]
+        last, hard = d[d.step == d.step.max()], ok[(ok['labels'] == 'hard') & (ok.ipc == b.ipc)]
+        out.append(f"IPC {b.ipc}: validation chose step {b.step:.0f} (expert epoch {b.expert_epoch:.2f}, expert test "
+                   f"{b.expert_test_acc:.1f} %); its students reach {_pm(d[d.step == b.step])} on test, against "
+                   f"{_pm(hard) if len(hard) else 'no hard-label students'} with hard labels and {_pm(last)} from the last "
+                   f"checkpoint (epoch {last.expert_epoch.iloc[0]:.2f}, expert test {last.expert_test_acc.iloc[0] * 100:.1f} %).")
+    if len(best) > 1:
+        a, z = best.iloc[0], best.iloc[-1]
+        how = 'later than' if z.step > a.step else 'the same as' if z.step == a.step else 'earlier than'
+        out.append(f"The chosen checkpoint at IPC {z.ipc} is {how} at IPC {a.ipc}"
+                   + (" (the paper: later as IPC grows)." if z.step <= a.step else ", as the paper found."))
+    return ' '.join(out)

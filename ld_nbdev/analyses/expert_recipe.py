@@ -13,7 +13,7 @@ from ..protocol import *
 from .expert_epoch import sweep_steps, student_for, epoch_trials, student_rows, cell_summary, best_cells
 
 # %% auto #0
-__all__ = ['recipe_trials', 'matched', 'plot_expert_recipe', 'run_expert_recipe']
+__all__ = ['recipe_trials', 'matched', 'recipe_finding', 'plot_expert_recipe', 'run_expert_recipe']
 
 # %% ../../nbs/analyses/03_expert_recipe.ipynb #8da81d61
 def recipe_trials(bench:Bench, names:dict, students:dict, steps=None, n:int=2, T:float=1.0, seed:int=0) -> list:
@@ -38,6 +38,18 @@ def matched(summ:pd.DataFrame, levels=None, n:int=3) -> pd.DataFrame:
                 out.append(dict(ipc=ipc, recipe=r, expert_test_acc=a,
                                 student_test=float(np.interp(a, e.expert_test_acc, e.test_mean)) if inside else float('nan')))
     return pd.DataFrame(out, columns=['ipc', 'recipe', 'expert_test_acc', 'student_test'])
+
+# %% ../../nbs/analyses/03_expert_recipe.ipynb #d69284c8
+def recipe_finding(summ:pd.DataFrame) -> str:
+    "Sentences: per IPC and recipe, the validation-chosen checkpoint and its students; then the students at matched expert accuracy."
+    soft, out = summ[summ['labels'] == 'soft'], []
+    for _, b in best_cells(soft, by=('ipc', 'recipe')).iterrows():
+        out.append(f"IPC {b.ipc}, {b.recipe}: validation chose the checkpoint at expert epoch {b.expert_epoch:.2f} "
+                   f"(expert test {b.expert_test_acc:.1f} %), whose students reach {b.test_mean:.1f} ± {b.test_std:.1f} %.")
+    for (ipc, a), d in matched(soft).dropna().groupby(['ipc', 'expert_test_acc']):
+        if len(d) > 1: out.append(f"At expert test accuracy {a:.1f} % (IPC {ipc}): " +
+                                  ', '.join(f'{r.recipe} {r.student_test:.1f} %' for r in d.itertuples()) + '.')
+    return ' '.join(out)
 
 # %% ../../nbs/analyses/03_expert_recipe.ipynb #bc49770e
 def plot_expert_recipe(rows:pd.DataFrame, title:str|None=None):

@@ -12,7 +12,7 @@ from ..protocol import *
 from .expert_epoch import sweep_steps, student_for, student_rows, cell_summary, best_cells
 
 # %% auto #0
-__all__ = ['temperature_trials', 'temperature_claim', 'plot_temperature', 'run_temperature']
+__all__ = ['temperature_trials', 'temperature_claim', 'temperature_finding', 'plot_temperature', 'run_temperature']
 
 # %% ../../nbs/analyses/01_temperature.ipynb #b7e5fff0
 def temperature_trials(bench:Bench, students:dict, steps, temps, n:int=2, seed:int=0, expert:str|None=None) -> list:
@@ -35,6 +35,20 @@ def temperature_claim(summ:pd.DataFrame, rows:pd.DataFrame|None=None) -> pd.Data
                         late_std=late.test_std, gain=early.test_mean - late.test_mean,
                         holds=bool(early.test_mean - late.test_mean > max(early.test_std, late.test_std))))
     return pd.DataFrame(out)
+
+# %% ../../nbs/analyses/01_temperature.ipynb #813d82df
+def temperature_finding(claim:pd.DataFrame) -> str:
+    "Sentences: per IPC, early stopping (T = 1) against the best temperature at the last checkpoint, in test accuracy."
+    out = []
+    for _, c in claim.iterrows():
+        word = 'beats' if c.gain > 0 else 'trails'
+        out.append(f"IPC {c.ipc}: T = 1 at the validation-chosen checkpoint (step {c.early_step:.0f}, expert epoch "
+                   f"{c.early_epoch:.2f}) gives {c.early_test:.1f} ± {c.early_std:.1f} %; the validation-chosen T = {c.late_T:g} "
+                   f"at the last checkpoint (epoch {c.late_epoch:.2f}) gives {c.late_test:.1f} ± {c.late_std:.1f} %: early "
+                   f"stopping {word} temperature by {abs(c.gain):.1f} points, "
+                   + ('beyond the students\' spread, so temperature did not replace early stopping here.' if c.holds else
+                      'not beyond the students\' spread, so this run does not show the claim at this IPC.'))
+    return ' '.join(out)
 
 # %% ../../nbs/analyses/01_temperature.ipynb #34c29b74
 def plot_temperature(summ:pd.DataFrame, title:str|None=None):
