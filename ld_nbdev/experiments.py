@@ -170,16 +170,9 @@ def _baseline_preset(dataset:str, full:bool) -> str: return 'full' if full else 
 def run_baseline(p:Protocol, out='runs/baseline', force:bool=False, quiet:bool=False, cpu:bool=False, backend=None,
                  reuse=()) -> pd.DataFrame:
     "Run the soft-label baseline of protocol `p` end to end, writing everything to `out`; the summary frame."
-    device = pick_device(cpu)
-    rf = RunFolder(out, run_settings(p, device), force)
-    say = (lambda *a: None) if quiet else (lambda *a: print(*a, flush=True))
-    eps = '/'.join(map(str, p.epochs_per_ipc().values()))
-    say(f'ld_baseline: {p.name} on {device}, IPC {", ".join(map(str, p.ipc))}, {p.students} students x {eps} epochs')
-    bench = bench_for(p, device, show=not quiet)
-    experts = list(bench.experts.values())
-    say(f'expert{"s" if len(experts) > 1 else ""}: {", ".join(str(t.path) for t in experts)}')
-    ledger = rf.open(reuse)
-    if rf.resume and len(ledger): say(f'resuming {out}: {len(ledger)} students already finished')
+    r = open_run('ld_baseline', p, out, force, quiet, cpu, reuse)
+    rf, bench, ledger, device, say = r.folder, r.bench, r.ledger, r.device, r.say
+    experts, eps = list(bench.experts.values()), '/'.join(map(str, p.epochs_per_ipc().values()))
     rf.write('expert_trajectory.csv', experts[0].manifest)
     res, sel = compare_labels(bench, p.ipc, p.students, p.student_config(), p.temperature, p.lr, p.epochs, p.select_epochs,
                               p.seed, p.name, ledger, backend, show=not quiet)

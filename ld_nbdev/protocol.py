@@ -230,6 +230,7 @@ def open_run(name:str, p:Protocol, out, force:bool=False, quiet:bool=False, cpu:
     eps = '/'.join(map(str, p.epochs_per_ipc().values()))
     say(f'{name}: {p.name} on {device}, IPC {", ".join(map(str, p.ipc))}, {p.students} students x {eps} epochs')
     bench = bench_for(p, device, show=not quiet, configs=configs)
+    say(f'expert{"s" if len(bench.experts) > 1 else ""}: {", ".join(str(t.path) for t in bench.experts.values())}')
     ledger = rf.open(reuse)
     if rf.resume and len(ledger): say(f'resuming {out}: {len(ledger)} students already finished')
     return Run(rf, ledger, bench, device, say)
