@@ -12,7 +12,8 @@ from ..protocol import *
 from .expert_epoch import sweep_steps, student_for, student_rows, cell_summary, best_cells
 
 # %% auto #0
-__all__ = ['temperature_trials', 'temperature_claim', 'temperature_finding', 'plot_temperature', 'run_temperature']
+__all__ = ['temperature_trials', 'temperature_claim', 'complete_ipcs', 'temperature_finding', 'plot_temperature',
+           'run_temperature']
 
 # %% ../../nbs/analyses/01_temperature.ipynb #b7e5fff0
 def temperature_trials(bench:Bench, students:dict, steps, temps, n:int=2, seed:int=0, expert:str|None=None) -> list:
@@ -35,6 +36,12 @@ def temperature_claim(summ:pd.DataFrame, rows:pd.DataFrame|None=None) -> pd.Data
                         late_std=late.test_std, gain=early.test_mean - late.test_mean,
                         holds=bool(early.test_mean - late.test_mean > max(early.test_std, late.test_std))))
     return pd.DataFrame(out)
+
+# %% ../../nbs/analyses/01_temperature.ipynb #2fa95da7
+def complete_ipcs(summ:pd.DataFrame) -> list:
+    "The IPCs of `summ` with a cell for every checkpoint x temperature of the grid."
+    full = summ.step.nunique() * summ['T'].nunique()
+    return [i for i, d in summ.groupby('ipc') if len(d.drop_duplicates(['step', 'T'])) == full]
 
 # %% ../../nbs/analyses/01_temperature.ipynb #813d82df
 def temperature_finding(claim:pd.DataFrame) -> str:
