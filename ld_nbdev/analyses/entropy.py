@@ -67,15 +67,15 @@ def entropy_correlation(cells:pd.DataFrame) -> pd.DataFrame:
 
 # %% ../../nbs/analyses/02_entropy.ipynb #3350317b
 def entropy_finding(cells:pd.DataFrame, corr:pd.DataFrame) -> str:
-    "Sentences: per IPC, how accuracy ranks with entropy overall and within each temperature, and the entropy of the best cell."
+    "Sentences: per IPC, how accuracy ranks with entropy overall and within each temperature, and the entropy of the validation-best cell."
     out = []
     for ipc, d in cells.groupby('ipc'):
         c = corr[corr.ipc == ipc].set_index('T').spearman
         within = c.drop('all', errors='ignore').dropna()
-        b = d.loc[d.test_mean.idxmax()]
+        b = d.loc[d.valid_mean.idxmax()]  # chosen on validation, like every choice here
         out.append(f"IPC {ipc}: over the {len(d)} cells, student accuracy ranks with label entropy at Spearman {c['all']:.2f}"
                    + (f" (within one temperature, from {within.min():.2f} to {within.max():.2f})" if len(within) else '')
-                   + f"; the best cell (step {b.step:.0f}, T = {b['T']:g}) has labels of mean entropy {b.entropy:.2f} nats, "
+                   + f"; the validation-best cell (step {b.step:.0f}, T = {b['T']:g}) has labels of mean entropy {b.entropy:.2f} nats, "
                    f"of {b.max_entropy:.2f} for uniform labels, with top-1 mass {b.top1:.2f}.")
     return ' '.join(out)
 
