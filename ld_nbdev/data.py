@@ -187,6 +187,11 @@ class Preprocess:
         if self.zca is None: return x
         return (x.flatten(1) @ self.zca.to(x.device)).view_as(x)
 
+    def undo(self, x:torch.Tensor) -> torch.Tensor:
+        "Preprocessed images back to pixels in [0, 1], for showing them (ZCA undone by its inverse)."
+        if self.zca is not None: x = (x.flatten(1) @ torch.linalg.inv(self.zca).to(x.device)).view_as(x)
+        return (x * self.std.to(x.device) + self.mean.to(x.device)).clamp(0, 1)
+
 # %% ../nbs/01_data.ipynb #11cb8277
 class TensorDL:
     "Batches of tensors held on one device; optionally shuffled with a seeded generator, for `passes` passes per epoch."

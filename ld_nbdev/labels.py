@@ -12,7 +12,8 @@ from .models import predict_logits
 
 # %% auto #0
 __all__ = ['RECIPES', 'soft_labels', 'hard_labels', 'ensemble_labels', 'TopK', 'topk_labels', 'label_recipe', 'make_labels',
-           'hard', 'soft', 'ensemble', 'topk', 'member_ce', 'soft_ce', 'SoftTargets']
+           'hard', 'soft', 'ensemble', 'topk', 'swap', 'shuffled', 'zero_class', 'swap_kth', 'shuffle_below_top',
+           'zero_column', 'member_ce', 'soft_ce', 'SoftTargets']
 
 # %% ../nbs/05_labels.ipynb #892a4db2
 def soft_labels(model:nn.Module, x:torch.Tensor, T:float=1.0) -> torch.Tensor:
@@ -105,6 +106,47 @@ def ensemble(x, y, c, experts, step:int|None=None, steps=(), T:float=1.0):
 def topk(x, y, c, experts, k:int, step:int, T:float=1.0):
     "The first expert's soft labels at `step`, each keeping its `k` largest probabilities, renormalised (`TopK.dense`)."
     return topk_labels(soft(x, y, c, experts, step, T), k).dense()
+
+@label_recipe
+def swap(x, y, c, experts, k:int, step:int, T:float=1.0):
+    "The first expert's soft labels at `step` with each label's `k`-th largest probability swapped with its smallest."
+    return swap_kth(soft(x, y, c, experts, step, T), k)
+
+@label_recipe
+def shuffled(x, y, c, experts, step:int, T:float=1.0, shuffle_seed:int=0):
+    "The first expert's soft labels at `step`, each keeping its top class and value, the rest permuted at random (`shuffle_seed`)."
+    return shuffle_below_top(soft(x, y, c, experts, step, T), shuffle_seed)
+
+@label_recipe
+def zero_class(x, y, c, experts, subject:int, step:int, T:float=1.0, renorm:bool=False):
+    "The first expert's soft labels at `step` with class `subject`'s probability zeroed in other classes' images."
+    return zero_column(soft(x, y, c, experts, step, T), y, subject, renorm)
+
+# %% ../nbs/05_labels.ipynb #ae3cbb8f
+def swap_kth(probs:torch.Tensor, k:int) -> torch.Tensor:
+    "Each label with its `k`-th largest probability (k = 1 is the largest) swapped with its smallest; `1 <= k < classes`."
+    c = probs.shape[1]
+    check(isinstance(k, int) and 1 <= k < c, f'k must be an integer with 1 <= k < {c} (the number of classes), got {k!r}')
+    order = probs.argsort(dim=1, descending=True, stable=True)
+    i, j = order[:, k - 1:k], order[:, -1:]
+    return probs.clone().scatter_(1, i, probs.gather(1, j)).scatter_(1, j, probs.gather(1, i))
+
+def shuffle_below_top(probs:torch.Tensor, seed:int=0) -> torch.Tensor:
+    "Each label with its largest probability kept in place and the others permuted at random among the other classes (seeded)."
+    n, c = probs.shape
+    cls = torch.arange(c, device=probs.device).expand(n, c)
+    rest = cls[cls != probs.argmax(1, keepdim=True)].view(n, c - 1)  # each row's other classes, in order
+    perm = torch.rand(n, c - 1, generator=seeded_gen(seed)).argsort(1).to(probs.device)
+    return probs.clone().scatter_(1, rest, probs.gather(1, rest.gather(1, perm)))
+
+def zero_column(probs:torch.Tensor, y:torch.Tensor, subject:int, renorm:bool=False) -> torch.Tensor:
+    "Labels with class `subject`'s probability set to 0 for every image not of that class (those rescaled to sum 1 if `renorm`)."
+    c = probs.shape[1]
+    check(isinstance(subject, int) and 0 <= subject < c, f'the subject class must be an index below {c}, got {subject!r}')
+    out, other = probs.clone(), y != subject
+    out[other, subject] = 0
+    if renorm: out[other] = out[other] / out[other].sum(1, keepdim=True)
+    return out
 
 # %% ../nbs/05_labels.ipynb #adfa5952
 def member_ce(pred:torch.Tensor, targ:torch.Tensor) -> torch.Tensor:

@@ -12,13 +12,13 @@ import pandas as pd, torch
 from fastprogress.fastprogress import progress_bar
 from .core import *
 from .data import *
-from .models import accuracy_of
+from .models import accuracy_of, predict_logits
 from .labels import *
 from .student import *
 
 # %% auto #0
-__all__ = ['LEDGER_COLS', 'RESULT_COLS', 'IMAGE_RULES', 'Trial', 'Ledger', 'Bench', 'Job', 'train_job', 'local_backend',
-           'sweep_jobs', 'run_sweep']
+__all__ = ['LEDGER_COLS', 'RESULT_COLS', 'IMAGE_RULES', 'Trial', 'Ledger', 'Bench', 'Job', 'class_scores', 'train_job',
+           'local_backend', 'sweep_jobs', 'run_sweep']
 
 # %% ../nbs/07_sweep.ipynb #1050cf4e
 def _frozen(v):
@@ -57,12 +57,12 @@ class Trial:
 
 # %% ../nbs/07_sweep.ipynb #70e9a6a5
 LEDGER_COLS = ['key', *[f.name for f in fields(Trial) if f.name != 'student'], *[f.name for f in fields(StudentConfig)],
-               'acc', 'valid_acc', 'status', 'seconds', 'device']
+               'acc', 'valid_acc', 'class_acc', 'status', 'seconds', 'device']
 RESULT_COLS = LEDGER_COLS[LEDGER_COLS.index('acc'):]  # what training a trial gives
 
 # %% ../nbs/07_sweep.ipynb #60ec78d6
-_BEFORE_VALID_ACC = [c for c in LEDGER_COLS if c != 'valid_acc']  # the layout of ledgers written before it existed
-_STR_COLS = ['key', 'data', 'recipe', 'params', 'experts', 'images', 'score', 'arch', 'status', 'device']  # hashes look like numbers
+_OLD_LAYOUTS = [[c for c in LEDGER_COLS if c not in gone] for gone in (('valid_acc', 'class_acc'), ('class_acc',))]  # earlier versions'
+_STR_COLS = ['key', 'data', 'recipe', 'params', 'experts', 'images', 'score', 'arch', 'class_acc', 'status', 'device']  # hashes look like numbers
 
 def _csv_text(rows, header:bool, cols=LEDGER_COLS) -> str:
     buf = io.StringIO()
@@ -75,7 +75,7 @@ def _csv_text(rows, header:bool, cols=LEDGER_COLS) -> str:
 class Ledger:
     "The finished trials at `path` (a CSV; None keeps them in memory), one row per trained student; trials found in `reuse` are copied."
     def __init__(self, path=None, on_append=None, reuse=()):
-        self.path, self.rows, self.on_append = None if path is None else Path(path), {}, on_append
+        self.path, self.rows, self.on_append, self._stale = None if path is None else Path(path), {}, on_append, False
         self.reuse = [o if isinstance(o, Ledger) else Ledger(o) for o in reuse]
         if self.path is not None and self.path.exists(): self._load()
 
@@ -86,25 +86,32 @@ class Ledger:
         if not whole: return
         rows = list(csv.DictReader(io.StringIO(whole)))
         if not rows: return
-        if list(rows[0]) == _BEFORE_VALID_ACC:  # written before valid_acc was recorded: rewrite in today's layout
-            rows = [{c: r.get(c, '') for c in LEDGER_COLS} for r in rows]
-            atomic_write(self.path, lambda f: Path(f).write_text(_csv_text(rows, header=True)))
+        if list(rows[0]) in _OLD_LAYOUTS:  # an earlier version's: today's layout in memory, on disk at the next append
+            rows, self._stale = [{c: r.get(c, '') for c in LEDGER_COLS} for r in rows], True
         check(list(rows[0]) == LEDGER_COLS, f'{self.path}: not a ledger of this version of ld_nbdev')
         for r in rows: self.rows.setdefault(r['key'], r)
 
     def __len__(self): return len(self.rows)
     def __contains__(self, trial:Trial): return trial.key in self.rows
 
-    def append(self, trial:Trial, **result):
-        "Record the finished `trial` with its `result` (acc, status, seconds, device); a trial already here is kept as it was."
-        if trial in self: return
-        row = self.rows[trial.key] = {'key': trial.key, **trial.record(), **result}
+    def append(self, trial:Trial, replace:bool=False, **result):
+        "Record the finished `trial` with its `result` (`RESULT_COLS`); a trial already here is kept as it was unless `replace`."
+        if trial in self and not replace: return
+        row = self.rows[trial.key] = {'key': trial.key, **trial.record(), **{c: result.get(c, '') for c in RESULT_COLS}}
         if self.path is None: return
+        if replace or self._stale: self._rewrite()
+        else: self._add(row)
+        if self.on_append: self.on_append(row)
+
+    def _rewrite(self):
+        atomic_write(self.path, lambda f: Path(f).write_text(_csv_text(list(self.rows.values()), header=True)))
+        self._stale = False
+
+    def _add(self, row):
         new = not self.path.exists() or self.path.stat().st_size == 0
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.path, 'a') as f:  # one write of whole lines
             f.write(_csv_text([row], header=new)); f.flush(); os.fsync(f.fileno())
-        if self.on_append: self.on_append(row)
 
     def adopt(self, trials) -> int:
         "Copy the rows of those `trials` not here that a ledger in `reuse` holds; how many were copied."
@@ -124,7 +131,13 @@ class Ledger:
         return pd.concat([df, params[[c for c in params if c not in df]]], axis=1)
 
 # %% ../nbs/07_sweep.ipynb #00eaf536
-IMAGE_RULES = {'random': lambda bench, ipc, seed: select_ipc(bench.sp.train, ipc, seed)}
+def _without(bench, ipc:int, seed:int, subject:str) -> torch.Tensor:
+    "The `random` images of `ipc` and `seed` less those of class `subject` (an index)."
+    check(subject.isdigit() and int(subject) < bench.sp.c, f"'without:{subject}': the class must be an index below {bench.sp.c}")
+    i = select_ipc(bench.sp.train, ipc, seed)
+    return i[bench.sp.train.y[i] != int(subject)]
+
+IMAGE_RULES = {'random': lambda bench, ipc, seed: select_ipc(bench.sp.train, ipc, seed), 'without': _without}
 
 # %% ../nbs/07_sweep.ipynb #04958aeb
 class Bench:
@@ -141,8 +154,9 @@ class Bench:
         "Indices (into the training split) of the images of trial `t`."
         k = (t.ipc, t.images, t.image_seed)
         if k not in self._images:
-            check(t.images in IMAGE_RULES, f'unknown image rule {t.images!r}; choose one of {", ".join(IMAGE_RULES)}')
-            self._images[k] = IMAGE_RULES[t.images](self, t.ipc, t.image_seed)
+            rule, _, arg = t.images.partition(':')
+            check(rule in IMAGE_RULES, f'unknown image rule {t.images!r}; choose one of {", ".join(IMAGE_RULES)}')
+            self._images[k] = IMAGE_RULES[rule](self, t.ipc, t.image_seed, *([arg] if arg else []))
         return self._images[k]
 
     def labels(self, t:Trial) -> torch.Tensor:
@@ -165,16 +179,26 @@ class Job:
     scores: list
 
 # %% ../nbs/07_sweep.ipynb #795aa10e
+def class_scores(model, x:torch.Tensor, y:torch.Tensor, c:int) -> tuple:
+    "Accuracy of `model` on `(x, y)` and its accuracy on each of the `c` classes (NaN for a class with no images)."
+    y = y.cpu()
+    hit = (predict_logits(model, x).argmax(1).cpu() == y).float()
+    return hit.mean().item(), torch.zeros(c).index_add_(0, y, hit) / torch.bincount(y, minlength=c)
+
+def _classes_text(per:torch.Tensor) -> str: return ' '.join(f'{a:.4f}' for a in per.tolist())
+
+# %% ../nbs/07_sweep.ipynb #939f54f6
 def train_job(job:Job, evals:dict, on_done=None) -> list:
     "Train `job`'s students and score each on its split in `evals` (`{'valid': (x, y), 'test': (x, y)}`); one result dict each."
-    out, last = [], time.time()
+    out, last, c = [], time.time(), job.labels.shape[-1]
     def done(i, res):
         nonlocal last
         ok, split = not isinstance(res, TrainingDiverged), job.scores[i]
-        acc = lambda s: accuracy_of(res, *evals[s]) if ok else float('nan')
-        r = dict(acc=acc(split), status='ok' if ok else f'diverged: {str(res).splitlines()[-1].strip()}',
+        acc, per = class_scores(res, *evals[split], c) if ok else (float('nan'), None)
+        r = dict(acc=acc, class_acc='' if per is None else _classes_text(per),
+                 status='ok' if ok else f'diverged: {str(res).splitlines()[-1].strip()}',
                  seconds=round(time.time() - last, 3), device=job.x.device.type)
-        r['valid_acc'] = r['acc'] if split == 'valid' else acc('valid')
+        r['valid_acc'] = acc if split == 'valid' or not ok else accuracy_of(res, *evals['valid'])
         last = time.time(); out.append(r)
         if on_done: on_done(i, r)
     train_students(job.x, job.labels, job.cfg, job.seeds, on_done=done)
@@ -195,12 +219,17 @@ def sweep_jobs(trials, bench:Bench) -> tuple:
                         [t.seed for t in g], [t.score for t in g]) for g in groups]
 
 # %% ../nbs/07_sweep.ipynb #9599e31a
-def run_sweep(trials, bench:Bench, ledger:Ledger|None=None, backend=None, show:bool=True) -> pd.DataFrame:
+def _todo(t:Trial, ledger:Ledger, per_class:bool) -> bool:
+    if t not in ledger: return True
+    row = ledger.rows[t.key]
+    return per_class and row['status'] == 'ok' and not row['class_acc']  # trained before per-class accuracies were kept
+
+def run_sweep(trials, bench:Bench, ledger:Ledger|None=None, backend=None, show:bool=True, per_class:bool=False) -> pd.DataFrame:
     "Train every trial not yet in `ledger` nor in its `reuse` ledgers (on `backend`, by default here), a row as each finishes; the trials' rows."
     trials, ledger = list(dict.fromkeys(trials)), ledger if ledger is not None else Ledger()
     for t in trials: check(t.data == bench.sp.key, f'a trial is for data {t.data}, but the bench holds {bench.sp.key}')
     ledger.adopt(trials)
-    groups, jobs = sweep_jobs([t for t in trials if t not in ledger], bench)
+    groups, jobs = sweep_jobs([t for t in trials if _todo(t, ledger, per_class)], bench)
     pb, n = progress_bar(range(sum(map(len, groups))), leave=False) if show else None, 0
     if pb: pb.update(0)
     def on_result(j, i, r):
@@ -209,7 +238,7 @@ def run_sweep(trials, bench:Bench, ledger:Ledger|None=None, backend=None, show:b
         if r['status'] != 'ok':
             warnings.warn(f'student ipc={t.ipc} labels={t.recipe} {dict(t.params)} seed={t.seed} (lr={t.student.lr}, '
                           f'epochs={t.student.epochs}) {r["status"]}; continuing')
-        ledger.append(t, **r); n += 1
+        ledger.append(t, replace=t in ledger, **r); n += 1
         if pb: pb.update(n)
     if jobs: (backend or local_backend)(jobs, {'valid': (bench.sp.valid.x, bench.sp.valid.y),
                                                'test': (bench.sp.test.x, bench.sp.test.y)}, on_result)

@@ -165,3 +165,33 @@ def test_analyses_from_the_command_line_share_students(tmp_path):
         e = run_cli(args[0], *common, *args[1:], '--out', tmp_path / 'x', prog='ld_run')
         assert e.returncode == 2 and len(e.stderr.strip().splitlines()) == 1 and msg in e.stderr, e.stderr
         assert not (tmp_path / 'x').exists()
+
+
+def test_structure_tests_from_the_command_line(tmp_path):
+    common = ['--dataset', 'digits', '--ipc', '2', '--students', '1', '--epochs', '15', '--expert_epochs', '2',
+              '--steps', '4', '36', '--quiet', '--cpu']
+    assert run_cli('expert_epoch', *common, '--out', tmp_path / 'e', prog='ld_run').returncode == 0
+    le = pd.read_csv(tmp_path / 'e' / 'ledger.csv', dtype={'key': str})
+    r = run_cli('label_swap', *common, '--swap_k', '1', '9', '--out', tmp_path / 's', '--reuse', tmp_path / 'e', prog='ld_run')
+    assert r.returncode == 0, r.stderr
+    ls = pd.read_csv(tmp_path / 's' / 'ledger.csv', dtype={'key': str})
+    assert len(ls) == len(le) + 3 and ls.key.isin(le.key).sum() == len(le)  # the choosing students copied; 2 swaps + the control
+    summ = pd.read_csv(tmp_path / 's' / 'summary.csv')
+    assert sorted(summ.k.dropna()) == [1, 9] and set(summ['labels']) == {'soft', 'hard', 'swap', 'shuffled'}
+    r = run_cli('class_removal', *common, '--subjects', '4', '--out', tmp_path / 'r', '--reuse', tmp_path / 'e', prog='ld_run')
+    assert r.returncode == 0, r.stderr
+    frame = pd.read_csv(tmp_path / 'r' / 'frame.csv')
+    assert len(frame) == 6 and set(frame.subject) == {4} and frame.subject_acc.notna().all()
+    lr = pd.read_csv(tmp_path / 'r' / 'ledger.csv', dtype={'key': str})
+    chosen = int(pd.read_csv(tmp_path / 'r' / 'chosen.csv').step.iloc[0])
+    used = lr[lr.params.str.contains(f'"step": {chosen}') | (lr.recipe == 'hard')]
+    assert used.class_acc.notna().all() and len(lr) == len(le) + 4  # copied rows it needed were trained again, in place
+    r = run_cli('label_structure', *common, '--out', tmp_path / 'l', '--reuse', tmp_path / 'e', prog='ld_run')
+    assert r.returncode == 0, r.stderr
+    assert len(pd.read_csv(tmp_path / 'l' / 'links.csv')) == 100 and len(pd.read_csv(tmp_path / 'l' / 'top.csv')) == 30
+    assert pd.read_csv(tmp_path / 'l' / 'ledger.csv', dtype={'key': str}).key.isin(le.key).all()  # nothing trained
+    for args, msg in ((['label_swap', '--swap_k', '10'], '--swap_k 10: swapping rank k with the smallest needs k < 10'),
+                      (['class_removal', '--subjects', '10'], '--subjects 10: the data has classes 0 .. 9')):
+        e = run_cli(args[0], *common, *args[1:], '--out', tmp_path / 'x', prog='ld_run')
+        assert e.returncode == 2 and len(e.stderr.strip().splitlines()) == 1 and msg in e.stderr, e.stderr
+        assert not (tmp_path / 'x').exists()

@@ -14,8 +14,8 @@ import json
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['sweep_steps', 'student_for', 'epoch_trials', 'student_rows', 'cell_summary', 'best_cells', 'plot_expert_epoch',
-           'run_expert_epoch', 'read_rows', 'load_record', 'protocol_note', 'epoch_finding']
+__all__ = ['sweep_steps', 'student_for', 'epoch_trials', 'student_rows', 'cell_summary', 'best_cells', 'chosen_checkpoints',
+           'plot_expert_epoch', 'run_expert_epoch', 'read_rows', 'load_record', 'protocol_note', 'epoch_finding']
 
 # %% ../../nbs/analyses/00_expert_epoch.ipynb #a62ea481
 def sweep_steps(bench:Bench, steps=None, expert:str|None=None) -> list:
@@ -40,7 +40,7 @@ def epoch_trials(bench:Bench, students:dict, steps, n:int=2, T:float=1.0, seed:i
 
 # %% ../../nbs/analyses/00_expert_epoch.ipynb #f6b81c05
 def student_rows(experts, df:pd.DataFrame) -> pd.DataFrame:
-    "One row per student of the sweep rows `df`, with the checkpoint's epoch and accuracies from its expert's manifest."
+    "One row per student of the sweep rows `df`, with the checkpoint's epoch and accuracies from its expert's manifest (other recipe parameters, images and per-class accuracies at the end)."
     man = {n: t.manifest for n, t in experts.experts.items()} if isinstance(experts, Bench) else experts  # name -> manifest
     man = {n: m.set_index('step') for n, m in man.items()}
     nan = pd.Series(float('nan'), df.index)
@@ -49,6 +49,9 @@ def student_rows(experts, df:pd.DataFrame) -> pd.DataFrame:
                             status=df.status, seconds=df.seconds, device=df.device))
     for col, src in (('expert_epoch', 'epoch'), ('expert_valid_acc', 'valid_acc'), ('expert_test_acc', 'test_acc')):
         out[col] = [man[e].loc[int(s), src] if e in man and pd.notna(s) else float('nan') for e, s in zip(out.expert, out.step)]
+    params = dict.fromkeys(k for p in df.params for k in json.loads(p) if k not in ('step', 'T'))
+    for c in [*params, 'images', 'class_acc']:
+        if c in df: out[c] = df[c]
     return out
 
 # %% ../../nbs/analyses/00_expert_epoch.ipynb #90ec8b67
@@ -68,6 +71,13 @@ def best_cells(summ:pd.DataFrame, by=('ipc',)) -> pd.DataFrame:
     keys = [c for c in ('valid_mean', 'step', 'T') if c in summ]
     s = summ.sort_values(keys, ascending=[False] + [True] * (len(keys) - 1))
     return s.groupby(list(by), sort=True).head(1).sort_values(list(by)).reset_index(drop=True)
+
+# %% ../../nbs/analyses/00_expert_epoch.ipynb #0e402ae0
+def chosen_checkpoints(bench:Bench, p:Protocol, ledger=None, backend=None, show:bool=True) -> tuple:
+    "The expert-epoch sweep of `p` (T = `p.temperature[0]`, hard labels beside): its student rows, and per IPC the validation-best cell."
+    trials = epoch_trials(bench, student_for(p), sweep_steps(bench, p.steps), p.students, p.temperature[0], p.seed)
+    rows = student_rows(bench, run_sweep(trials, bench, ledger, backend, show))
+    return rows, best_cells(cell_summary(rows[rows['labels'] == 'soft']))
 
 # %% ../../nbs/analyses/00_expert_epoch.ipynb #d1a36f43
 def plot_expert_epoch(rows:pd.DataFrame, title:str|None=None):
@@ -108,11 +118,8 @@ def run_expert_epoch(p:Protocol, out='runs/expert_epoch', force:bool=False, quie
     r = open_run('expert_epoch', p, out, force, quiet, cpu, reuse)
     ex = next(iter(r.bench.experts.values()))
     r.folder.write('expert_trajectory.csv', ex.manifest.assign(name=ex.name))  # first: a partial run can be read back
-    steps = sweep_steps(r.bench, p.steps)
-    trials = epoch_trials(r.bench, student_for(p), steps, p.students, p.temperature[0], p.seed)
-    rows = student_rows(r.bench, run_sweep(trials, r.bench, r.ledger, backend, show=not quiet))
+    rows, best = chosen_checkpoints(r.bench, p, r.ledger, backend, show=not quiet)
     summ = cell_summary(rows)
-    best = best_cells(summ[summ['labels'] == 'soft'])
     for name, obj in (('rows.csv', rows), ('summary.csv', summ), ('best.csv', best)): r.folder.write(name, obj)
     fig = plot_expert_epoch(rows, f'{p.name}: {p.students} students per cell, {r.device.type}')
     r.folder.write('expert_epoch.png', fig); plt.close(fig)
