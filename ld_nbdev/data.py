@@ -12,6 +12,8 @@ import numpy as np, torch
 from PIL import Image, UnidentifiedImageError
 from fastai.data.external import untar_data, URLs
 from fastprogress.fastprogress import progress_bar
+from fastcore.basics import store_attr
+from fastcore.meta import delegates
 from .core import *
 
 # %% auto #0
@@ -124,6 +126,7 @@ def cifar10_path():
     return p.with_name(p.name.split('.')[0])
 
 # %% ../nbs/01_data.ipynb #75db8091
+@delegates(load_folder, but=['path'])
 def load_cifar10(max_per_class:int|None=None, **kwargs) -> dict:
     "CIFAR-10 via `untar_data(URLs.CIFAR)`, as `{'train', 'test'}` image sets."
     try: path = untar_data(URLs.CIFAR)
@@ -196,7 +199,8 @@ class Preprocess:
 class TensorDL:
     "Batches of tensors held on one device; optionally shuffled with a seeded generator, for `passes` passes per epoch."
     def __init__(self, *tensors, bs:int=256, shuffle:bool=False, drop_last:bool=False, seed:int|None=None, passes:int=1):
-        self.tensors, self.bs, self.shuffle, self.drop_last, self.passes = tensors, bs, shuffle, drop_last, passes
+        self.tensors = tensors
+        store_attr('bs,shuffle,drop_last,passes')
         self.gen = seeded_gen(seed if seed is not None else int(torch.randint(2**31, ())))
 
     @property

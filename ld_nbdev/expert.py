@@ -13,6 +13,7 @@ from fastai.callback.core import Callback
 from fastai.data.core import DataLoaders
 from fastai.metrics import accuracy
 import fastai.callback.progress  # registers ProgressCallback and `Learner.no_bar`
+from fastcore.basics import store_attr
 from .core import *
 from .data import *
 from .models import *
@@ -132,7 +133,7 @@ def _streams(learn) -> dict:
 class ExpertState(Callback):
     "Write the training state of the run with `settings` to `path/resume.pt` after every epoch; restore `state` before fitting."
     order = 55  # after the step counter and the Recorder's smoothed loss are reset, before `SaveTrajectory` looks at rows
-    def __init__(self, path, settings:dict, state:dict|None=None): self.path, self.settings, self.state = Path(path), settings, state
+    def __init__(self, path, settings:dict, state:dict|None=None): store_attr('settings,state'); self.path = Path(path)
 
     def before_fit(self):
         s = self.state

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 import torch, torch.nn.functional as F
 from fastai.callback.core import Callback
+from fastcore.basics import store_attr
 from .core import *
 from .models import predict_logits
 
@@ -162,7 +163,7 @@ def soft_ce(pred:torch.Tensor, targ:torch.Tensor) -> torch.Tensor:
 class SoftTargets(Callback):
     "Replace the target (item indices) of each training batch by the stored label of each item."
     order = 5
-    def __init__(self, labels:torch.Tensor): self.labels = labels
+    def __init__(self, labels:torch.Tensor): store_attr()
     def before_batch(self):
         if not self.training: return
         idx = self.yb[0]

@@ -231,6 +231,24 @@ class Run:
     bench: Bench
     device: torch.device
     say: object
+    p: Protocol|None = None
+
+    @property
+    def expert(self):
+        "The first of the run's expert trajectories."
+        return next(iter(self.bench.experts.values()))
+
+    def write_trajectory(self):
+        "Write the first expert's manifest (with its name) as `expert_trajectory.csv`: with the ledger, what a partial run is read back from."
+        self.folder.write('expert_trajectory.csv', self.expert.manifest.assign(name=self.expert.name))
+
+    def finish(self, *lines, **record) -> dict:
+        "Write `run.json` (protocol, first expert's settings and path, then `record`), say `lines` and where the run went; `run.json`'s content."
+        p = self.p
+        run = self.folder.finish(self.device, **{**dict(dataset=p.name, protocol=asdict(p), expert=asdict(p.expert_config()),
+                                                        expert_path=str(self.expert.path)), **record})
+        for line in (*lines, f'written to {self.folder.out}/ in {run["wall_s"]:.0f} s'): self.say(line)
+        return run
 
 def open_run(name:str, p:Protocol, out, force:bool=False, quiet:bool=False, cpu:bool=False, reuse=(), configs=None) -> Run:
     "Start experiment `name` of protocol `p` in folder `out` (experts `configs`, else the protocol's); the `Run`."
@@ -243,7 +261,7 @@ def open_run(name:str, p:Protocol, out, force:bool=False, quiet:bool=False, cpu:
     say(f'expert{"s" if len(bench.experts) > 1 else ""}: {", ".join(str(t.path) for t in bench.experts.values())}')
     ledger = rf.open(reuse)
     if rf.resume and len(ledger): say(f'resuming {out}: {len(ledger)} students already finished')
-    return Run(rf, ledger, bench, device, say)
+    return Run(rf, ledger, bench, device, say, p)
 
 # %% ../nbs/09_protocol.ipynb #649cddb6
 @dataclass

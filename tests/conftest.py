@@ -1,4 +1,4 @@
-import os, shutil, subprocess, sys, tempfile
+import os, shutil, subprocess, sys
 from pathlib import Path
 import pytest
 

@@ -1,5 +1,5 @@
 "Reliability guarantees: determinism, safe checkpoints, resumable runs, messy data, divergence, fuzzed bad input."
-import os, pickle, signal, subprocess, sys, time, shutil, warnings
+import os, signal, subprocess, sys, time, shutil, warnings
 from pathlib import Path
 import numpy as np, pandas as pd, pytest, torch
 from PIL import Image
@@ -34,7 +34,7 @@ def test_same_seed_same_images_labels_and_accuracy(digits, expert):
         lab = soft_labels(expert.model(step=4), x)
         acc = accuracy_of(train_student(x, lab, StudentConfig(epochs=15), seed), digits.test.x, digits.test.y)
         return idx, lab, acc
-    (i1, l1, a1), (i2, l2, a2), (i3, l3, a3) = once(0), once(0), once(1)
+    (i1, l1, a1), (i2, l2, a2), (i3, l3, _) = once(0), once(0), once(1)
     assert torch.equal(i1, i2) and torch.equal(l1, l2) and a1 == a2  # bit-identical
     assert not torch.equal(i1, i3) and not torch.equal(l1, l3)
 
@@ -128,7 +128,7 @@ train_expert(sp, ExpertConfig(epochs=int(sys.argv[2]), bs=64, lr=0.05, aug='dsa'
 def test_expert_killed_with_sigkill_continues_to_the_same_checkpoints(tmp_path, digits):
     cfg = ExpertConfig(epochs=8, bs=64, lr=0.05, aug='dsa', steps=(5,))
     p = subprocess.Popen([sys.executable, '-c', _EXPERT, str(tmp_path / 'killed'), '8'], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    t0, state = time.time(), None
+    t0 = time.time()
     while time.time() - t0 < 300 and p.poll() is None:
         part = next((tmp_path / 'killed').glob('*.partial/resume.pt'), None)
         if part is not None and torch.load(part, weights_only=True)['epoch'] >= 2: break

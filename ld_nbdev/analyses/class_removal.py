@@ -4,8 +4,6 @@
 
 # %% ../../nbs/analyses/05_class_removal.ipynb #b15ad759
 from __future__ import annotations
-from dataclasses import asdict, replace
-import json
 import numpy as np, pandas as pd, matplotlib.pyplot as plt, seaborn as sns
 from ..core import *
 from ..sweep import *
@@ -112,8 +110,8 @@ def run_class_removal(p:Protocol, out='runs/class_removal', force:bool=False, qu
                       reuse=()) -> pd.DataFrame:
     "The class-removal test of protocol `p` at each IPC's validation-chosen checkpoint; the summary."
     r = open_run('class_removal', p, out, force, quiet, cpu, reuse)
-    ex, classes = next(iter(r.bench.experts.values())), list(r.bench.sp.train.classes)
-    r.folder.write('expert_trajectory.csv', ex.manifest.assign(name=ex.name))
+    classes = list(r.bench.sp.train.classes)
+    r.write_trajectory()
     r.folder.write('classes.json', {'classes': classes})
     _, chosen = chosen_checkpoints(r.bench, p, r.ledger, backend, show=not quiet)
     r.folder.write('chosen.csv', chosen)
@@ -125,6 +123,5 @@ def run_class_removal(p:Protocol, out='runs/class_removal', force:bool=False, qu
     for name, obj in (('rows.csv', rows), ('frame.csv', frame), ('summary.csv', summ)): r.folder.write(name, obj)
     fig = plot_class_removal(frame, r.bench.sp.c, f'{p.name}: class removal, {p.students} students per condition, {r.device.type}')
     r.folder.write('class_removal.png', fig); plt.close(fig)
-    run = r.folder.finish(r.device, dataset=p.name, protocol=asdict(p), expert=asdict(p.expert_config()), expert_path=str(ex.path))
-    r.say(removal_finding(frame, r.bench.sp.c)); r.say(f'written to {out}/ in {run["wall_s"]:.0f} s')
+    r.finish(removal_finding(frame, r.bench.sp.c))
     return summ

@@ -4,13 +4,12 @@
 
 # %% ../../nbs/analyses/02_entropy.ipynb #3ee15ce3
 from __future__ import annotations
-from dataclasses import asdict
 import math
 import pandas as pd, torch, matplotlib.pyplot as plt, seaborn as sns
 from ..core import *
 from ..sweep import *
 from ..protocol import *
-from .expert_epoch import sweep_steps, student_for, student_rows, cell_summary, load_record, protocol_note
+from .expert_epoch import sweep_steps, student_for, student_rows, cell_summary
 from .temperature import temperature_trials
 
 # %% auto #0
@@ -88,8 +87,7 @@ def run_entropy(p:Protocol, out='runs/entropy', force:bool=False, quiet:bool=Fal
                 reuse=()) -> pd.DataFrame:
     "Label entropy and student accuracy per IPC x checkpoint x T of protocol `p`; the cells."
     r = open_run('entropy', p, out, force, quiet, cpu, reuse)
-    ex = next(iter(r.bench.experts.values()))
-    r.folder.write('expert_trajectory.csv', ex.manifest.assign(name=ex.name))
+    r.write_trajectory()
     trials = temperature_trials(r.bench, student_for(p), sweep_steps(r.bench, p.steps), p.temperature, p.students, p.seed)
     rows = student_rows(r.bench, run_sweep(trials, r.bench, r.ledger, backend, show=not quiet))
     cells = cell_summary(rows).merge(entropy_frame(r.bench, trials), on=['ipc', 'labels', 'expert', 'step', 'T'])
@@ -97,6 +95,5 @@ def run_entropy(p:Protocol, out='runs/entropy', force:bool=False, quiet:bool=Fal
     for name, obj in (('rows.csv', rows), ('cells.csv', cells), ('correlation.csv', corr)): r.folder.write(name, obj)
     fig = plot_entropy(cells, f'{p.name}: {p.students} students per cell, {r.device.type}')
     r.folder.write('entropy.png', fig); plt.close(fig)
-    run = r.folder.finish(r.device, dataset=p.name, protocol=asdict(p), expert=asdict(p.expert_config()), expert_path=str(ex.path))
-    r.say(corr.round(3).to_string(index=False)); r.say(f'written to {out}/ in {run["wall_s"]:.0f} s')
+    r.finish(corr.round(3).to_string(index=False))
     return cells

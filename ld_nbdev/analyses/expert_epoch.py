@@ -4,10 +4,9 @@
 
 # %% ../../nbs/analyses/00_expert_epoch.ipynb #0f22ab13
 from __future__ import annotations
-from dataclasses import asdict, replace
+from dataclasses import replace
 import pandas as pd, matplotlib as mpl, matplotlib.pyplot as plt, seaborn as sns
 from ..core import *
-from ..student import StudentConfig
 from ..sweep import *
 from ..protocol import *
 import json
@@ -116,16 +115,13 @@ def run_expert_epoch(p:Protocol, out='runs/expert_epoch', force:bool=False, quie
                      reuse=()) -> pd.DataFrame:
     "Students on the labels of every checkpoint (or `p.steps`) at each IPC of `p`, at T = `p.temperature[0]`; the best cells."
     r = open_run('expert_epoch', p, out, force, quiet, cpu, reuse)
-    ex = next(iter(r.bench.experts.values()))
-    r.folder.write('expert_trajectory.csv', ex.manifest.assign(name=ex.name))  # first: a partial run can be read back
+    r.write_trajectory()  # first: a partial run can be read back
     rows, best = chosen_checkpoints(r.bench, p, r.ledger, backend, show=not quiet)
     summ = cell_summary(rows)
     for name, obj in (('rows.csv', rows), ('summary.csv', summ), ('best.csv', best)): r.folder.write(name, obj)
     fig = plot_expert_epoch(rows, f'{p.name}: {p.students} students per cell, {r.device.type}')
     r.folder.write('expert_epoch.png', fig); plt.close(fig)
-    run = r.folder.finish(r.device, dataset=p.name, protocol=asdict(p), expert=asdict(p.expert_config()), expert_path=str(ex.path))
-    r.say(best[['ipc', 'step', 'expert_epoch', 'expert_test_acc', 'valid_mean', 'test_mean', 'test_std']].round(2).to_string(index=False))
-    r.say(f'written to {out}/ in {run["wall_s"]:.0f} s')
+    r.finish(best[['ipc', 'step', 'expert_epoch', 'expert_test_acc', 'valid_mean', 'test_mean', 'test_std']].round(2).to_string(index=False))
     return best
 
 # %% ../../nbs/analyses/00_expert_epoch.ipynb #1eb65107

@@ -4,7 +4,6 @@
 
 # %% ../../nbs/analyses/06_label_structure.ipynb #bd389a9b
 from __future__ import annotations
-from dataclasses import asdict
 import numpy as np, pandas as pd, matplotlib.pyplot as plt, seaborn as sns, torch
 from ..core import *
 from ..sweep import *
@@ -94,9 +93,9 @@ def run_label_structure(p:Protocol, out='runs/label_structure', force:bool=False
                         reuse=()) -> pd.DataFrame:
     "The link matrix at each IPC's validation-chosen checkpoint of protocol `p`, and the top classes of the smallest IPC's images; the tidy links."
     r = open_run('label_structure', p, out, force, quiet, cpu, reuse)
-    b, ex = r.bench, next(iter(r.bench.experts.values()))
+    b, ex = r.bench, r.expert
     classes = list(b.sp.train.classes)
-    r.folder.write('expert_trajectory.csv', ex.manifest.assign(name=ex.name))
+    r.write_trajectory()
     _, chosen = chosen_checkpoints(b, p, r.ledger, backend, show=not quiet)
     r.folder.write('chosen.csv', chosen)
     T, steps = p.temperature[0], chosen.set_index('ipc').step.astype(int)
@@ -113,6 +112,5 @@ def run_label_structure(p:Protocol, out='runs/label_structure', force:bool=False
     r.folder.write('class_links.png', fig); plt.close(fig)
     fig = plot_top_classes(b.sp.pre.undo(x), top, cols=min(5, len(x)), title=f'IPC {ipc} images and their labels (step {steps[ipc]})')
     r.folder.write('top_classes.png', fig); plt.close(fig)
-    run = r.folder.finish(r.device, dataset=p.name, protocol=asdict(p), expert=asdict(p.expert_config()), expert_path=str(ex.path))
-    r.say(structure_finding(links)); r.say(f'written to {out}/ in {run["wall_s"]:.0f} s')
+    r.finish(structure_finding(links))
     return links

@@ -4,12 +4,11 @@
 
 # %% ../../nbs/analyses/04_label_swap.ipynb #403a1d6d
 from __future__ import annotations
-from dataclasses import asdict, replace
-import numpy as np, pandas as pd, matplotlib.pyplot as plt, seaborn as sns
+import numpy as np, pandas as pd, matplotlib.pyplot as plt
 from ..core import *
 from ..sweep import *
 from ..protocol import *
-from .expert_epoch import sweep_steps, student_for, student_rows, cell_summary, best_cells, chosen_checkpoints
+from .expert_epoch import student_for, student_rows, cell_summary, best_cells, chosen_checkpoints
 
 # %% auto #0
 __all__ = ['LABEL_KINDS', 'swap_trials', 'swap_summary', 'swap_finding', 'plot_label_swap', 'run_label_swap']
@@ -97,8 +96,7 @@ def run_label_swap(p:Protocol, out='runs/label_swap', force:bool=False, quiet:bo
                    reuse=()) -> pd.DataFrame:
     "The label swap test of protocol `p` at each IPC's validation-chosen checkpoint; the summary."
     r = open_run('label_swap', p, out, force, quiet, cpu, reuse)
-    ex = next(iter(r.bench.experts.values()))
-    r.folder.write('expert_trajectory.csv', ex.manifest.assign(name=ex.name))  # first: a partial run can be read back
+    r.write_trajectory()  # first: a partial run can be read back
     base, chosen = chosen_checkpoints(r.bench, p, r.ledger, backend, show=not quiet)
     r.folder.write('chosen.csv', chosen)
     trials = swap_trials(r.bench, student_for(p), chosen, p.swap_k or range(1, r.bench.sp.c), p.students, p.temperature[0], p.seed)
@@ -107,7 +105,5 @@ def run_label_swap(p:Protocol, out='runs/label_swap', force:bool=False, quiet:bo
     for name, obj in (('rows.csv', rows), ('summary.csv', summ)): r.folder.write(name, obj)
     fig = plot_label_swap(summ, f'{p.name}: label swap, {p.students} students per cell, {r.device.type}')
     r.folder.write('label_swap.png', fig); plt.close(fig)
-    run = r.folder.finish(r.device, dataset=p.name, protocol=asdict(p), expert=asdict(p.expert_config()), expert_path=str(ex.path))
-    r.say(summ[['ipc', 'kind', 'k', 'step', 'test_mean', 'test_std']].round(2).to_string(index=False))
-    r.say(f'written to {out}/ in {run["wall_s"]:.0f} s')
+    r.finish(summ[['ipc', 'kind', 'k', 'step', 'test_mean', 'test_std']].round(2).to_string(index=False))
     return summ

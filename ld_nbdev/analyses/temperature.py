@@ -4,7 +4,6 @@
 
 # %% ../../nbs/analyses/01_temperature.ipynb #778e0539
 from __future__ import annotations
-from dataclasses import asdict, replace
 import numpy as np, pandas as pd, matplotlib.pyplot as plt, seaborn as sns
 from ..core import *
 from ..sweep import *
@@ -87,8 +86,7 @@ def run_temperature(p:Protocol, out='runs/temperature', force:bool=False, quiet:
     check(len(p.temperature) >= 2, 'a temperature grid needs two or more temperatures (--temperature 0.5 1 2 4)')
     check(1.0 in p.temperature, 'the temperature grid needs T = 1 for the early-stopping side of the comparison')
     r = open_run('temperature', p, out, force, quiet, cpu, reuse)
-    ex = next(iter(r.bench.experts.values()))
-    r.folder.write('expert_trajectory.csv', ex.manifest.assign(name=ex.name))
+    r.write_trajectory()
     trials = temperature_trials(r.bench, student_for(p), sweep_steps(r.bench, p.steps), p.temperature, p.students, p.seed)
     rows = student_rows(r.bench, run_sweep(trials, r.bench, r.ledger, backend, show=not quiet))
     summ = cell_summary(rows)
@@ -96,6 +94,5 @@ def run_temperature(p:Protocol, out='runs/temperature', force:bool=False, quiet:
     for name, obj in (('rows.csv', rows), ('summary.csv', summ), ('claim.csv', claim)): r.folder.write(name, obj)
     fig = plot_temperature(summ, f'{p.name}: mean test accuracy (%) of {p.students} students per cell, {r.device.type}')
     r.folder.write('temperature.png', fig); plt.close(fig)
-    run = r.folder.finish(r.device, dataset=p.name, protocol=asdict(p), expert=asdict(p.expert_config()), expert_path=str(ex.path))
-    r.say(claim.round(2).to_string(index=False)); r.say(f'written to {out}/ in {run["wall_s"]:.0f} s')
+    r.finish(claim.round(2).to_string(index=False))
     return claim
