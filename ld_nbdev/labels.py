@@ -48,13 +48,14 @@ class TopK:
     @property
     def nbytes(self) -> int: return self.values.nbytes + (0 if self.index is None else self.index.nbytes)
 
-    def dense(self) -> torch.Tensor:
-        "Probability labels `(N, classes)`: the kept probabilities renormalised, or one-hot for `k = 0`."
-        if self.index is None: return self.values / self.values.sum(1, keepdim=True)
+    def dense(self, renorm:bool=True) -> torch.Tensor:
+        "Labels `(N, classes)`: the kept probabilities (rescaled to sum 1 if `renorm`, else as kept), or one-hot for `k = 0`."
+        v = self.values.float()
+        if self.index is None: return v / v.sum(1, keepdim=True) if renorm else v.clone()
         idx = self.index.long()
-        if not self.values.numel(): return F.one_hot(idx[:, 0], self.classes).float()
-        out = torch.zeros(len(idx), self.classes, device=idx.device).scatter_(1, idx, self.values)
-        return out / out.sum(1, keepdim=True)
+        if not v.numel(): return F.one_hot(idx[:, 0], self.classes).float()
+        out = torch.zeros(len(idx), self.classes, device=idx.device).scatter_(1, idx, v)
+        return out / out.sum(1, keepdim=True) if renorm else out
 
 
 
@@ -104,9 +105,10 @@ def ensemble(x, y, c, experts, step:int|None=None, steps=(), T:float=1.0):
     return ensemble_labels([t.model(step=s, device=x.device) for t in experts for s in (steps or (step,))], x, T)
 
 @label_recipe
-def topk(x, y, c, experts, k:int, step:int, T:float=1.0):
-    "The first expert's soft labels at `step`, each keeping its `k` largest probabilities, renormalised (`TopK.dense`)."
-    return topk_labels(soft(x, y, c, experts, step, T), k).dense()
+def topk(x, y, c, experts, k:int, step:int, T:float=1.0, renorm:bool=True, half:bool=False):
+    "The first expert's soft labels at `step`, each keeping its `k` largest probabilities (`TopK.dense(renorm)`), rounded to float16 if `half`."
+    t = topk_labels(soft(x, y, c, experts, step, T), k)
+    return TopK(t.values.half(), t.index, c).dense(renorm) if half else t.dense(renorm)
 
 @label_recipe
 def swap(x, y, c, experts, k:int, step:int, T:float=1.0):

@@ -66,9 +66,10 @@ class Protocol:
     expert_recipes: tuple = ('ours', 'ours_dsa', 'official@0.1')  # expert recipes the expert_recipe analysis compares (name or name@lr)
     swap_k: tuple[int, ...]|None = None  # the ranks k the label_swap analysis swaps with the smallest; default: 1 .. classes - 1
     subjects: tuple[int, ...]|None = None  # the classes (indices) the class_removal analysis removes in turn; default: all
+    keep_k: tuple[int, ...]|None = None  # the k of the data_knowledge grid's top-k labels (0: hard labels); default 0, 1, 2, 3, 5 and all
 
     def __post_init__(self):
-        for f in ('ipc', 'lr', 'temperature', 'expert_steps', 'steps', 'expert_recipes', 'swap_k', 'subjects'):
+        for f in ('ipc', 'lr', 'temperature', 'expert_steps', 'steps', 'expert_recipes', 'swap_k', 'subjects', 'keep_k'):
             object.__setattr__(self, f, _tup(getattr(self, f)))
         for f in ('epochs', 'select_epochs'): object.__setattr__(self, f, _one(getattr(self, f)))
         if self.data is None: check(self.dataset in DATASETS, f'unknown dataset {self.dataset!r}; choose one of '
@@ -92,6 +93,7 @@ class Protocol:
         for s in self.steps or (): check(s >= 0, f'--steps must be >= 0, got {s}')
         for k in self.swap_k or (): check(k >= 1, f'--swap_k must be >= 1, got {k}')
         for c in self.subjects or (): check(c >= 0, f'--subjects must be class indices >= 0, got {c}')
+        for k in self.keep_k or (): check(k >= 0, f'--keep_k must be >= 0, got {k}')
         for r in self.expert_recipes: expert_recipe(r)  # a bad name or learning rate: one line
         if self.max_per_class is not None: check(self.max_per_class >= 2, f'--max_per_class must be >= 2, got {self.max_per_class}')
 
@@ -123,6 +125,8 @@ PRESETS = {
     'recipes_cpu': Protocol(**{**_EXPERT_TIME, 'ipc': (1,), 'epochs': 300}),
     'removal_cpu': Protocol(**{**_EXPERT_TIME, 'ipc': (10,), 'epochs': 200}),
     'removal_full': Protocol(ipc=(10,), students=5, epochs=1000, zca=True, expert_epochs=30),
+    'knowledge_cpu': Protocol(**{**_EXPERT_TIME, 'ipc': (1, 2, 5, 10, 20), 'epochs': (300, 300, 200, 200, 200), 'steps': (25, 100, 188, 376)}),
+    'knowledge_full': Protocol(ipc=(1, 2, 5, 10, 20, 50), students=5, epochs=1000, zca=True, expert_epochs=30),
     'temperature_full': Protocol(ipc=(1, 10, 50), students=5, epochs=1000, zca=True, expert_epochs=30, temperature=(0.5, 1.0, 2.0, 4.0)),
     'digits_temperature': Protocol(dataset='digits', epochs=100, valid_frac=0.15, expert_epochs=15, expert_lr=0.05, expert_bs=64,
                                    expert_steps=(2, 4, 8), temperature=(0.5, 1.0, 2.0, 4.0)),
@@ -146,6 +150,7 @@ def bench_for(p:Protocol, device=None, show:bool=True, configs=None) -> Bench:
     c = len(ds['train'].classes)
     for k in p.swap_k or (): check(k < c, f'--swap_k {k}: swapping rank k with the smallest needs k < {c} (the classes)')
     for j in p.subjects or (): check(j < c, f'--subjects {j}: the data has classes 0 .. {c - 1}')
+    for k in p.keep_k or (): check(k <= c, f'--keep_k {k}: a label has only {c} probabilities to keep')
     sp = prepare(ds, valid_frac=p.valid_frac, zca=p.zca, seed=p.seed, device=device or pick_device())
     last = len(TensorDL(sp.train.y, bs=p.expert_bs, seed=0)) * p.expert_epochs  # the expert's batches
     for s in p.expert_steps: check(s <= last, f"--expert_steps {s} is past the expert's last step ({last})")

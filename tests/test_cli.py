@@ -191,7 +191,9 @@ def test_structure_tests_from_the_command_line(tmp_path):
     assert len(pd.read_csv(tmp_path / 'l' / 'links.csv')) == 100 and len(pd.read_csv(tmp_path / 'l' / 'top.csv')) == 30
     assert pd.read_csv(tmp_path / 'l' / 'ledger.csv', dtype={'key': str}).key.isin(le.key).all()  # nothing trained
     for args, msg in ((['label_swap', '--swap_k', '10'], '--swap_k 10: swapping rank k with the smallest needs k < 10'),
-                      (['class_removal', '--subjects', '10'], '--subjects 10: the data has classes 0 .. 9')):
+                      (['class_removal', '--subjects', '10'], '--subjects 10: the data has classes 0 .. 9'),
+                      (['data_knowledge', '--ipc', '1', '2', '--epochs', '5'], 'a scaling law needs three or more IPCs'),
+                      (['pareto', '--keep_k', '0', '11'], '--keep_k 11: a label has only 10 probabilities to keep')):
         e = run_cli(args[0], *common, *args[1:], '--out', tmp_path / 'x', prog='ld_run')
         assert e.returncode == 2 and len(e.stderr.strip().splitlines()) == 1 and msg in e.stderr, e.stderr
         assert not (tmp_path / 'x').exists()
