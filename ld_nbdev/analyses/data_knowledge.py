@@ -4,6 +4,7 @@
 
 # %% ../../nbs/analyses/07_data_knowledge.ipynb #f74bd214
 from __future__ import annotations
+import warnings
 import numpy as np, pandas as pd, matplotlib.pyplot as plt, seaborn as sns
 from scipy.optimize import curve_fit
 from ..core import *
@@ -181,6 +182,7 @@ def run_data_knowledge(p:Protocol, out='runs/data_knowledge', force:bool=False, 
     r = open_run('data_knowledge', p, out, force, quiet, cpu, reuse)
     r.write_trajectory()
     c = r.bench.sp.c
+    r.folder.write('classes.json', {'classes': list(r.bench.sp.train.classes)})
     base, chosen = chosen_checkpoints(r.bench, p, r.ledger, backend, show=not quiet)
     r.folder.write('chosen.csv', chosen)
     trials = knowledge_trials(r.bench, student_for(p), chosen, keep_ks(c, p.keep_k), p.students, p.temperature[0], p.seed)

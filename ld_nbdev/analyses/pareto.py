@@ -9,7 +9,7 @@ import numpy as np, pandas as pd, matplotlib.pyplot as plt, seaborn as sns, torc
 from PIL import Image
 from ..core import *
 from ..sweep import *
-from ..labels import TopK, _index_dtype
+from ..labels import _index_dtype
 from ..protocol import *
 from .expert_epoch import student_for, student_rows, chosen_checkpoints
 from .data_knowledge import keep_ks, knowledge_trials, knowledge_frame
