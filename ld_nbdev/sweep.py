@@ -145,6 +145,7 @@ class Bench:
     def __init__(self, sp:Splits, experts=()):
         self.sp, self.experts = sp, {t.name: t for t in experts}
         self._images, self._labels = {}, {}
+        self.memo = {}  # what analyses compute once per bench (an expert's losses or features on the training split)
 
     def experts_of(self, t:Trial) -> list:
         for n in t.experts: check(n in self.experts, f'no expert named {n!r} here; have {", ".join(self.experts) or "none"}')
