@@ -13,6 +13,7 @@ import ld_nbdev.experiments, ld_nbdev.reproduce  # each registers its experiment
 import ld_nbdev.analyses.expert_epoch, ld_nbdev.analyses.temperature, ld_nbdev.analyses.entropy, ld_nbdev.analyses.expert_recipe
 import ld_nbdev.analyses.label_swap, ld_nbdev.analyses.class_removal, ld_nbdev.analyses.label_structure
 import ld_nbdev.analyses.data_knowledge, ld_nbdev.analyses.pareto, ld_nbdev.analyses.image_selection
+import ld_nbdev.analyses.ensembles
 
 # %% auto #0
 __all__ = ['parser_for', 'run_experiment', 'ld_run', 'ld_baseline', 'ld_table2']

@@ -127,6 +127,8 @@ PRESETS = {
     'removal_full': Protocol(ipc=(10,), students=5, epochs=1000, zca=True, expert_epochs=30),
     'knowledge_cpu': Protocol(**{**_EXPERT_TIME, 'ipc': (1, 2, 5, 10, 20), 'epochs': (300, 300, 200, 200, 200), 'steps': (25, 100, 188, 376)}),
     'knowledge_full': Protocol(ipc=(1, 2, 5, 10, 20, 50), students=5, epochs=1000, zca=True, expert_epochs=30),
+    'ensemble_cpu': Protocol(**{**_EXPERT_TIME, 'experts': 5}),
+    'ensemble_full': Protocol(ipc=(1, 10, 50), students=5, epochs=1000, zca=True, expert_epochs=30, experts=5),
     'temperature_full': Protocol(ipc=(1, 10, 50), students=5, epochs=1000, zca=True, expert_epochs=30, temperature=(0.5, 1.0, 2.0, 4.0)),
     'digits_temperature': Protocol(dataset='digits', epochs=100, valid_frac=0.15, expert_epochs=15, expert_lr=0.05, expert_bs=64,
                                    expert_steps=(2, 4, 8), temperature=(0.5, 1.0, 2.0, 4.0)),
