@@ -107,7 +107,8 @@ def multipliers(frame:pd.DataFrame, law:str='power', levels=None, n_levels:int=3
     out = []
     for at, L in levels:
         nh, ns = inv(L, *fits[0]), inv(L, *fits[c])
-        out.append(dict(law=law, soft_ipc=at, level=L, hard_ipc=nh, soft_ipc_fit=ns, multiplier=nh / ns))
+        ratio = (nh / ns if np.isfinite(nh) else np.inf) if np.isfinite(ns) and ns > 0 else np.nan  # NaN: soft never gets there either
+        out.append(dict(law=law, soft_ipc=at, level=L, hard_ipc=nh, soft_ipc_fit=ns, multiplier=ratio))
     return pd.DataFrame(out)
 
 def bootstrap_multipliers(frame:pd.DataFrame, law:str='power', levels=None, B:int=200, seed:int=0) -> pd.DataFrame:
@@ -120,8 +121,9 @@ def bootstrap_multipliers(frame:pd.DataFrame, law:str='power', levels=None, B:in
         boot = pd.concat([d.iloc[rng.integers(0, len(d), len(d))] for d in groups])
         reps.append(multipliers(boot, law, est.level.tolist()).multiplier.values)
     reps = np.array(reps)
-    est['lo'] = [np.nanpercentile(r, 2.5) for r in reps.T]
-    est['hi'] = [np.nanpercentile(r, 97.5) for r in reps.T]
+    pct = lambda r, q: np.percentile(r[~np.isnan(r)], q, method='nearest') if (~np.isnan(r)).any() else np.nan  # inf (never) stays inf
+    est['lo'] = [pct(r, 2.5) for r in reps.T]
+    est['hi'] = [pct(r, 97.5) for r in reps.T]
     est['never'] = [float(np.mean(np.isinf(r))) for r in reps.T]
     return est
 
@@ -145,8 +147,6 @@ def plot_data_knowledge(frame:pd.DataFrame, law:str='power', title:str|None=None
     fig.tight_layout()
     return fig
 
-def _times(m) -> str: return 'never (above the hard-label ceiling)' if np.isinf(m) else f'{m:.1f}x'
-
 def knowledge_finding(frame:pd.DataFrame, law:str, ho:pd.DataFrame, mult:pd.DataFrame) -> str:
     "Sentences: the law and its held-out error, the data multiplier at each level with its bootstrap interval, and how few label entries suffice."
     c, cells = frame.k.max(), _cells(frame)
@@ -155,11 +155,14 @@ def knowledge_finding(frame:pd.DataFrame, law:str, ho:pd.DataFrame, mult:pd.Data
     out = [f"The {law} law fits best on IPCs left out of the fit (mean error {err[law]:.1f} points; "
            + ', '.join(f'{k}: {v:.1f}' for k, v in err.items() if k != law) + f"; {ext:.1f} points when extrapolating to the largest IPC)."]
     for _, m in mult.iterrows():
-        rng_ = '' if 'lo' not in m or np.isnan(m.lo) else (f" (95 % bootstrap interval {m.lo:.1f}-{m.hi:.1f}x" if np.isfinite(m.hi) else
-                                                            f" (95 % bootstrap interval from {m.lo:.1f}x to never") + \
-               (f"; never reached in {m.never * 100:.0f} % of resamples)" if m.never > 0 else ')')
-        out.append(f"To match full soft labels at IPC {m.soft_ipc:.0f} ({m.level:.1f} %), hard labels need "
-                   f"{'IPC ' + format(m.hard_ipc, '.1f') + ', ' if np.isfinite(m.hard_ipc) else ''}{_times(m.multiplier)} the images{rng_}.")
+        if 'lo' not in m or np.isnan(m.lo) or np.isinf(m.lo): rng_ = '' if 'never' not in m else f" (never reached in {m.never * 100:.0f} % of bootstrap resamples)"
+        else: rng_ = (f" (95 % bootstrap interval {m.lo:.1f}-{m.hi:.1f}x" if np.isfinite(m.hi) else f" (95 % bootstrap interval from {m.lo:.1f}x to never") + \
+                     (f"; never reached in {m.never * 100:.0f} % of resamples)" if m.never > 0 else ')')
+        if np.isinf(m.multiplier):
+            out.append(f"Full soft labels at IPC {m.soft_ipc:.0f} reach {m.level:.1f} %, beyond what the fitted hard-label law ever "
+                       f"reaches: hard labels do not match them at any IPC{rng_}.")
+        else: out.append(f"To match full soft labels at IPC {m.soft_ipc:.0f} ({m.level:.1f} %), hard labels need IPC "
+                         f"{m.hard_ipc:.1f}, {m.multiplier:.1f}x the images{rng_}.")
     full = cells[cells.k == c].set_index('ipc')['mean']
     close = cells[(cells.k > 0) & (cells.k < c)].assign(gap=lambda d: full.reindex(d.ipc).values - d['mean'])
     if len(close):
