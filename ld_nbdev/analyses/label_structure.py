@@ -59,7 +59,7 @@ def plot_class_links(links:pd.DataFrame, title:str|None=None):
 def plot_top_classes(images:torch.Tensor, top:pd.DataFrame, cols:int=5, title:str|None=None):
     "The `images` (pixels in [0, 1], `(N, ch, h, w)`) each with its true class and its top classes from `top` (a `top_classes` frame)."
     n = len(images); rows = -(-n // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(2.3 * cols, 2.9 * rows), squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(2.3 * cols, 3.4 * rows), squeeze=False)
     for ax in axes.flat: ax.axis('off')
     for i, ax in zip(range(n), axes.flat):
         im = images[i].permute(1, 2, 0).cpu().numpy()
@@ -81,7 +81,8 @@ def structure_finding(links:pd.DataFrame, n:int=4) -> str:
         r = np.corrcoef(g.values[off], g.values.T[off])[0, 1]
         out.append(f"IPC {ipc} (checkpoint step {step:.0f}): labels of held-out images put {diag:.0f} % on the true class on "
                    f"average; the strongest links are " + ', '.join(f'{x.true} → {x.label} {x.prob * 100:.0f} %' for x in s.itertuples())
-                   + f"; links are {'nearly ' if r > 0.8 else ''}symmetric (correlation of M[i, j] with M[j, i]: {r:.2f}).")
+                   + f"; links are {'nearly symmetric' if r > 0.8 else 'partly symmetric' if r > 0.4 else 'not symmetric'} "
+                   f"(correlation of M[i, j] with M[j, i]: {r:.2f}).")
     return ' '.join(out)
 
 # %% ../../nbs/analyses/06_label_structure.ipynb #ad91a4cd
