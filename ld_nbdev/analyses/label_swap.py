@@ -56,12 +56,14 @@ def swap_finding(summ:pd.DataFrame) -> str:
         if soft is None or hard is None or not len(sw): continue
         top, low = sw.iloc[0], sw.iloc[-1]
         rho = sw.k.corr(sw.test_mean, method='spearman') if len(sw) > 2 else float('nan')
+        below = sw[sw.test_mean < hard.test_mean].k.astype(int).tolist()
         text = (f"IPC {ipc} (checkpoint step {soft.step:.0f}): unswapped soft labels give {_pm(soft)} and hard labels {_pm(hard)}; "
                 f"swapping rank k = {top.k:.0f} with the smallest gives {_pm(top)}, k = {low.k:.0f} gives {_pm(low)}")
         if not np.isnan(rho): text += f" (Spearman correlation of accuracy with k: {rho:.2f})"
+        text += (f"; swaps at k = {', '.join(map(str, below))} fall below hard labels" if below else '; no swap falls below hard labels')
         if ctl is not None:
-            text += (f"; keeping each label's top class and shuffling the rest gives {_pm(ctl)}: the ranking below the top "
-                     f"class is worth {soft.test_mean - ctl.test_mean:.1f} points, the top probability alone "
+            text += (f". Keeping each label's top class and value and shuffling the rest gives {_pm(ctl)}: the ranking below the "
+                     f"top class is worth {soft.test_mean - ctl.test_mean:.1f} points, the rest of the label without it "
                      f"{ctl.test_mean - hard.test_mean:.1f} points over hard labels")
         out.append(text + '.')
     return ' '.join(out)
