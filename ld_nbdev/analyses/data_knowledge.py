@@ -39,8 +39,10 @@ def knowledge_frame(rows:pd.DataFrame, chosen:pd.DataFrame, c:int) -> pd.DataFra
     "One row per grid student: IPC, k (0 hard, `c` full soft), seed, test and validation accuracy (%); soft labels only at the chosen checkpoint."
     ok = rows[rows.status == 'ok']
     at = ok.ipc.map(chosen.set_index('ipc').step)
-    keep = ok[(ok['labels'] == 'hard') | (ok['labels'].isin(['soft', 'topk']) & (ok.step == at))]
-    if 'k' in keep: keep = keep[(keep['labels'] != 'topk') | keep.get('renorm', pd.Series(False, keep.index)).eq(False)]
+    flag = lambda col: ok.get(col, pd.Series(np.nan, ok.index))
+    plain = ok.images.eq('random') if 'images' in ok else pd.Series(True, ok.index)
+    topk = ok['labels'].eq('topk') & flag('renorm').eq(False) & ~flag('half').eq(True)  # float16 students are the pareto's
+    keep = ok[plain & (ok['labels'].eq('hard') | ((ok['labels'].eq('soft') | topk) & (ok.step == at)))]
     k = np.where(keep['labels'] == 'hard', 0, np.where(keep['labels'] == 'soft', c, keep.get('k', pd.Series(0, keep.index))))
     return pd.DataFrame(dict(ipc=keep.ipc.values, k=k.astype(int), seed=keep.seed.values, test=keep.test_acc.values * 100,
                              valid=keep.valid_acc.values * 100)).sort_values(['k', 'ipc', 'seed']).reset_index(drop=True)
