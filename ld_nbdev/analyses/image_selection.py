@@ -14,8 +14,8 @@ from ..protocol import *
 from .expert_epoch import student_for, student_rows, chosen_checkpoints, cell_summary
 
 # %% auto #0
-__all__ = ['SELECTION_RULES', 'RULES', 'split_head', 'expert_view', 'herding', 'kcenter', 'selection_trials', 'selection_summary',
-           'plot_image_selection', 'selection_finding', 'run_image_selection']
+__all__ = ['SELECTION_RULES', 'RULES', 'split_head', 'expert_view', 'herding', 'kcenter', 'selection_trials', 'selection_rows',
+           'selection_summary', 'plot_image_selection', 'selection_finding', 'run_image_selection']
 
 # %% ../../nbs/analyses/09_image_selection.ipynb #79c82313
 def split_head(model:nn.Module) -> tuple:
@@ -99,27 +99,24 @@ def selection_trials(bench:Bench, students:dict, chosen:pd.DataFrame, rules=RULE
                         Trial(bench.sp.key, ipc, 'hard', {}, (), students[ipc], seed + s, images, image_seed=seed)]
     return out
 
+def selection_rows(rows:pd.DataFrame, chosen:pd.DataFrame) -> pd.DataFrame:
+    "The student rows of the comparison (hard labels, and soft labels at each IPC's `chosen` checkpoint), with their image `rule`."
+    ok = rows[rows.status == 'ok']
+    ok = ok[(ok['labels'] == 'hard') | (ok.step == ok.ipc.map(chosen.set_index('ipc').step))]
+    rule = ok.images.str.split(':').str[0]
+    return ok.assign(rule=pd.Categorical(rule, [r for r in RULES if r in set(rule)], ordered=True))
+
 def selection_summary(rows:pd.DataFrame, chosen:pd.DataFrame) -> pd.DataFrame:
     "Per IPC, image rule and label kind: test accuracy mean and sd (%), validation mean (%), students; soft labels at the chosen checkpoint."
-    ok = rows[rows.status == 'ok']
-    at = ok.ipc.map(chosen.set_index('ipc').step)
-    ok = ok[(ok['labels'] == 'hard') | (ok.step == at)].assign(rule=lambda d: d.images.str.split(':').str[0])
-    g = ok.groupby(['ipc', 'rule', 'labels'])
-    out = g.agg(test_mean=('test_acc', 'mean'), test_std=('test_acc', 'std'), valid_mean=('valid_acc', 'mean'),
-                students=('test_acc', 'size')).reset_index()
-    for c in ('test_mean', 'test_std', 'valid_mean'): out[c] = out[c] * 100
-    out['rule'] = pd.Categorical(out.rule, [r for r in RULES if r in set(out.rule)], ordered=True)
-    return out.sort_values(['ipc', 'labels', 'rule']).reset_index(drop=True)
+    return cell_summary(selection_rows(rows, chosen), by=('ipc', 'rule', 'labels')).sort_values(['ipc', 'labels', 'rule']).reset_index(drop=True)
 
-def plot_image_selection(summ:pd.DataFrame, title:str|None=None):
-    "Test accuracy (%) per image rule, soft and hard labels side by side, one panel per IPC."
-    ipcs = sorted(summ.ipc.unique())
+def plot_image_selection(sel:pd.DataFrame, title:str|None=None):
+    "Test accuracy (%, mean and sd over students) per image rule, soft and hard labels side by side, one panel per IPC; `sel` from `selection_rows`."
+    ipcs = sorted(sel.ipc.unique())
     fig, axes = plt.subplots(1, len(ipcs), figsize=(5.5 * len(ipcs), 3.8), squeeze=False)
     for ax, ipc in zip(axes[0], ipcs):
-        d = summ[summ.ipc == ipc]
-        sns.barplot(d, x='rule', y='test_mean', hue='labels', hue_order=['soft', 'hard'], palette=['C0', '0.6'], ax=ax)
-        for bar, (_, r) in zip(ax.patches, d.sort_values(['labels', 'rule'], ascending=[False, True]).iterrows()):
-            ax.errorbar(bar.get_x() + bar.get_width() / 2, r.test_mean, yerr=0 if np.isnan(r.test_std) else r.test_std, color='k', lw=1, capsize=2)
+        sns.barplot(sel[sel.ipc == ipc].assign(test=lambda d: d.test_acc * 100), x='rule', y='test', hue='labels',
+                    hue_order=['soft', 'hard'], palette=['C0', '0.6'], errorbar='sd', capsize=0.1, err_kws={'linewidth': 1}, ax=ax)
         ax.set(title=f'IPC {ipc}', xlabel='images', ylabel='student test accuracy (%)')
         ax.legend(fontsize='small')
     if title: fig.suptitle(title, fontsize='medium')
@@ -158,7 +155,7 @@ def run_image_selection(p:Protocol, out='runs/image_selection', force:bool=False
     rows = student_rows(r.bench, run_sweep(trials, r.bench, r.ledger, backend, show=not quiet))
     summ = selection_summary(rows, chosen)
     for name, obj in (('rows.csv', rows), ('summary.csv', summ)): r.folder.write(name, obj)
-    fig = plot_image_selection(summ, f'{p.name}: {p.students} students per cell, {r.device.type}')
+    fig = plot_image_selection(selection_rows(rows, chosen), f'{p.name}: {p.students} students per cell, {r.device.type}')
     r.folder.write('image_selection.png', fig); plt.close(fig)
     r.finish(selection_finding(summ))
     return summ

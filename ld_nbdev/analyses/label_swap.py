@@ -34,10 +34,7 @@ def swap_summary(rows:pd.DataFrame) -> pd.DataFrame:
     chosen = best_cells(cell_summary(ok[ok['labels'] == 'soft'])).set_index('ipc').step
     at = ok.ipc.map(chosen)
     keep = ok[ok['labels'].eq('hard') | (ok['labels'].isin(['soft', 'swap', 'shuffled']) & (ok.step == at))]
-    g = keep.assign(k=keep.get('k', np.nan)).groupby(['ipc', 'labels', 'k'], dropna=False)
-    out = g.agg(step=('step', 'first'), test_mean=('test_acc', 'mean'), test_std=('test_acc', 'std'),
-                valid_mean=('valid_acc', 'mean'), students=('test_acc', 'size')).reset_index()
-    for c in ('test_mean', 'test_std', 'valid_mean'): out[c] = out[c] * 100
+    out = cell_summary(keep.assign(k=keep.get('k', np.nan)), by=('ipc', 'labels', 'k', 'step'))
     out['kind'] = out['labels'].map(LABEL_KINDS)
     return out.sort_values(['ipc', 'labels', 'k']).reset_index(drop=True)
 
