@@ -13,7 +13,7 @@ import ld_nbdev.experiments, ld_nbdev.reproduce  # each registers its experiment
 import ld_nbdev.analyses.expert_epoch, ld_nbdev.analyses.temperature, ld_nbdev.analyses.entropy, ld_nbdev.analyses.expert_recipe
 import ld_nbdev.analyses.label_swap, ld_nbdev.analyses.class_removal, ld_nbdev.analyses.label_structure
 import ld_nbdev.analyses.data_knowledge, ld_nbdev.analyses.pareto, ld_nbdev.analyses.image_selection
-import ld_nbdev.analyses.ensembles
+import ld_nbdev.analyses.ensembles, ld_nbdev.analyses.online_teacher, ld_nbdev.analyses.learned_labels
 
 # %% auto #0
 __all__ = ['parser_for', 'run_experiment', 'ld_run', 'ld_baseline', 'ld_table2']
@@ -52,7 +52,7 @@ def run_experiment(name:str, argv, prog:str):
     exp = EXPERIMENTS[name]
     a = parser_for(exp, prog).parse_args(argv)
     try:
-        p = protocol(a.preset or exp.preset(a.dataset or 'cifar10', a.full), **{f.name: getattr(a, f.name) for f in fields(exp.protocol)})
+        p = protocol(a.preset or exp.preset(a.dataset or 'cifar10', a.full), exp.protocol, **{f.name: getattr(a, f.name) for f in fields(exp.protocol)})
         backend = None
         if a.ray:
             from ld_nbdev.scaleout import ray_backend

@@ -12,9 +12,10 @@ from .core import *
 from .models import predict_logits
 
 # %% auto #0
-__all__ = ['RECIPES', 'soft_labels', 'hard_labels', 'ensemble_labels', 'TopK', 'topk_labels', 'label_recipe', 'make_labels',
-           'hard', 'soft', 'ensemble', 'topk', 'swap', 'shuffled', 'zero_class', 'swap_kth', 'shuffle_below_top',
-           'zero_column', 'member_ce', 'soft_ce', 'SoftTargets']
+__all__ = ['RECIPES', 'TEACHERS', 'soft_labels', 'hard_labels', 'ensemble_labels', 'TopK', 'topk_labels', 'label_recipe',
+           'make_labels', 'hard', 'soft', 'ensemble', 'topk', 'swap', 'shuffled', 'zero_class', 'swap_kth',
+           'shuffle_below_top', 'zero_column', 'member_ce', 'soft_ce', 'SoftTargets', 'Teacher', 'OnlineTeacher',
+           'online', 'teacher_for']
 
 # %% ../nbs/05_labels.ipynb #892a4db2
 def soft_labels(model:nn.Module, x:torch.Tensor, T:float=1.0) -> torch.Tensor:
@@ -173,3 +174,45 @@ class SoftTargets(Callback):
         if self.labels.dim() == 3:  # stacked students: labels (n, N, C), indices (B, n) -> targets (B, n, C)
             self.learn.yb = (self.labels[torch.arange(len(self.labels), device=idx.device), idx],)
         else: self.learn.yb = (self.labels[idx],)
+
+# %% ../nbs/05_labels.ipynb #cfdd6dd8
+class Teacher:
+    "An expert checkpoint that labels batches: `softmax(model(xb) / T)`, in evaluation mode, without gradient."
+    def __init__(self, model:nn.Module, T:float=1.0):
+        check(T > 0, f'temperature must be > 0, got {T}')
+        self.model, self.T, self.seen = model.eval().requires_grad_(False), T, 0  # `seen`: images labelled so far
+
+    def __call__(self, xb:torch.Tensor) -> torch.Tensor:
+        if next(self.model.parameters()).device != xb.device: self.model.to(xb.device)
+        self.seen += len(xb)
+        with torch.no_grad(): return F.softmax(self.model(xb).float() / self.T, -1)
+
+# %% ../nbs/05_labels.ipynb #7a554b8d
+class OnlineTeacher(Callback):
+    "Relabel every augmented training batch with `teachers` (one, or one per stacked member; None keeps stored labels)."
+    order = 6  # after `SoftTargets` and `DSA`: the targets exist and the images are augmented
+    def __init__(self, teachers): self.teachers = list(teachers) if isinstance(teachers, (list, tuple)) else [teachers]
+    def before_batch(self):
+        if not self.training: return
+        x = self.xb[0]
+        if x.dim() == 5:  # stacked students: images (B, n, C, H, W), targets (B, n, classes)
+            check(len(self.teachers) == x.shape[1], f'{len(self.teachers)} teachers for {x.shape[1]} stacked students')
+            y = self.yb[0].clone()
+            for i, t in enumerate(self.teachers):
+                if t is not None: y[:, i] = t(x[:, i].contiguous())
+            self.learn.yb = (y,)
+        elif self.teachers[0] is not None: self.learn.yb = (self.teachers[0](x),)
+
+# %% ../nbs/05_labels.ipynb #cf6dae09
+@label_recipe
+def online(x, y, c, experts, step:int, T:float=1.0):
+    "An online teacher's stored labels: the first expert's soft labels at `step` (`TEACHERS` relabels each augmented batch)."
+    return soft(x, y, c, experts, step, T)
+
+TEACHERS = {'online': lambda experts, step, T=1.0: Teacher(experts[0].model(step=step), T)}
+
+def teacher_for(recipe:str, experts=(), **params) -> Teacher|None:
+    "The teacher that relabels every augmented batch for label `recipe` with `params`, or None for a fixed-label recipe."
+    if recipe not in TEACHERS: return None
+    check(len(experts) >= 1, f'the {recipe} recipe needs an expert')
+    return TEACHERS[recipe](list(experts), **params)

@@ -135,13 +135,15 @@ PRESETS = {
 }
 
 # %% ../nbs/09_protocol.ipynb #f7c0eeaa
-def protocol(preset:str='cpu', **overrides) -> Protocol:
-    "The preset `preset` with the non-None `overrides` on top, checked."
+def protocol(preset:str='cpu', cls:type=Protocol, **overrides) -> Protocol:
+    "The preset `preset` with the non-None `overrides` on top, checked; as `cls`, a `Protocol` subclass an experiment extends with its own settings."
     check(preset in PRESETS, f'unknown preset {preset!r}; choose one of {", ".join(PRESETS)}')
     kw = {k: v for k, v in overrides.items() if v is not None}
-    bad = set(kw) - {f.name for f in fields(Protocol)}
+    bad = set(kw) - {f.name for f in fields(cls)}
     check(not bad, f'unknown setting(s) {", ".join(sorted(bad))}')
-    return replace(PRESETS[preset], **kw)
+    base = PRESETS[preset]
+    if cls is type(base): return replace(base, **kw)
+    return cls(**{**{f.name: getattr(base, f.name) for f in fields(base)}, **kw})
 
 # %% ../nbs/09_protocol.ipynb #fb4b996f
 def bench_for(p:Protocol, device=None, show:bool=True, configs=None) -> Bench:

@@ -69,8 +69,8 @@ def _check(x, labels, cfg):
 
 # %% ../nbs/06_student.ipynb #2d768f73
 def student_learner(x:torch.Tensor, labels:torch.Tensor, cfg:StudentConfig=StudentConfig(), seed:int=0,
-                    passes:int|None=None) -> Learner:
-    "A fastai `Learner` that trains a fresh `cfg.arch` on images `x` against `labels` (probabilities or one-hot)."
+                    passes:int|None=None, teacher:Teacher|None=None) -> Learner:
+    "A fastai `Learner` that trains a fresh `cfg.arch` on images `x` against `labels` (or, given one, `teacher`'s labels of each augmented batch)."
     _check(x, labels, cfg)
     passes = passes or cfg.epochs
     check(cfg.epochs % passes == 0, f'{passes} passes per fit epoch do not divide {cfg.epochs} epochs')
@@ -78,7 +78,8 @@ def student_learner(x:torch.Tensor, labels:torch.Tensor, cfg:StudentConfig=Stude
     model = compiled(get_model(cfg.arch, x.shape[1], labels.shape[1], x.shape[-1]).to(x.device), cfg.compile)
     idx = torch.arange(len(x), device=x.device)
     dls = DataLoaders(TensorDL(x, idx, bs=cfg.bs, shuffle=True, seed=seed, passes=passes), TensorDL())
-    cbs = [SoftTargets(labels.to(x.device)), StopOnNaN()] + ([DSA(seed=seed)] if cfg.dsa else [])
+    cbs = [SoftTargets(labels.to(x.device)), StopOnNaN()] + ([DSA(seed=seed)] if cfg.dsa else []) + \
+          ([OnlineTeacher(teacher)] if teacher is not None else [])
     return Learner(dls, model, loss_func=soft_ce, opt_func=sgd(cfg.mom, cfg.wd), lr=cfg.lr, cbs=cbs)
 
 # %% ../nbs/06_student.ipynb #de2a2a38
@@ -94,9 +95,9 @@ def _fit(learn:Learner, cfg:StudentConfig):
 
 # %% ../nbs/06_student.ipynb #e87444f0
 def train_student(x:torch.Tensor, labels:torch.Tensor, cfg:StudentConfig=StudentConfig(), seed:int=0,
-                  passes:int|None=None) -> torch.nn.Module:
+                  passes:int|None=None, teacher:Teacher|None=None) -> torch.nn.Module:
     "Train one student (quietly) and return its model."
-    learn = student_learner(x, labels, cfg, seed, passes)
+    learn = student_learner(x, labels, cfg, seed, passes, teacher)
     _fit(learn, cfg)
     return uncompiled(learn.model)
 
@@ -141,7 +142,8 @@ class MemberHealth(Callback):
         if len(self.failed) == len(losses): raise CancelFitException()
 
 # %% ../nbs/06_student.ipynb #f59b5978
-def stacked_learner(x:torch.Tensor, labels:torch.Tensor, cfg:StudentConfig=StudentConfig(), seeds=(0,)) -> Learner:
+def stacked_learner(x:torch.Tensor, labels:torch.Tensor, cfg:StudentConfig=StudentConfig(), seeds=(0,),
+                    teachers=None) -> Learner:
     "A fastai `Learner` training `len(seeds)` students as one `StackedConvNet`, member `i` on `labels[i]` from seed `seeds[i]`."
     check(cfg.arch in STACKABLE, f'only ConvNets can be stacked ({", ".join(STACKABLE)}), not {cfg.arch!r}')
     check(len(labels) == len(seeds), f'{len(labels)} label sets but {len(seeds)} seeds')
@@ -152,6 +154,8 @@ def stacked_learner(x:torch.Tensor, labels:torch.Tensor, cfg:StudentConfig=Stude
     model = compiled(StackedConvNet(nets).to(x.device), cfg.compile)
     dls = DataLoaders(MemberDL(x, seeds, cfg.bs, passes=cfg.epochs), TensorDL())
     cbs = [SoftTargets(labels.to(x.device)), MemberHealth()] + ([MemberDSA(seeds)] if cfg.dsa else [])
+    if teachers is not None and any(t is not None for t in teachers):  # member i relabelled by teachers[i] (None: stored labels)
+        check(len(teachers) == len(seeds), f'{len(teachers)} teachers but {len(seeds)} seeds'); cbs.append(OnlineTeacher(teachers))
     return Learner(dls, model, loss_func=soft_ce, opt_func=sgd(cfg.mom, cfg.wd), lr=cfg.lr, cbs=cbs)
 
 # %% ../nbs/06_student.ipynb #e960dd43
@@ -173,11 +177,12 @@ def stack_size(x:torch.Tensor, cfg:StudentConfig, n_classes:int=10, free:int|Non
 
 # %% ../nbs/06_student.ipynb #fb7e954a
 def train_students(x:torch.Tensor, labels, cfg:StudentConfig=StudentConfig(), seeds=(0,), stack:bool|None=None,
-                   chunk:int|None=None, on_done=None) -> list:
-    "Train a student per `(labels[i], seeds[i])`; each result is a trained model or the `TrainingDiverged` that stopped it."
+                   chunk:int|None=None, on_done=None, teachers=None) -> list:
+    "Train a student per `(labels[i], seeds[i])` (relabelled online by `teachers[i]` where not None); each result is a trained model or the `TrainingDiverged` that stopped it."
     labels = labels if isinstance(labels, torch.Tensor) else torch.stack(list(labels))
-    seeds = list(seeds)
+    seeds, teachers = list(seeds), list(teachers) if teachers is not None else [None] * len(seeds)
     check(len(labels) == len(seeds), f'{len(labels)} label sets but {len(seeds)} seeds')
+    check(len(teachers) == len(seeds), f'{len(teachers)} teachers but {len(seeds)} seeds')
     if stack is None: stack = x.device.type == 'cuda' and cfg.arch in STACKABLE and len(seeds) > 1
     if chunk is None: chunk = stack_size(x, cfg, labels.shape[-1]) if stack and cfg.arch in STACKABLE else 1  # as many as fit
     check(chunk >= 1, f'chunk must be >= 1, got {chunk}')
@@ -185,11 +190,12 @@ def train_students(x:torch.Tensor, labels, cfg:StudentConfig=StudentConfig(), se
     for lo in range(0, len(seeds), chunk if stack else 1):
         part = range(lo, min(lo + (chunk if stack else 1), len(seeds)))
         if stack:
-            learn = stacked_learner(x, labels[part.start:part.stop], cfg, seeds[part.start:part.stop]); _fit(learn, cfg)
+            learn = stacked_learner(x, labels[part.start:part.stop], cfg, seeds[part.start:part.stop], teachers[part.start:part.stop])
+            _fit(learn, cfg)
             failed = learn.member_health.failed
             res = [TrainingDiverged(failed[j]) if j in failed else m for j, m in enumerate(uncompiled(learn.model).unstack())]
         else:
-            try: res = [train_student(x, labels[lo], cfg, seeds[lo])]
+            try: res = [train_student(x, labels[lo], cfg, seeds[lo], teacher=teachers[lo])]
             except TrainingDiverged as e: res = [e]
         for i, r in zip(part, res):
             out.append(r)

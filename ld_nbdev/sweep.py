@@ -15,6 +15,7 @@ from .data import *
 from .models import accuracy_of, predict_logits
 from .labels import *
 from .student import *
+import ld_nbdev.learned  # registers the `learned` label recipe
 
 # %% auto #0
 __all__ = ['LEDGER_COLS', 'RESULT_COLS', 'IMAGE_RULES', 'Trial', 'Ledger', 'Bench', 'Job', 'class_scores', 'train_job',
@@ -144,7 +145,7 @@ class Bench:
     "The prepared splits `sp` and the `experts` (trajectories) that trials are trained from; image and label sets built once."
     def __init__(self, sp:Splits, experts=()):
         self.sp, self.experts = sp, {t.name: t for t in experts}
-        self._images, self._labels = {}, {}
+        self._images, self._labels, self._teachers = {}, {}, {}
         self.memo = {}  # what analyses compute once per bench (an expert's losses or features on the training split)
 
     def experts_of(self, t:Trial) -> list:
@@ -169,6 +170,13 @@ class Bench:
                                           **dict(t.params))
         return self._labels[k]
 
+    def teacher(self, t:Trial) -> Teacher|None:
+        "The `Teacher` that relabels trial `t`'s augmented batches (one per recipe, parameters and experts), or None for fixed labels."
+        if t.recipe not in TEACHERS: return None
+        k = (t.recipe, t.params, t.experts)
+        if k not in self._teachers: self._teachers[k] = teacher_for(t.recipe, self.experts_of(t), **dict(t.params))
+        return self._teachers[k]
+
 # %% ../nbs/07_sweep.ipynb #b97be9cd
 @dataclass
 class Job:
@@ -178,6 +186,7 @@ class Job:
     cfg: StudentConfig
     seeds: list
     scores: list
+    teachers: list|None = None  # a `Teacher` per student that relabels its augmented batches (None: its stored labels)
 
 # %% ../nbs/07_sweep.ipynb #795aa10e
 def class_scores(model, x:torch.Tensor, y:torch.Tensor, c:int) -> tuple:
@@ -202,7 +211,7 @@ def train_job(job:Job, evals:dict, on_done=None) -> list:
         r['valid_acc'] = acc if split == 'valid' or not ok else accuracy_of(res, *evals['valid'])
         last = time.time(); out.append(r)
         if on_done: on_done(i, r)
-    train_students(job.x, job.labels, job.cfg, job.seeds, on_done=done)
+    train_students(job.x, job.labels, job.cfg, job.seeds, on_done=done, teachers=job.teachers)
     return out
 
 # %% ../nbs/07_sweep.ipynb #8ccfe9a5
@@ -216,8 +225,11 @@ def sweep_jobs(trials, bench:Bench) -> tuple:
     groups = {}
     for t in trials: groups.setdefault((t.ipc, t.images, t.image_seed, t.student), []).append(t)
     groups = list(groups.values())
+    def teachers(g):
+        ts = [bench.teacher(t) for t in g]
+        return ts if any(t is not None for t in ts) else None
     return groups, [Job(bench.sp.train.x[bench.images(g[0])], torch.stack([bench.labels(t) for t in g]), g[0].student,
-                        [t.seed for t in g], [t.score for t in g]) for g in groups]
+                        [t.seed for t in g], [t.score for t in g], teachers(g)) for g in groups]
 
 # %% ../nbs/07_sweep.ipynb #9599e31a
 def _todo(t:Trial, ledger:Ledger, per_class:bool) -> bool:
