@@ -197,3 +197,32 @@ def test_structure_tests_from_the_command_line(tmp_path):
         e = run_cli(args[0], *common, *args[1:], '--out', tmp_path / 'x', prog='ld_run')
         assert e.returncode == 2 and len(e.stderr.strip().splitlines()) == 1 and msg in e.stderr, e.stderr
         assert not (tmp_path / 'x').exists()
+
+
+def test_label_sources_from_the_command_line(tmp_path):
+    "The online teacher and learned labels run from `ld_run`, copy the choosing students, and refuse bad settings in one line."
+    common = ['--dataset', 'digits', '--ipc', '2', '--students', '1', '--epochs', '10', '--expert_epochs', '2',
+              '--steps', '4', '36', '--quiet', '--cpu']
+    assert run_cli('expert_epoch', *common, '--out', tmp_path / 'e', prog='ld_run').returncode == 0
+    le = pd.read_csv(tmp_path / 'e' / 'ledger.csv', dtype={'key': str})
+    r = run_cli('online_teacher', *common, '--out', tmp_path / 'o', '--reuse', tmp_path / 'e', prog='ld_run')
+    assert r.returncode == 0, r.stderr
+    lo = pd.read_csv(tmp_path / 'o' / 'ledger.csv', dtype={'key': str})
+    assert lo.key.isin(le.key).sum() == len(le) and (lo.recipe == 'online').sum() == 2
+    summ = pd.read_csv(tmp_path / 'o' / 'summary.csv')
+    assert {'hard', 'fixed', 'online'} <= set(summ.condition) and (tmp_path / 'o' / 'timing.csv').exists()
+    r = run_cli('learned_labels', *common, '--learn_steps', '6', '--learn_unroll', '6', '--learn_window', '3', '--learn_inits', 'uniform',
+                '--learn_fixed', '--out', tmp_path / 'l', '--reuse', tmp_path / 'e', prog='ld_run')
+    assert r.returncode == 0, r.stderr
+    ll = pd.read_csv(tmp_path / 'l' / 'ledger.csv', dtype={'key': str})
+    assert (ll.recipe == 'learned').sum() == 1 and ll.key.isin(le.key).sum() == len(le)
+    hist = pd.read_csv(tmp_path / 'l' / 'history.csv')
+    assert len(hist) == 6 and set(hist.unroll) == {6} and set(hist.init) == {'uniform'}
+    assert (tmp_path / 'l' / 'learned' / 'ipc2_uniform' / 'labels.pt').exists()
+    for args, msg in ((['learned_labels', '--learn_window', '30', '--learn_unroll', '20'], 'window (30) must be <= unroll (20)'),
+                      (['learned_labels', '--learn_inits', 'random'], "--learn_inits: 'random' is not a start"),
+                      (['learned_labels', '--learn_steps', '0'], 'steps must be >= 1, got 0'),
+                      (['online_teacher', '--steps', '5'], '--steps 5: the expert has no checkpoint')):
+        e = run_cli(args[0], *common, *args[1:], '--out', tmp_path / 'x', prog='ld_run')
+        assert e.returncode == 2 and len(e.stderr.strip().splitlines()) == 1 and msg in e.stderr, e.stderr
+        assert not (tmp_path / 'x').exists()

@@ -23,9 +23,9 @@ __all__ = ['SOURCES', 'LearnedProtocol', 'learned_set', 'learned_trials', 'learn
 @dataclass(frozen=True)
 class LearnedProtocol(Protocol):
     learn_steps: int = 200            # outer steps (Adam updates of the label logits) per label set
-    learn_unroll: int = 40            # inner SGD steps per outer step (with learn_random, the most)
+    learn_unroll: int = 40            # inner SGD steps per outer step (the most, unless learn_fixed)
     learn_window: int = 10            # the last inner steps the gradient flows through
-    learn_random: bool = True         # draw each outer step's unroll length from learn_window .. learn_unroll
+    learn_fixed: bool = False         # unroll exactly learn_unroll inner steps every outer step (default: a length drawn from learn_window .. learn_unroll)
     learn_lr: float = 0.03            # Adam's learning rate on the label logits
     learn_bs: int = 128               # real training images per outer loss
     learn_inits: tuple = ('uniform', 'expert')  # starts: uniform labels, or the expert's soft labels at the chosen checkpoint
@@ -39,7 +39,7 @@ class LearnedProtocol(Protocol):
     def learn_config(self, ipc:int) -> LearnConfig:
         "The `LearnConfig` of the label learning (students: the protocol's model and learning rate)."
         return LearnConfig(arch=self.arch, steps=self.learn_steps, unroll=self.learn_unroll, window=self.learn_window,
-                           random_unroll=self.learn_random, inner_lr=self.lr[0], outer_lr=self.learn_lr, outer_bs=self.learn_bs,
+                           random_unroll=not self.learn_fixed, inner_lr=self.lr[0], outer_lr=self.learn_lr, outer_bs=self.learn_bs,
                            seed=self.seed)
 
 # %% ../../nbs/analyses/12_learned_labels.ipynb #bc965226
