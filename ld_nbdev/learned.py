@@ -46,7 +46,8 @@ class LearnConfig:
 
 # %% ../nbs/14_learned.ipynb #f1b11501
 def fresh_params(model:nn.Module, seed:int) -> dict:
-    "A fresh initialisation of `model`'s architecture from `seed` (the global random state untouched), as a dict of tensors."
+    "A fresh initialisation of `model` (on the CPU) from `seed`, the global random state untouched, as a dict of tensors."
+    check(all(p.device.type == 'cpu' for p in model.parameters()), 'fresh_params draws on the CPU: pass a model on the CPU')
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         for m in model.modules():
@@ -94,7 +95,8 @@ def learn_labels(x:torch.Tensor, train_x:torch.Tensor, train_y:torch.Tensor, c:i
                  init:torch.Tensor|None=None, folder=None, show:bool=True) -> tuple:
     "Labels `(N, c)` learned for images `x` so that students trained on them classify `(train_x, train_y)`; and the history."
     dev = x.device
-    model = get_model(cfg.arch, x.shape[1], c, x.shape[-1]).to(dev)
+    model = get_model(cfg.arch, x.shape[1], c, x.shape[-1]).to(dev)  # the architecture; its weights are never used
+    init_model = get_model(cfg.arch, x.shape[1], c, x.shape[-1])  # fresh students are drawn on the CPU: the same on any device
     L = init_logits(init, len(x), c).to(dev).requires_grad_()
     opt = torch.optim.Adam([L], lr=cfg.outer_lr)
     gp, gb = seeded_gen(cfg.seed), seeded_gen(cfg.seed + 1, dev)
@@ -116,7 +118,7 @@ def learn_labels(x:torch.Tensor, train_x:torch.Tensor, train_y:torch.Tensor, c:i
     for s in steps:
         t0 = time.time()
         n = int(torch.randint(cfg.window, cfg.unroll + 1, (), generator=gp)) if cfg.random_unroll else cfg.unroll
-        params = {k: v.to(dev) for k, v in fresh_params(model, cfg.seed * 1_000_003 + s).items()}
+        params = {k: v.to(dev) for k, v in fresh_params(init_model, cfg.seed * 1_000_003 + s).items()}
         params = unroll_student(model, params, x, F.softmax(L, 1), n, cfg.window, cfg, (gb, gp))
         i = torch.randint(len(train_x), (cfg.outer_bs,), generator=gp).to(train_x.device)
         out = functional_call(model, params, (train_x[i].to(dev),))
