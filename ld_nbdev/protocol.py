@@ -5,7 +5,7 @@
 # %% ../nbs/09_protocol.ipynb #4a92551c
 from __future__ import annotations
 import json, os, platform, shutil, subprocess, sys, time
-from dataclasses import dataclass, asdict, fields, replace
+from dataclasses import dataclass, asdict, fields, replace, MISSING
 from pathlib import Path
 import pandas as pd, torch
 from .core import *
@@ -185,17 +185,19 @@ def versions() -> dict:
 # %% ../nbs/09_protocol.ipynb #c10671f3
 class RunFolder:
     "The output folder `out` of a run with `settings`: refused if it holds something else (unless `force`), else resumed."
-    def __init__(self, out, settings:dict, force:bool=False):
+    def __init__(self, out, settings:dict, force:bool=False, defaults:dict|None=None):
         self.out, self.force, self.t0 = Path(out), force, time.time()
         self.settings = json.loads(json.dumps(settings, default=str))
+        self.defaults = json.loads(json.dumps(defaults or {}, default=str))
         busy = self.out.exists() and any(self.out.iterdir())
         check(force or not busy or self.resumable(),
               f'{self.out}: output folder exists and holds other files or another run; pass --force to overwrite it')
 
     def resumable(self) -> bool:
-        "Whether the folder holds a run with exactly these settings."
-        try: return json.loads((self.out/'config.json').read_text()) == self.settings
+        "Whether the folder holds a run with these settings; a setting its `config.json` predates counts as its value in `defaults`."
+        try: had = json.loads((self.out/'config.json').read_text())
         except (OSError, ValueError): return False
+        return isinstance(had, dict) and {**{k: v for k, v in self.defaults.items() if k not in had}, **had} == self.settings
 
     def open(self, reuse=()) -> Ledger:
         "Make the folder (emptied first with `force`), write `config.json`; the run's ledger, reusing the ledgers of the run folders `reuse`."
@@ -262,7 +264,7 @@ class Run:
 def open_run(name:str, p:Protocol, out, force:bool=False, quiet:bool=False, cpu:bool=False, reuse=(), configs=None) -> Run:
     "Start experiment `name` of protocol `p` in folder `out` (experts `configs`, else the protocol's); the `Run`."
     device = pick_device(cpu)
-    rf = RunFolder(out, run_settings(p, device), force)
+    rf = RunFolder(out, run_settings(p, device), force, defaults={f.name: f.default for f in fields(p) if f.default is not MISSING})
     say = (lambda *a: None) if quiet else (lambda *a: print(*a, flush=True))
     eps = '/'.join(map(str, p.epochs_per_ipc().values()))
     say(f'{name}: {p.name} on {device}, IPC {", ".join(map(str, p.ipc))}, {p.students} students x {eps} epochs')

@@ -12,6 +12,7 @@ from ..student import train_student
 from ..sweep import *
 from ..protocol import *
 from .expert_epoch import student_for, student_rows, cell_summary, best_cells, chosen_checkpoints, sweep_steps
+from .pareto import label_nbytes
 
 # %% auto #0
 __all__ = ['CONDITIONS', 'online_trials', 'time_per_epoch', 'online_frame', 'label_bytes', 'online_summary',
@@ -60,8 +61,8 @@ def online_frame(rows:pd.DataFrame) -> pd.DataFrame:
 
 def label_bytes(condition:str, images:int, classes:int, teacher_bytes:int) -> int:
     "What the labels of `images` images cost to keep: a class index each (hard), `classes` float32 each (fixed), or the teacher's weights (online)."
-    return {'hard': images * (1 if classes <= 256 else 2 if classes <= 2**15 else 4), 'fixed': images * classes * 4,
-            'fixed_time': images * classes * 4, 'online': teacher_bytes}[condition]
+    if condition == 'online': return teacher_bytes
+    return label_nbytes(images, 0 if condition == 'hard' else classes, classes, 32)  # the Pareto accounting, `TopK` sizes
 
 def online_summary(frame:pd.DataFrame, timing:pd.DataFrame, classes:int, teacher_bytes:int) -> pd.DataFrame:
     "Per IPC and condition: test mean and sd, validation mean (%), students, epochs, seconds per epoch and per student, teacher images, label bytes."
@@ -121,6 +122,7 @@ def online_finding(summ:pd.DataFrame) -> str:
             ft = c.loc['fixed_time']
             text += (f", and fixed labels given that time ({ft.epochs:.0f} epochs) reach {_pm(ft)}, so at equal wall time the "
                      f"online teacher is {on.test_mean - ft.test_mean:+.1f} points")
+        else: text += f", the same {fx.epochs:.0f} epochs once rounded, so at equal wall time too it is {on.test_mean - fx.test_mean:+.1f} points"
         text += (f". Fixed labels keep {_kb(fx.label_bytes)} beside the images; the online teacher needs its "
                  f"{_kb(on.label_bytes)} of weights and {on.teacher_images:.0f} teacher forward passes per student.")
         out.append(text)
