@@ -8,7 +8,7 @@ import numpy as np, pandas as pd, matplotlib.pyplot as plt, seaborn as sns
 from ..core import *
 from ..sweep import *
 from ..protocol import *
-from .expert_epoch import student_for, student_rows, chosen_checkpoints
+from .expert_epoch import student_for, student_rows, choose_checkpoints
 
 # %% auto #0
 __all__ = ['CONDITIONS', 'removal_trials', 'removal_frame', 'removal_summary', 'removal_finding', 'plot_class_removal',
@@ -111,10 +111,8 @@ def run_class_removal(p:Protocol, out='runs/class_removal', force:bool=False, qu
     "The class-removal test of protocol `p` at each IPC's validation-chosen checkpoint; the summary."
     r = open_run('class_removal', p, out, force, quiet, cpu, reuse)
     classes = list(r.bench.sp.train.classes)
-    r.write_trajectory()
     r.folder.write('classes.json', {'classes': classes})
-    _, chosen = chosen_checkpoints(r.bench, p, r.ledger, backend, show=not quiet)
-    r.folder.write('chosen.csv', chosen)
+    _, chosen = choose_checkpoints(r, backend, quiet)
     subjects = p.subjects or range(r.bench.sp.c)
     trials = removal_trials(r.bench, student_for(p), chosen, subjects, p.students, p.temperature[0], p.seed)
     rows = student_rows(r.bench, run_sweep(trials, r.bench, r.ledger, backend, show=not quiet, per_class=True))

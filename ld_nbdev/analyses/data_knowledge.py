@@ -10,7 +10,7 @@ from scipy.optimize import curve_fit
 from ..core import *
 from ..sweep import *
 from ..protocol import *
-from .expert_epoch import student_for, student_rows, chosen_checkpoints
+from .expert_epoch import student_for, student_rows, choose_checkpoints
 
 # %% auto #0
 __all__ = ['LAWS', 'keep_ks', 'knowledge_trials', 'knowledge_frame', 'fit_law', 'fit_laws', 'held_out', 'choose_law',
@@ -185,11 +185,9 @@ def run_data_knowledge(p:Protocol, out='runs/data_knowledge', force:bool=False, 
     "The data-knowledge grid of protocol `p`, its fitted laws and the data multiplier with its bootstrap interval."
     check(len(p.ipc) >= 3, 'a scaling law needs three or more IPCs (--ipc 1 2 5 10 20)')
     r = open_run('data_knowledge', p, out, force, quiet, cpu, reuse)
-    r.write_trajectory()
     c = r.bench.sp.c
     r.folder.write('classes.json', {'classes': list(r.bench.sp.train.classes)})
-    base, chosen = chosen_checkpoints(r.bench, p, r.ledger, backend, show=not quiet)
-    r.folder.write('chosen.csv', chosen)
+    base, chosen = choose_checkpoints(r, backend, quiet)
     trials = knowledge_trials(r.bench, student_for(p), chosen, keep_ks(c, p.keep_k), p.students, p.temperature[0], p.seed)
     check(0 in keep_ks(c, p.keep_k) and c in keep_ks(c, p.keep_k), f'--keep_k needs 0 (hard labels) and {c} (the full label)')
     rows = student_rows(r.bench, run_sweep(trials, r.bench, r.ledger, backend, show=not quiet))

@@ -9,7 +9,7 @@ import numpy as np, pandas as pd, matplotlib.pyplot as plt, seaborn as sns
 from ..core import *
 from ..sweep import *
 from ..protocol import *
-from .expert_epoch import student_for, student_rows, chosen_checkpoints
+from .expert_epoch import student_for, student_rows, choose_checkpoints
 
 # %% auto #0
 __all__ = ['SIZES', 'checkpoint_window', 'ensemble_trials', 'ensemble_frame', 'ensemble_summary', 'plot_ensembles',
@@ -99,9 +99,7 @@ def run_ensembles(p:Protocol, out='runs/ensembles', force:bool=False, quiet:bool
     "Students on ensemble labels of `p.experts` experts and of checkpoint windows at every IPC's chosen checkpoint; the summary."
     check(p.experts >= 2, 'an expert ensemble needs two or more experts (--experts 5)')
     r = open_run('ensembles', p, out, force, quiet, cpu, reuse)
-    r.write_trajectory()
-    _, chosen = chosen_checkpoints(r.bench, p, r.ledger, backend, show=not quiet)
-    r.folder.write('chosen.csv', chosen)
+    _, chosen = choose_checkpoints(r, backend, quiet)
     trials = ensemble_trials(r.bench, student_for(p), chosen, SIZES, p.students, p.temperature[0], p.seed)
     rows = student_rows(r.bench, run_sweep(trials, r.bench, r.ledger, backend, show=not quiet))
     summ = ensemble_summary(ensemble_frame(rows, chosen))

@@ -14,7 +14,8 @@ from pathlib import Path
 
 # %% auto #0
 __all__ = ['sweep_steps', 'student_for', 'epoch_trials', 'student_rows', 'cell_summary', 'best_cells', 'chosen_checkpoints',
-           'plot_expert_epoch', 'run_expert_epoch', 'read_rows', 'load_record', 'protocol_note', 'epoch_finding']
+           'choose_checkpoints', 'plot_expert_epoch', 'run_expert_epoch', 'read_rows', 'load_record', 'protocol_note',
+           'epoch_finding']
 
 # %% ../../nbs/analyses/00_expert_epoch.ipynb #a62ea481
 def sweep_steps(bench:Bench, steps=None, expert:str|None=None) -> list:
@@ -77,6 +78,13 @@ def chosen_checkpoints(bench:Bench, p:Protocol, ledger=None, backend=None, show:
     trials = epoch_trials(bench, student_for(p), sweep_steps(bench, p.steps), p.students, p.temperature[0], p.seed)
     rows = student_rows(bench, run_sweep(trials, bench, ledger, backend, show))
     return rows, best_cells(cell_summary(rows[rows['labels'] == 'soft']))
+
+def choose_checkpoints(r:Run, backend=None, quiet:bool=False) -> tuple:
+    "Start an analysis run `r`: its trajectory written first (a partial run reads back), its expert-epoch sweep, `chosen.csv`; the sweep's rows and chosen cells."
+    r.write_trajectory()
+    rows, chosen = chosen_checkpoints(r.bench, r.p, r.ledger, backend, show=not quiet)
+    r.folder.write('chosen.csv', chosen)
+    return rows, chosen
 
 # %% ../../nbs/analyses/00_expert_epoch.ipynb #d1a36f43
 def plot_expert_epoch(rows:pd.DataFrame, title:str|None=None):

@@ -11,7 +11,7 @@ from ..core import *
 from ..models import ConvNet, predict_logits
 from ..sweep import *
 from ..protocol import *
-from .expert_epoch import student_for, student_rows, chosen_checkpoints, cell_summary
+from .expert_epoch import student_for, student_rows, choose_checkpoints, cell_summary
 
 # %% auto #0
 __all__ = ['SELECTION_RULES', 'RULES', 'split_head', 'expert_view', 'herding', 'kcenter', 'selection_trials', 'selection_rows',
@@ -148,9 +148,7 @@ def run_image_selection(p:Protocol, out='runs/image_selection', force:bool=False
                         reuse=()) -> pd.DataFrame:
     "Students on each image rule's images at every IPC's validation-chosen checkpoint, soft and hard labels; the summary."
     r = open_run('image_selection', p, out, force, quiet, cpu, reuse)
-    r.write_trajectory()
-    _, chosen = chosen_checkpoints(r.bench, p, r.ledger, backend, show=not quiet)
-    r.folder.write('chosen.csv', chosen)
+    _, chosen = choose_checkpoints(r, backend, quiet)
     trials = selection_trials(r.bench, student_for(p), chosen, RULES, p.students, p.temperature[0], p.seed)
     rows = student_rows(r.bench, run_sweep(trials, r.bench, r.ledger, backend, show=not quiet))
     summ = selection_summary(rows, chosen)

@@ -9,7 +9,7 @@ from ..core import *
 from ..sweep import *
 from ..labels import soft_labels
 from ..protocol import *
-from .expert_epoch import chosen_checkpoints
+from .expert_epoch import choose_checkpoints
 
 # %% auto #0
 __all__ = ['class_links', 'links_frame', 'strongest_links', 'top_classes', 'plot_class_links', 'plot_top_classes',
@@ -96,9 +96,7 @@ def run_label_structure(p:Protocol, out='runs/label_structure', force:bool=False
     r = open_run('label_structure', p, out, force, quiet, cpu, reuse)
     b, ex = r.bench, r.expert
     classes = list(b.sp.train.classes)
-    r.write_trajectory()
-    _, chosen = chosen_checkpoints(b, p, r.ledger, backend, show=not quiet)
-    r.folder.write('chosen.csv', chosen)
+    _, chosen = choose_checkpoints(r, backend, quiet)
     T, steps = p.temperature[0], chosen.set_index('ipc').step.astype(int)
     links = pd.concat([links_frame(class_links(soft_labels(ex.model(step=s, device=b.sp.valid.x.device), b.sp.valid.x, T),
                                                b.sp.valid.y, b.sp.c), classes).assign(ipc=i, step=s)[['ipc', 'step', 'true', 'label', 'prob']]

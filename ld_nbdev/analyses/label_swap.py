@@ -8,7 +8,7 @@ import numpy as np, pandas as pd, matplotlib.pyplot as plt
 from ..core import *
 from ..sweep import *
 from ..protocol import *
-from .expert_epoch import student_for, student_rows, cell_summary, best_cells, chosen_checkpoints
+from .expert_epoch import student_for, student_rows, cell_summary, best_cells, choose_checkpoints
 
 # %% auto #0
 __all__ = ['LABEL_KINDS', 'swap_trials', 'swap_summary', 'swap_finding', 'plot_label_swap', 'run_label_swap']
@@ -95,9 +95,7 @@ def run_label_swap(p:Protocol, out='runs/label_swap', force:bool=False, quiet:bo
                    reuse=()) -> pd.DataFrame:
     "The label swap test of protocol `p` at each IPC's validation-chosen checkpoint; the summary."
     r = open_run('label_swap', p, out, force, quiet, cpu, reuse)
-    r.write_trajectory()  # first: a partial run can be read back
-    base, chosen = chosen_checkpoints(r.bench, p, r.ledger, backend, show=not quiet)
-    r.folder.write('chosen.csv', chosen)
+    base, chosen = choose_checkpoints(r, backend, quiet)
     trials = swap_trials(r.bench, student_for(p), chosen, p.swap_k or range(1, r.bench.sp.c), p.students, p.temperature[0], p.seed)
     rows = pd.concat([base, student_rows(r.bench, run_sweep(trials, r.bench, r.ledger, backend, show=not quiet))], ignore_index=True)
     summ = swap_summary(rows)

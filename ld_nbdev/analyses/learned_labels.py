@@ -12,7 +12,7 @@ from ..core import *
 from ..sweep import *
 from ..protocol import *
 from ..learned import LearnConfig, learn_labels, save_learned
-from .expert_epoch import student_for, student_rows, cell_summary, best_cells, chosen_checkpoints
+from .expert_epoch import student_for, student_rows, cell_summary, best_cells, choose_checkpoints
 from .label_structure import class_links, top_classes
 
 # %% auto #0
@@ -174,9 +174,7 @@ def run_learned_labels(p:LearnedProtocol, out='runs/learned_labels', force:bool=
                        reuse=()) -> pd.DataFrame:
     "Learned labels of protocol `p` at each IPC and start, and students on them beside hard and expert soft labels; the summary."
     r = open_run('learned_labels', p, out, force, quiet, cpu, reuse)
-    r.write_trajectory()
-    base, chosen = chosen_checkpoints(r.bench, p, r.ledger, backend, show=not quiet)
-    r.folder.write('chosen.csv', chosen)
+    base, chosen = choose_checkpoints(r, backend, quiet)
     keys, hists = {}, []
     for ipc in p.ipc:
         for init in p.learn_inits:

@@ -11,7 +11,7 @@ from ..core import *
 from ..student import train_student
 from ..sweep import *
 from ..protocol import *
-from .expert_epoch import student_for, student_rows, cell_summary, best_cells, chosen_checkpoints, sweep_steps
+from .expert_epoch import student_for, student_rows, cell_summary, best_cells, choose_checkpoints, sweep_steps
 from .pareto import label_nbytes
 
 # %% auto #0
@@ -147,8 +147,7 @@ def run_online_teacher(p:Protocol, out='runs/online_teacher', force:bool=False, 
                        reuse=(), time_epochs:int=20, time_reps:int=2) -> pd.DataFrame:
     "Hard, fixed soft and online-teacher students of protocol `p`, and fixed labels at the online teacher's wall time; the summary."
     r = open_run('online_teacher', p, out, force, quiet, cpu, reuse)
-    r.write_trajectory()
-    base, chosen = chosen_checkpoints(r.bench, p, r.ledger, backend, show=not quiet)
+    base, chosen = choose_checkpoints(r, backend, quiet)
     students = student_for(p)
     trials = online_trials(r.bench, students, sweep_steps(r.bench, p.steps), p.students, p.temperature[0], p.seed)
     online = student_rows(r.bench, run_sweep(trials, r.bench, r.ledger, backend, show=not quiet))

@@ -11,7 +11,7 @@ from ..core import *
 from ..sweep import *
 from ..labels import _index_dtype
 from ..protocol import *
-from .expert_epoch import student_for, student_rows, chosen_checkpoints
+from .expert_epoch import student_for, student_rows, choose_checkpoints
 from .data_knowledge import keep_ks, knowledge_trials, knowledge_frame
 
 # %% auto #0
@@ -116,10 +116,8 @@ def set_pixels(bench:Bench, ipc:int, seed:int) -> torch.Tensor:
 def run_pareto(p:Protocol, out='runs/pareto', force:bool=False, quiet:bool=False, cpu:bool=False, backend=None, reuse=()) -> pd.DataFrame:
     "The Pareto points and frontier of protocol `p`'s data-knowledge grid at float32 and float16."
     r = open_run('pareto', p, out, force, quiet, cpu, reuse)
-    r.write_trajectory()
     b, c = r.bench, r.bench.sp.c
-    base, chosen = chosen_checkpoints(b, p, r.ledger, backend, show=not quiet)
-    r.folder.write('chosen.csv', chosen)
+    base, chosen = choose_checkpoints(r, backend, quiet)
     ks = keep_ks(c, p.keep_k)
     trials = knowledge_trials(b, student_for(p), chosen, ks, p.students, p.temperature[0], p.seed)
     trials += pareto_trials(b, student_for(p), chosen, ks, p.students, p.temperature[0], p.seed)
