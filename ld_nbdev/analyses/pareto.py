@@ -83,7 +83,8 @@ def plot_pareto(points:pd.DataFrame, fmt:str='raw', title:str|None=None):
                     s=60, ax=ax, hue_order=ks)
     f = frontier(points, x, 'acc')
     ax.step(f[x], f.acc, where='post', color='k', lw=1, label='frontier')
-    for r in f.itertuples(): ax.annotate(f'IPC {r.ipc}', (getattr(r, x), r.acc), fontsize='x-small', xytext=(3, -9), textcoords='offset points')
+    for r in f.groupby('ipc').tail(1).itertuples():  # each IPC named once, at its best frontier point
+        ax.annotate(f'IPC {r.ipc}', (getattr(r, x), r.acc), fontsize='small', xytext=(4, 3), textcoords='offset points')
     ax.set_xscale('log')
     ax.set(xlabel=f'bytes of the distilled set (images {fmt} + labels)', ylabel='student test accuracy (%)', title=title)
     ax.legend(fontsize='small', loc='upper left', bbox_to_anchor=(1, 1))
