@@ -102,7 +102,19 @@ def pareto_finding(points:pd.DataFrame, fmt:str='raw') -> str:
     return (f"With images counted {fmt}, the frontier runs through " + '; '.join(desc(r) for r in f.itertuples()) + '. '
             + (f"Hard labels are on it only at IPC {', '.join(map(str, on.ipc))}." if len(on) else
                f"Hard labels are never on it: at each budget a soft-labelled set does better "
-               f"(best hard-label cell: {desc(hard.sort_values('acc').iloc[-1])})." if len(hard) else ''))
+               f"(best hard-label cell: {desc(next(hard.sort_values('acc').tail(1).itertuples()))})." if len(hard) else '')
+            + _beats_hard(points, f, x, desc))
+
+def _beats_hard(points, f, x, desc) -> str:
+    "A sentence: the cheapest frontier set more accurate than the best hard-label set, and its share of that set's bytes."
+    hard = points[points.k == 0]
+    if not len(hard): return ''
+    best = next(hard.sort_values('acc').tail(1).itertuples())  # a row as a tuple keeps each column's type
+    win = f[(f.acc > best.acc) & (f.k > 0)]
+    if not len(win): return f" No soft-labelled set beats the best hard-label one ({desc(best)})."
+    w = next(win.head(1).itertuples())
+    return (f" The best hard-label set, {desc(best)}, is beaten by {desc(w)}, "
+            f"{getattr(w, x) / getattr(best, x):.0%} of its bytes.")
 
 # %% ../../nbs/analyses/08_pareto.ipynb #fb1d08aa
 def _preset(dataset:str, full:bool) -> str: return 'knowledge_full' if full else 'digits' if dataset == 'digits' else 'knowledge_cpu'
