@@ -92,8 +92,8 @@ def init_logits(init:torch.Tensor|None, n:int, c:int) -> torch.Tensor:
     return init.float().clamp_min(1e-8).log()
 
 def learn_labels(x:torch.Tensor, train_x:torch.Tensor, train_y:torch.Tensor, c:int, cfg:LearnConfig=LearnConfig(),
-                 init:torch.Tensor|None=None, folder=None, show:bool=True) -> tuple:
-    "Labels `(N, c)` learned for images `x` so that students trained on them classify `(train_x, train_y)`; and the history."
+                 init:torch.Tensor|None=None, folder=None, show:bool=True, on_save=None) -> tuple:
+    "Labels `(N, c)` learned for images `x` so that students trained on them classify `(train_x, train_y)`; and the history (`on_save(step)` after each save of the state)."
     dev = x.device
     model = get_model(cfg.arch, x.shape[1], c, x.shape[-1]).to(dev)  # the architecture; its weights are never used
     init_model = get_model(cfg.arch, x.shape[1], c, x.shape[-1])  # fresh students are drawn on the CPU: the same on any device
@@ -114,6 +114,7 @@ def learn_labels(x:torch.Tensor, train_x:torch.Tensor, train_y:torch.Tensor, c:i
         if state_f is not None:
             atomic_save(dict(settings=settings, logits=L.detach().cpu(), opt=opt.state_dict(), gp=gp.get_state(), gb=gb.get_state(),
                              step=step, history=hist), state_f)
+            if on_save is not None: on_save(step)
     steps = progress_bar(range(start, cfg.steps), leave=False) if show else range(start, cfg.steps)
     for s in steps:
         t0 = time.time()

@@ -17,7 +17,8 @@ from .label_structure import class_links, top_classes
 
 # %% auto #0
 __all__ = ['SOURCES', 'LearnedProtocol', 'learned_set', 'learned_trials', 'learned_frame', 'learned_summary', 'label_sets',
-           'label_look', 'plot_learned_labels', 'plot_label_links', 'learned_finding', 'run_learned_labels']
+           'label_look', 'label_tops', 'tops_table', 'learned_history', 'plot_learned_labels', 'plot_label_links',
+           'learned_finding', 'run_learned_labels']
 
 # %% ../../nbs/analyses/12_learned_labels.ipynb #ab0b9f85
 @dataclass(frozen=True)
@@ -57,7 +58,7 @@ def learned_set(r:Run, ipc:int, init:str, chosen:pd.DataFrame, p:LearnedProtocol
     key = config_hash(dict(data=b.sp.key, ipc=ipc, images='random', image_seed=p.seed, init=about, cfg=asdict(cfg)), 16)
     folder = r.folder.out/'learned'/f'ipc{ipc}_{init}'
     folder.mkdir(parents=True, exist_ok=True)
-    labels, hist = learn_labels(x, b.sp.train.x, b.sp.train.y, b.sp.c, cfg, start, folder, show)
+    labels, hist = learn_labels(x, b.sp.train.x, b.sp.train.y, b.sp.c, cfg, start, folder, show, on_save=lambda _: r.folder.clock())
     atomic_save(labels, folder/'labels.pt'); atomic_csv(hist.assign(ipc=ipc, init=init), folder/'history.csv')
     save_learned(labels, x, key)
     return key, hist.assign(ipc=ipc, init=init)
@@ -110,6 +111,32 @@ def label_look(sets:dict, y_of:dict) -> pd.DataFrame:
         rows.append(dict(ipc=ipc, source=source, entropy=float(-(L * L.clamp_min(1e-12).log()).sum(1).mean()),
                          top_prob=float(L.max(1).values.mean()), top_is_class=float((L.argmax(1) == y).float().mean())))
     return pd.DataFrame(rows)
+
+def label_tops(sets:dict, y_of:dict, classes, n:int=3) -> pd.DataFrame:
+    "The `n` most probable classes of the first image of each class, in every label set but hard ones (tidy: one row per rank)."
+    out = []
+    for (ipc, source), L in sets.items():
+        if source == 'hard': continue
+        y = y_of[ipc]
+        first = [int((y == k).nonzero()[0, 0]) for k in y.unique(sorted=True)]
+        t = top_classes(L[first], y[first], classes, n)
+        out.append(t.assign(image=[first[i] for i in t.image], ipc=ipc, source=source))
+    return pd.concat(out, ignore_index=True)[['ipc', 'source', 'image', 'true', 'rank', 'label', 'prob']]
+
+def tops_table(tops:pd.DataFrame, ipc:int) -> pd.DataFrame:
+    "At `ipc`, one row per image (named by its class), one column per label source: its top classes and probabilities (%)."
+    d = tops[tops.ipc == ipc].sort_values(['image', 'rank'])
+    d = d.assign(txt=d.label.astype(str) + ' ' + (d.prob * 100).round().astype(int).astype(str), true=d.true.astype(str))
+    t = d.groupby(['image', 'true', 'source'])['txt'].agg(' · '.join).unstack('source')
+    t.index = t.index.get_level_values('true')
+    return t[[s for s in SOURCES if s in t.columns]].rename_axis(index='image of class', columns=None)
+
+def learned_history(folder) -> pd.DataFrame:
+    "The outer loop's history in a learned-labels run folder: its `history.csv`, else that of each finished label set (maybe none)."
+    folder = Path(folder)
+    if (folder/'history.csv').exists(): return pd.read_csv(folder/'history.csv')
+    parts = [pd.read_csv(f) for f in sorted(folder.glob('learned/*/history.csv'))]
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=['step', 'outer_loss', 'seconds', 'ipc', 'init'])
 
 # %% ../../nbs/analyses/12_learned_labels.ipynb #cbc12bfc
 def plot_learned_labels(frame:pd.DataFrame, hist:pd.DataFrame, title:str|None=None):
@@ -189,8 +216,8 @@ def run_learned_labels(p:LearnedProtocol, out='runs/learned_labels', force:bool=
     summ = learned_summary(frame, hist)
     sets = label_sets(r.bench, frame, p.seed)
     y_of = {i: r.bench.sp.train.y[r.bench.images(Trial(r.bench.sp.key, i, image_seed=p.seed))].cpu() for i in p.ipc}
-    look = label_look(sets, y_of)
-    for name, obj in (('rows.csv', rows), ('summary.csv', summ), ('look.csv', look)): r.folder.write(name, obj)
+    look, tops = label_look(sets, y_of), label_tops(sets, y_of, list(r.bench.sp.train.classes))
+    for name, obj in (('rows.csv', rows), ('summary.csv', summ), ('look.csv', look), ('tops.csv', tops)): r.folder.write(name, obj)
     fig = plot_learned_labels(frame, hist, f'{p.name}: learned labels, {p.students} students per source, {r.device.type}')
     r.folder.write('learned_labels.png', fig); plt.close(fig)
     fig = plot_label_links(sets, y_of, list(r.bench.sp.train.classes), p.ipc[-1], f'{p.name}, IPC {p.ipc[-1]}: the mean label of each class')
