@@ -115,7 +115,7 @@ def learn_labels(x:torch.Tensor, train_x:torch.Tensor, train_y:torch.Tensor, c:i
             atomic_save(dict(settings=settings, logits=L.detach().cpu(), opt=opt.state_dict(), gp=gp.get_state(), gb=gb.get_state(),
                              step=step, history=hist), state_f)
             if on_save is not None: on_save(step)
-    steps = progress_bar(range(start, cfg.steps), leave=False) if show else range(start, cfg.steps)
+    steps = progress_bar(range(start, cfg.steps), leave=False) if show and start < cfg.steps else range(start, cfg.steps)
     for s in steps:
         t0 = time.time()
         n = int(torch.randint(cfg.window, cfg.unroll + 1, (), generator=gp)) if cfg.random_unroll else cfg.unroll

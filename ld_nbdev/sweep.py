@@ -243,7 +243,7 @@ def run_sweep(trials, bench:Bench, ledger:Ledger|None=None, backend=None, show:b
     for t in trials: check(t.data == bench.sp.key, f'a trial is for data {t.data}, but the bench holds {bench.sp.key}')
     ledger.adopt(trials)
     groups, jobs = sweep_jobs([t for t in trials if _todo(t, ledger, per_class)], bench)
-    pb, n = progress_bar(range(sum(map(len, groups))), leave=False) if show else None, 0
+    pb, n = progress_bar(range(sum(map(len, groups))), leave=False) if show and jobs else None, 0
     if pb: pb.update(0)
     def on_result(j, i, r):
         nonlocal n
