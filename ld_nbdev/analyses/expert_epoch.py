@@ -50,7 +50,7 @@ def student_rows(experts, df:pd.DataFrame) -> pd.DataFrame:
     for col, src in (('expert_epoch', 'epoch'), ('expert_valid_acc', 'valid_acc'), ('expert_test_acc', 'test_acc')):
         out[col] = [man[e].loc[int(s), src] if e in man and pd.notna(s) else float('nan') for e, s in zip(out.expert, out.step)]
     params = dict.fromkeys(k for p in df.params for k in json.loads(p) if k not in ('step', 'T'))
-    for c in [*params, 'images', 'class_acc']:
+    for c in [*params, 'images', 'class_acc', 'key']:  # the trial's key last: the same student in two records is one
         if c in df: out[c] = df[c]
     return out
 
@@ -155,7 +155,7 @@ def load_record(folder):
     folder = Path(folder)
     if not (folder/'ledger.csv').exists(): return None
     run = json.loads((folder/'run.json').read_text()) if (folder/'run.json').exists() else None
-    rows = pd.read_csv(folder/'rows.csv') if run and (folder/'rows.csv').exists() else read_rows(folder)
+    rows = pd.read_csv(folder/'rows.csv', dtype={'key': str}) if run and (folder/'rows.csv').exists() else read_rows(folder)
     return SimpleNamespace(rows=rows, config=json.loads((folder/'config.json').read_text()), run=run, partial=run is None, folder=folder)
 
 def protocol_note(rec) -> str:

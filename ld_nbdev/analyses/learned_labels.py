@@ -59,7 +59,9 @@ def learned_set(r:Run, ipc:int, init:str, chosen:pd.DataFrame, p:LearnedProtocol
     folder = r.folder.out/'learned'/f'ipc{ipc}_{init}'
     folder.mkdir(parents=True, exist_ok=True)
     labels, hist = learn_labels(x, b.sp.train.x, b.sp.train.y, b.sp.c, cfg, start, folder, show, on_save=lambda _: r.folder.clock())
-    atomic_save(labels, folder/'labels.pt'); atomic_csv(hist.assign(ipc=ipc, init=init), folder/'history.csv')
+    f = folder/'labels.pt'  # torch.save is not byte-stable (a random id per file): labels already there are not rewritten
+    if not (f.exists() and torch.equal(torch.load(f), labels)): atomic_save(labels, f)
+    atomic_csv(hist.assign(ipc=ipc, init=init), folder/'history.csv')
     save_learned(labels, x, key)
     return key, hist.assign(ipc=ipc, init=init)
 
