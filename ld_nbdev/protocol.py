@@ -5,6 +5,7 @@
 # %% ../nbs/09_protocol.ipynb #4a92551c
 from __future__ import annotations
 import json, os, platform, shutil, subprocess, sys, time
+from typing import ClassVar
 from dataclasses import dataclass, asdict, fields, replace, MISSING
 from pathlib import Path
 import pandas as pd, torch
@@ -40,6 +41,7 @@ def per_ipc(v, ipcs, name:str) -> dict:
 @dataclass(frozen=True)
 class Protocol:
     "The settings of a run, checked when made."
+    grows: ClassVar[tuple] = ()      # settings a finished or stopped run may be resumed with raised (see `RunFolder`)
     dataset: str = 'cifar10'         # named dataset: cifar10 (through fastai's untar_data) or digits (offline)
     data: str|None = None            # an ImageFolder tree (train/<class>/, test/ or val/<class>/) instead of a named dataset
     max_per_class: int|None = None   # read at most this many images per class and split (quick checks)
@@ -184,20 +186,30 @@ def versions() -> dict:
 
 # %% ../nbs/09_protocol.ipynb #c10671f3
 class RunFolder:
-    "The output folder `out` of a run with `settings`: refused if it holds something else (unless `force`), else resumed."
-    def __init__(self, out, settings:dict, force:bool=False, defaults:dict|None=None):
-        self.out, self.force, self.t0 = Path(out), force, time.time()
+    "The output folder `out` of a run with `settings`: refused if it holds something else (unless `force`), else resumed; settings in `grows` may be raised on resume."
+    def __init__(self, out, settings:dict, force:bool=False, defaults:dict|None=None, grows=()):
+        self.out, self.force, self.t0, self.grows = Path(out), force, time.time(), tuple(grows)
         self.settings = json.loads(json.dumps(settings, default=str))
         self.defaults = json.loads(json.dumps(defaults or {}, default=str))
         busy = self.out.exists() and any(self.out.iterdir())
-        check(force or not busy or self.resumable(),
-              f'{self.out}: output folder exists and holds other files or another run; pass --force to overwrite it')
+        diff = self.differences()
+        what = 'other files' if diff is None else f"another run ({'; '.join(diff[:4])}{f'; {len(diff) - 4} more' if len(diff) > 4 else ''})"
+        check(force or not busy or diff == [], f'{self.out}: output folder exists and holds {what}; pass --force to overwrite it')
+
+    def differences(self) -> list|None:
+        "How the folder's run differs from these settings, one 'name: had -> wanted' each ([]: resumable; None: no run there); a setting its `config.json` predates counts as its value in `defaults`."
+        try: had = json.loads((self.out/'config.json').read_text())
+        except (OSError, ValueError): return None
+        if not isinstance(had, dict): return None
+        had = {**{k: v for k, v in self.defaults.items() if k not in had}, **had}
+        def grown(k, a, b): return k in self.grows and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (a, b)) and a <= b
+        return [f'{k}: {had.get(k, "unset")} -> {self.settings.get(k, "unset")}' for k in sorted(set(had) | set(self.settings))
+                if had.get(k) != self.settings.get(k) or (k in had) != (k in self.settings)
+                if not (k in had and k in self.settings and grown(k, had[k], self.settings[k]))]
 
     def resumable(self) -> bool:
-        "Whether the folder holds a run with these settings; a setting its `config.json` predates counts as its value in `defaults`."
-        try: had = json.loads((self.out/'config.json').read_text())
-        except (OSError, ValueError): return False
-        return isinstance(had, dict) and {**{k: v for k, v in self.defaults.items() if k not in had}, **had} == self.settings
+        "Whether the folder holds a run with these settings (or with smaller values of the settings in `grows`)."
+        return self.differences() == []
 
     def open(self, reuse=()) -> Ledger:
         "Make the folder (emptied first with `force`), write `config.json`; the run's ledger, reusing the ledgers of the run folders `reuse`."
@@ -264,7 +276,8 @@ class Run:
 def open_run(name:str, p:Protocol, out, force:bool=False, quiet:bool=False, cpu:bool=False, reuse=(), configs=None) -> Run:
     "Start experiment `name` of protocol `p` in folder `out` (experts `configs`, else the protocol's); the `Run`."
     device = pick_device(cpu)
-    rf = RunFolder(out, run_settings(p, device), force, defaults={f.name: f.default for f in fields(p) if f.default is not MISSING})
+    rf = RunFolder(out, run_settings(p, device), force, defaults={f.name: f.default for f in fields(p) if f.default is not MISSING},
+                   grows=p.grows)
     say = (lambda *a: None) if quiet else (lambda *a: print(*a, flush=True))
     eps = '/'.join(map(str, p.epochs_per_ipc().values()))
     say(f'{name}: {p.name} on {device}, IPC {", ".join(map(str, p.ipc))}, {p.students} students x {eps} epochs')

@@ -17,12 +17,13 @@ from .label_structure import class_links, top_classes
 
 # %% auto #0
 __all__ = ['SOURCES', 'LearnedProtocol', 'learned_set', 'learned_trials', 'learned_frame', 'learned_summary', 'label_sets',
-           'label_look', 'label_tops', 'tops_table', 'learned_history', 'plot_learned_labels', 'plot_label_links',
-           'learned_finding', 'run_learned_labels']
+           'label_look', 'label_tops', 'tops_table', 'learned_names', 'learned_history', 'plot_learned_labels',
+           'plot_label_links', 'learned_finding', 'run_learned_labels']
 
 # %% ../../nbs/analyses/12_learned_labels.ipynb #ab0b9f85
 @dataclass(frozen=True)
 class LearnedProtocol(Protocol):
+    grows = ('learn_steps',)          # a run folder resumes with more outer steps: the labels go on from their saved state
     learn_steps: int = 200            # outer steps (Adam updates of the label logits) per label set
     learn_unroll: int = 40            # inner SGD steps per outer step (the most, unless learn_fixed)
     learn_window: int = 10            # the last inner steps the gradient flows through
@@ -62,6 +63,7 @@ def learned_set(r:Run, ipc:int, init:str, chosen:pd.DataFrame, p:LearnedProtocol
     f = folder/'labels.pt'  # torch.save is not byte-stable (a random id per file): labels already there are not rewritten
     if not (f.exists() and torch.equal(torch.load(f), labels)): atomic_save(labels, f)
     atomic_csv(hist.assign(ipc=ipc, init=init), folder/'history.csv')
+    atomic_write(folder/'label.json', lambda q: Path(q).write_text(json.dumps(dict(key=key, steps=cfg.steps))))  # the set now here
     save_learned(labels, x, key)
     return key, hist.assign(ipc=ipc, init=init)
 
@@ -73,9 +75,10 @@ def learned_trials(bench:Bench, students:dict, keys:dict, n:int=2, seed:int=0) -
 # %% ../../nbs/analyses/12_learned_labels.ipynb #a1655139
 SOURCES = ['hard', 'expert soft', 'learned (uniform start)', 'learned (expert start)']
 
-def learned_frame(rows:pd.DataFrame) -> pd.DataFrame:
-    "Student rows of the four label sources at each IPC (soft labels at the validation-chosen checkpoint), with `source`."
+def learned_frame(rows:pd.DataFrame, names=None) -> pd.DataFrame:
+    "Student rows of the four label sources at each IPC (soft labels at the validation-chosen checkpoint), with `source`; learned labels only those `names`, if given."
     ok = rows[rows.status == 'ok']
+    if names is not None: ok = ok[(ok['labels'] != 'learned') | ok.get('name', pd.Series('', index=ok.index)).isin(names)]
     chosen = best_cells(cell_summary(ok[ok['labels'] == 'soft'])).set_index('ipc').step
     soft = ok[(ok['labels'] == 'soft') & ok.step.eq(ok.ipc.map(chosen))]
     lr = ok[ok['labels'] == 'learned']
@@ -132,6 +135,11 @@ def tops_table(tops:pd.DataFrame, ipc:int) -> pd.DataFrame:
     t = d.groupby(['image', 'true', 'source'])['txt'].agg(' · '.join).unstack('source')
     t.index = t.index.get_level_values('true')
     return t[[s for s in SOURCES if s in t.columns]].rename_axis(index='image of class', columns=None)
+
+def learned_names(folder) -> set|None:
+    "The keys of the label sets a learned-labels run folder holds now (`learned/*/label.json`); None if it names none (an older record)."
+    fs = sorted(Path(folder).glob('learned/*/label.json'))
+    return {json.loads(f.read_text())['key'] for f in fs} if fs else None
 
 def learned_history(folder) -> pd.DataFrame:
     "The outer loop's history in a learned-labels run folder: its `history.csv`, else that of each finished label set (maybe none)."
