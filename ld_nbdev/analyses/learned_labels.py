@@ -12,13 +12,14 @@ from ..core import *
 from ..sweep import *
 from ..protocol import *
 from ..learned import LearnConfig, learn_labels, save_learned
-from .expert_epoch import student_for, student_rows, cell_summary, best_cells, choose_checkpoints
+from .expert_epoch import student_for, student_rows, cell_summary, best_cells, choose_checkpoints, read_rows
 from .label_structure import class_links, top_classes
 
 # %% auto #0
 __all__ = ['SOURCES', 'LearnedProtocol', 'learned_set', 'learned_trials', 'learned_frame', 'learned_summary', 'label_sets',
-           'label_look', 'label_tops', 'tops_table', 'learned_names', 'learned_history', 'plot_learned_labels',
-           'plot_label_links', 'learned_finding', 'run_learned_labels']
+           'label_look', 'label_tops', 'tops_table', 'learned_keys', 'learned_names', 'longer_summary',
+           'learned_history', 'plot_learned_labels', 'plot_label_links', 'learned_finding', 'longer_finding',
+           'run_learned_labels']
 
 # %% ../../nbs/analyses/12_learned_labels.ipynb #ab0b9f85
 @dataclass(frozen=True)
@@ -63,7 +64,9 @@ def learned_set(r:Run, ipc:int, init:str, chosen:pd.DataFrame, p:LearnedProtocol
     f = folder/'labels.pt'  # torch.save is not byte-stable (a random id per file): labels already there are not rewritten
     if not (f.exists() and torch.equal(torch.load(f), labels)): atomic_save(labels, f)
     atomic_csv(hist.assign(ipc=ipc, init=init), folder/'history.csv')
-    atomic_write(folder/'label.json', lambda q: Path(q).write_text(json.dumps(dict(key=key, steps=cfg.steps))))  # the set now here
+    had = pd.read_csv(folder/'keys.csv', dtype={'key': str}) if (folder/'keys.csv').exists() else pd.DataFrame(columns=['key', 'steps'])
+    if key not in set(had.key):  # each set this folder has held, the last the one it holds now
+        atomic_csv(pd.concat([had, pd.DataFrame([dict(key=key, steps=cfg.steps)])], ignore_index=True), folder/'keys.csv')
     save_learned(labels, x, key)
     return key, hist.assign(ipc=ipc, init=init)
 
@@ -136,10 +139,29 @@ def tops_table(tops:pd.DataFrame, ipc:int) -> pd.DataFrame:
     t.index = t.index.get_level_values('true')
     return t[[s for s in SOURCES if s in t.columns]].rename_axis(index='image of class', columns=None)
 
+def learned_keys(folder) -> pd.DataFrame:
+    "Every label set a learned-labels run folder has held (`learned/*/keys.csv`): key, outer steps, and whether it is the one held now."
+    parts = [pd.read_csv(f, dtype={'key': str}).assign(now=lambda d: d.index == len(d) - 1) for f in sorted(Path(folder).glob('learned/*/keys.csv'))]
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=['key', 'steps', 'now'])
+
 def learned_names(folder) -> set|None:
-    "The keys of the label sets a learned-labels run folder holds now (`learned/*/label.json`); None if it names none (an older record)."
-    fs = sorted(Path(folder).glob('learned/*/label.json'))
-    return {json.loads(f.read_text())['key'] for f in fs} if fs else None
+    "The keys of the label sets a learned-labels run folder holds now; None if it names none (an older record)."
+    k = learned_keys(folder)
+    return set(k.key[k.now]) if len(k) else None
+
+def longer_summary(folder) -> pd.DataFrame:
+    "Per IPC, start and outer steps, the students of every label set the run in `folder` has learned (all `learn_steps` it ran with): test mean and sd, validation mean (%), students, minutes of learning to that step."
+    folder = Path(folder)
+    steps = learned_keys(folder).set_index('key').steps
+    rows = read_rows(folder)
+    lr = rows[(rows['labels'] == 'learned') & (rows.status == 'ok')]
+    lr = lr.assign(outer_steps=lr.name.map(steps).astype('Int64'), source=lr.init.map(lambda i: f'learned ({i} start)'))
+    out = lr.groupby(['ipc', 'init', 'source', 'outer_steps']).agg(
+        test_mean=('test_acc', 'mean'), test_std=('test_acc', 'std'), valid_mean=('valid_acc', 'mean'), students=('test_acc', 'size')).reset_index()
+    for c in ('test_mean', 'test_std', 'valid_mean'): out[c] = out[c] * 100
+    h = learned_history(folder)
+    out['learn_min'] = [h[(h.ipc == i) & (h.init == s) & (h.step <= n)].seconds.sum() / 60 for i, s, n in zip(out.ipc, out.init, out.outer_steps)]
+    return out.drop(columns='init')
 
 def learned_history(folder) -> pd.DataFrame:
     "The outer loop's history in a learned-labels run folder: its `history.csv`, else that of each finished label set (maybe none)."
@@ -200,6 +222,15 @@ def learned_finding(summ:pd.DataFrame, look:pd.DataFrame|None=None) -> str:
                 if len(lk): t += f"; entropy {lk.entropy.iloc[0]:.2f} nats, top class = image's class for {lk.top_is_class.iloc[0] * 100:.0f} % of labels"
             parts.append(t + ')')
         out.append('; '.join(parts) + '.')
+    return ' '.join(out)
+
+def longer_finding(lo:pd.DataFrame) -> str:
+    "One sentence per IPC and start of `longer_summary`: test accuracy after each number of outer steps, and the minutes it took."
+    out = []
+    for (ipc, src), d in lo.sort_values('outer_steps').groupby(['ipc', 'source'], sort=False):
+        steps = [f"{r.test_mean:.1f} ± {r.test_std:.1f} % after {r.outer_steps} outer steps ({r.learn_min:.0f} min)" for r in d.itertuples()]
+        gain = f", {d.test_mean.iloc[-1] - d.test_mean.iloc[0]:+.1f} points" if len(d) > 1 else ''
+        out.append(f"IPC {ipc}, {src}: " + ', then '.join(steps) + gain + '.')
     return ' '.join(out)
 
 # %% ../../nbs/analyses/12_learned_labels.ipynb #4e790c17
