@@ -155,8 +155,11 @@ def load_record(folder):
     folder = Path(folder)
     if not (folder/'ledger.csv').exists(): return None
     run = json.loads((folder/'run.json').read_text()) if (folder/'run.json').exists() else None
+    config = json.loads((folder/'config.json').read_text())
+    if run and any(config[k] != v for k, v in run.get('protocol', {}).items() if k in config and k not in ('dataset', 'data')):
+        run = None  # resumed with other settings (a run that grows): what run.json says is of the run before; this one is in progress
     rows = pd.read_csv(folder/'rows.csv', dtype={'key': str}) if run and (folder/'rows.csv').exists() else read_rows(folder)
-    return SimpleNamespace(rows=rows, config=json.loads((folder/'config.json').read_text()), run=run, partial=run is None, folder=folder)
+    return SimpleNamespace(rows=rows, config=config, run=run, partial=run is None, folder=folder)
 
 def protocol_note(rec) -> str:
     "One line: data, IPCs, students, epochs, the expert, the device and commit, how many students, and whether partial."

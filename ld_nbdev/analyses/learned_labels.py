@@ -161,7 +161,8 @@ def longer_summary(folder) -> pd.DataFrame:
     for c in ('test_mean', 'test_std', 'valid_mean'): out[c] = out[c] * 100
     h = learned_history(folder)
     out['learn_min'] = [h[(h.ipc == i) & (h.init == s) & (h.step <= n)].seconds.sum() / 60 for i, s, n in zip(out.ipc, out.init, out.outer_steps)]
-    return out.drop(columns='init')
+    out['order'] = out.source.map({s: i for i, s in enumerate(SOURCES)})
+    return out.sort_values(['ipc', 'order', 'outer_steps']).drop(columns=['init', 'order']).reset_index(drop=True)
 
 def learned_history(folder) -> pd.DataFrame:
     "The outer loop's history in a learned-labels run folder: its `history.csv`, else that of each finished label set (maybe none)."
@@ -227,7 +228,7 @@ def learned_finding(summ:pd.DataFrame, look:pd.DataFrame|None=None) -> str:
 def longer_finding(lo:pd.DataFrame) -> str:
     "One sentence per IPC and start of `longer_summary`: test accuracy after each number of outer steps, and the minutes it took."
     out = []
-    for (ipc, src), d in lo.sort_values('outer_steps').groupby(['ipc', 'source'], sort=False):
+    for (ipc, src), d in lo.sort_values('outer_steps', kind='stable').groupby(['ipc', 'source'], sort=False):
         steps = [f"{r.test_mean:.1f} ± {r.test_std:.1f} % after {r.outer_steps} outer steps ({r.learn_min:.0f} min)" for r in d.itertuples()]
         gain = f", {d.test_mean.iloc[-1] - d.test_mean.iloc[0]:+.1f} points" if len(d) > 1 else ''
         out.append(f"IPC {ipc}, {src}: " + ', then '.join(steps) + gain + '.')
