@@ -62,7 +62,7 @@ def learned_set(r:Run, ipc:int, init:str, chosen:pd.DataFrame, p:LearnedProtocol
     folder.mkdir(parents=True, exist_ok=True)
     labels, hist = learn_labels(x, b.sp.train.x, b.sp.train.y, b.sp.c, cfg, start, folder, show, on_save=lambda _: r.folder.clock())
     f = folder/'labels.pt'  # torch.save is not byte-stable (a random id per file): labels already there are not rewritten
-    if not (f.exists() and torch.equal(torch.load(f), labels)): atomic_save(labels, f)
+    if not (f.exists() and torch.equal(torch.load(f, weights_only=True), labels)): atomic_save(labels, f)
     atomic_csv(hist.assign(ipc=ipc, init=init), folder/'history.csv')
     had = pd.read_csv(folder/'keys.csv', dtype={'key': str}) if (folder/'keys.csv').exists() else pd.DataFrame(columns=['key', 'steps'])
     if key not in set(had.key):  # each set this folder has held, the last the one it holds now
