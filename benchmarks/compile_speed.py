@@ -11,7 +11,7 @@ tests).
 """
 import argparse, platform, statistics, time
 import pandas as pd, torch
-from ld_nbdev.core import seeded_gen, seed_all, sgd, atomic_csv
+from ld_nbdev.core import seeded_gen, set_seed, sgd, atomic_csv
 from ld_nbdev.models import get_model
 from ld_nbdev.augment import dsa
 from ld_nbdev.labels import soft_ce
@@ -23,7 +23,7 @@ from ld_nbdev.expert import ExpertConfig, expert_learner
 
 def hand_loop(x, y, epochs, seed=0):
     "The paper's student loop, written out: shuffled batches of 256, DSA, SGD (momentum 0.9, wd 5e-4), soft cross-entropy."
-    seed_all(seed)
+    set_seed(seed)
     m = get_model('convnet', 3, 10, 32).to(x.device)
     opt = torch.optim.SGD(m.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
     g, order = seeded_gen(seed, x.device), seeded_gen(seed + 1)

@@ -4,17 +4,15 @@
 
 # %% ../nbs/00_core.ipynb #f5c0a959
 from __future__ import annotations
-import os, json, random, hashlib, tempfile
+import os, json, hashlib, tempfile
 from functools import partial
 from pathlib import Path
-import warnings
-warnings.filterwarnings('ignore', message='.*torch.jit.script.*')  # raised by an import inside fastai; not ours to fix
 import numpy as np, torch
 from fastai.optimizer import OptimWrapper
 
 # %% auto #0
-__all__ = ['LDError', 'check', 'seed_all', 'pick_device', 'nbdev_worker_threads', 'sgd', 'seeded_gen', 'atomic_write',
-           'atomic_save', 'atomic_csv', 'config_hash', 'cache_dir']
+__all__ = ['LDError', 'check', 'pick_device', 'sgd', 'seeded_gen', 'atomic_write', 'atomic_save', 'atomic_csv', 'config_hash',
+           'cache_dir', 'set_seed']
 
 # %% ../nbs/00_core.ipynb #4f2d1e0c
 class LDError(ValueError):
@@ -26,26 +24,13 @@ def check(cond, msg:str):
     if not cond: raise LDError(msg)
 
 # %% ../nbs/00_core.ipynb #c1a5dc27
-def seed_all(seed:int):
-    "Seed Python, NumPy and torch (all devices) so runs repeat."
-    random.seed(seed); np.random.seed(seed % 2**32); torch.manual_seed(seed)
+from fastai.torch_core import set_seed  # Python, NumPy and torch (every device) seeded at once: what runs need to repeat
+_all_ = ['set_seed']
 
 # %% ../nbs/00_core.ipynb #ee5f3438
 def pick_device(cpu:bool=False) -> torch.device:
     "CUDA when present (unless `cpu`), else the CPU."
     return torch.device('cuda' if torch.cuda.is_available() and not cpu else 'cpu')
-
-# %% ../nbs/00_core.ipynb #a27650fc
-def nbdev_worker_threads(env=None, cpus:int|None=None, child:bool|None=None) -> int|None:
-    "Torch threads for a notebook run by one of `nbdev_test`'s parallel workers (its share of the cores); None elsewhere."
-    import multiprocessing as mp
-    env = os.environ if env is None else env
-    child = mp.parent_process() is not None if child is None else child
-    if env.get('IN_TEST') != '1' or 'OMP_NUM_THREADS' in env or not child: return None
-    cpus = cpus or (len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count() or 1)
-    return max(1, cpus // min(cpus, 8))  # nbdev_test starts min(cpus, 8) workers
-
-if (_threads := nbdev_worker_threads()) is not None: torch.set_num_threads(_threads)
 
 # %% ../nbs/00_core.ipynb #74184254
 def sgd(mom:float=0.9, wd:float=5e-4):

@@ -7,7 +7,6 @@ from __future__ import annotations
 from dataclasses import asdict, replace
 from itertools import product
 import pandas as pd
-import matplotlib.pyplot as plt
 from .core import *
 from .data import *
 from .student import StudentConfig
@@ -94,31 +93,22 @@ def _expert_accs(bench:Bench, t:Trial) -> dict:
     return dict(expert_step=step, expert_epoch=mean('epoch'), expert_valid_acc=mean('valid_acc'), expert_test_acc=mean('test_acc'))
 
 # %% ../nbs/11_experiments.ipynb #83f6ae45
-def compare_labels(bench:Bench, ipcs=(1, 10), students:int=3, student:StudentConfig=StudentConfig(), temps=(1.0,),
-                   lrs=None, epochs=None, select_epochs=None, seed:int=0, dataset:str='', ledger=None, backend=None,
-                   show:bool=True) -> tuple:
-    "Label kinds compared per IPC at settings chosen on validation: `(results, selection)` frames, a row per student / candidate."
-    check(students >= 1, f'students must be >= 1, got {students}')
-    for T in temps: check(T > 0, f'temperature must be > 0, got {T}')
-    lrs = tuple(lrs or (student.lr,))
-    for lr in lrs: check(lr > 0, f'learning rate must be > 0, got {lr}')
-    for ipc in ipcs: select_ipc(bench.sp.train, ipc)  # fail early on an impossible IPC
-    eps = per_ipc(epochs or student.epochs, ipcs, 'epochs')
-    seps = per_ipc(select_epochs or [max(1, e // 2) for e in eps.values()], ipcs, 'select_epochs')
-    for e in [*eps.values(), *seps.values()]: check(e >= 1, f'epochs must be >= 1, got {e}')
+def compare_labels(bench:Bench, p:Protocol, ledger=None, backend=None, show:bool=True) -> tuple:
+    "The label kinds compared at each IPC of settings `p`, at the checkpoint, T and lr chosen on validation: `(results, selection)` frames, a row per student / candidate."
+    eps, seps, student = p.epochs_per_ipc(), p.select_epochs_per_ipc(), p.student_config()
     ledger = ledger if ledger is not None else Ledger()
-    cands = [t for i in ipcs for t in candidates(bench, i, replace(student, epochs=seps[i]), lrs, temps, seed=seed, hard=True)]
+    cands = [t for i in p.ipc for t in candidates(bench, i, replace(student, epochs=seps[i]), p.lr, p.temperature, seed=p.seed, hard=True)]
     sel = score_candidates(bench, cands, ledger, backend, show)
-    chosen = {i: choices(sel[sel.ipc == i], temps, len(bench.experts) > 1) for i in ipcs}
-    kinds = {i: kind_trials(bench, i, chosen[i], replace(student, epochs=eps[i]), students, seed) for i in ipcs}
+    chosen = {i: choices(sel[sel.ipc == i], p.temperature, len(bench.experts) > 1) for i in p.ipc}
+    kinds = {i: kind_trials(bench, i, chosen[i], replace(student, epochs=eps[i]), p.students, p.seed) for i in p.ipc}
     done = run_sweep([t for k in kinds.values() for ts in k.values() for t in ts], bench, ledger, backend, show).set_index('key')
     def row(i, kind, t):
         r, d = chosen[i][kind], done.loc[t.key]
-        return dict(dataset=dataset, ipc=i, labels=kind, student_seed=t.seed, image_seed=t.image_seed, experts=len(t.experts),
+        return dict(dataset=p.name, ipc=i, labels=kind, student_seed=t.seed, image_seed=t.image_seed, experts=len(t.experts),
                     **_expert_accs(bench, t), T=dict(t.params).get('T', float('nan')), lr=t.student.lr, arch=t.student.arch,
                     epochs=eps[i], select_epochs=seps[i], select_valid_acc=float('nan') if r is None else float(r.student_valid_acc),
                     device=d.device, test_acc=d.acc, status=d.status)
-    res = pd.DataFrame([row(i, k, t) for i in ipcs for k, ts in kinds[i].items() for t in ts])
+    res = pd.DataFrame([row(i, k, t) for i in p.ipc for k, ts in kinds[i].items() for t in ts])
     return res, sel
 
 # %% ../nbs/11_experiments.ipynb #88ec0b2b
@@ -163,26 +153,14 @@ def summary_markdown(summ:pd.DataFrame) -> str:
     return '\n'.join(lines)
 
 # %% ../nbs/11_experiments.ipynb #1ea64b06
-def _baseline_preset(dataset:str, full:bool) -> str: return 'full' if full else 'digits' if dataset == 'digits' else 'cpu'
-
-@register_experiment('baseline', 'hard vs soft labels on random real images; checkpoint, T and lr chosen on validation',
-                     preset=_baseline_preset, out=lambda full: 'runs/baseline')
-def run_baseline(p:Protocol, out='runs/baseline', force:bool=False, quiet:bool=False, cpu:bool=False, backend=None,
-                 reuse=()) -> pd.DataFrame:
-    "Run the soft-label baseline of protocol `p` end to end, writing everything to `out`; the summary frame."
-    r = open_run('ld_baseline', p, out, force, quiet, cpu, reuse)
-    rf, bench, ledger, device, say = r.folder, r.bench, r.ledger, r.device, r.say
-    experts, eps = list(bench.experts.values()), '/'.join(map(str, p.epochs_per_ipc().values()))
-    rf.write('expert_trajectory.csv', experts[0].manifest)
-    res, sel = compare_labels(bench, p.ipc, p.students, p.student_config(), p.temperature, p.lr, p.epochs, p.select_epochs,
-                              p.seed, p.name, ledger, backend, show=not quiet)
+@experiment('baseline', 'hard vs soft labels on random real images; checkpoint, T and lr chosen on validation', presets=dict(cpu='cpu'))
+def run_baseline(r:Run) -> pd.DataFrame:
+    "The soft-label baseline in run `r`: candidates scored on validation, students of every kind of label at the chosen settings; the summary frame."
+    p, eps = r.p, '/'.join(map(str, r.p.epochs_per_ipc().values()))
+    r.write_trajectory()
+    res, sel = compare_labels(r.bench, p, r.ledger, r.backend, show=not r.quiet)
     summ = summarize(res)
-    table = format_table(summ)
-    for name, obj in (('results.csv', res), ('selection.csv', sel), ('summary.csv', summ), ('table.txt', table + '\n')): rf.write(name, obj)
-    fig = plot_accuracy_vs_ipc(without_twins(res), PAPER_CIFAR10 if p.name == 'cifar10' else None,
-                               f'{p.name}: {p.students} students x {eps} epochs, {device.type}')
-    rf.write('accuracy_vs_ipc.png', fig); plt.close(fig)
-    run = rf.finish(device, dataset=p.name, protocol=asdict(p), expert=asdict(p.expert_config()), expert_path=str(experts[0].path),
-                    ensemble_paths=[str(t.path) for t in experts[1:]])
-    say(table); say(f'written to {out}/ in {run["wall_s"]:.0f} s')
+    fig = plot_accuracy_vs_ipc(without_twins(res), PAPER_CIFAR10 if p.name == 'cifar10' else None, r.title(f'{p.students} students x {eps} epochs'))
+    r.save(results=res, selection=sel, summary=summ, table=format_table(summ) + '\n', accuracy_vs_ipc=fig)
+    r.finish(format_table(summ), ensemble_paths=[str(t.path) for t in list(r.bench.experts.values())[1:]])
     return summ

@@ -44,7 +44,7 @@ AUGS = {'flip': ('flip',), 'dsa': tuple(DSA_FAMILIES), 'none': ()}
 def expert_learner(sp:Splits, cfg:ExpertConfig=ExpertConfig(), cbs=None) -> Learner:
     "A fastai `Learner` that trains `cfg.arch` on the training split of `sp`."
     check(cfg.aug in AUGS, f'unknown expert augmentation {cfg.aug!r}; choose one of {", ".join(AUGS)}')
-    seed_all(cfg.seed)
+    set_seed(cfg.seed)
     model = compiled(get_model(cfg.arch, sp.n_in, sp.c, sp.im_size).to(sp.train.x.device), cfg.compile)
     dls = DataLoaders(TensorDL(sp.train.x, sp.train.y, bs=cfg.bs, shuffle=True, seed=cfg.seed),
                       TensorDL(sp.valid.x, sp.valid.y, bs=1024))

@@ -5,17 +5,19 @@
 # %% ../nbs/05_labels.ipynb #3d728e2b
 from __future__ import annotations
 from dataclasses import dataclass
-import torch, torch.nn.functional as F
+from pathlib import Path
+import numpy as np, pandas as pd, torch, torch.nn.functional as F
 from fastai.callback.core import Callback
 from fastcore.basics import store_attr
 from .core import *
 from .models import predict_logits
 
 # %% auto #0
-__all__ = ['RECIPES', 'TEACHERS', 'soft_labels', 'hard_labels', 'ensemble_labels', 'TopK', 'topk_labels', 'label_recipe',
-           'make_labels', 'hard', 'soft', 'ensemble', 'topk', 'swap', 'shuffled', 'zero_class', 'swap_kth',
-           'shuffle_below_top', 'zero_column', 'member_ce', 'soft_ce', 'SoftTargets', 'Teacher', 'OnlineTeacher',
-           'online', 'teacher_for']
+__all__ = ['RECIPES', 'TEACHERS', 'soft_labels', 'hard_labels', 'ensemble_labels', 'TopK', 'topk_labels', 'label_nbytes',
+           'label_recipe', 'make_labels', 'hard', 'soft', 'ensemble', 'topk', 'swap', 'shuffled', 'zero_class',
+           'swap_kth', 'shuffle_below_top', 'zero_column', 'member_ce', 'soft_ce', 'SoftTargets', 'Teacher',
+           'OnlineTeacher', 'online', 'teacher_for', 'labels_dir', 'save_learned', 'learned', 'class_links',
+           'top_classes']
 
 # %% ../nbs/05_labels.ipynb #892a4db2
 def soft_labels(model:nn.Module, x:torch.Tensor, T:float=1.0) -> torch.Tensor:
@@ -72,6 +74,15 @@ def topk_labels(probs:torch.Tensor, k:int) -> TopK:
     if k == c: return TopK(probs.float().clone(), None, c)
     v, i = probs.float().topk(max(k, 1), 1)
     return TopK(v[:, :k].clone(), i.to(_index_dtype(c)), c)
+
+# %% ../nbs/05_labels.ipynb #91ef5c31
+def label_nbytes(n:int, k:int, c:int, bits:int=32) -> int:
+    "Bytes to store `n` labels of `c` classes keeping their top `k` values at `bits`-bit floats, with class indices (k = 0: an index only; k = c: no indices)."
+    check(bits in (16, 32), f'label values are stored at 16 or 32 bits, not {bits}')
+    check(0 <= k <= c, f'k must be between 0 and {c}, got {k}')
+    idx = torch.empty(0, dtype=_index_dtype(c)).element_size()
+    if k == 0: return n * idx
+    return n * k * bits // 8 + (0 if k == c else n * k * idx)
 
 # %% ../nbs/05_labels.ipynb #0f9be087
 RECIPES = {}
@@ -216,3 +227,41 @@ def teacher_for(recipe:str, experts=(), **params) -> Teacher|None:
     if recipe not in TEACHERS: return None
     check(len(experts) >= 1, f'the {recipe} recipe needs an expert')
     return TEACHERS[recipe](list(experts), **params)
+
+# %% ../nbs/05_labels.ipynb #a00e45f7
+def labels_dir() -> Path: return cache_dir()/'labels'
+
+def _fingerprint(x:torch.Tensor) -> torch.Tensor:
+    x = x.detach().double().cpu().flatten(1)
+    return torch.stack([x.mean(1), x.std(1)], 1)
+
+def save_learned(labels:torch.Tensor, x:torch.Tensor, name:str) -> Path:
+    "Keep `labels` `(N, C)` of images `x` as `name` for the `learned` recipe; the file."
+    check(labels.dim() == 2 and len(labels) == len(x), f'labels of shape {tuple(labels.shape)} do not fit {len(x)} images')
+    f = labels_dir()/f'{name}.pt'
+    atomic_save(dict(labels=labels.detach().float().cpu(), fingerprint=_fingerprint(x)), f)
+    return f
+
+@label_recipe
+def learned(x, y, c, experts, name:str, **about):
+    "Labels learned for these images and saved as `name` (`save_learned`); `about` only describes them."
+    f = labels_dir()/f'{name}.pt'
+    check(f.exists(), f'no learned labels {name!r} in {labels_dir()}: learn and save them first (ld_run learned_labels)')
+    d = torch.load(f, map_location='cpu', weights_only=True)
+    check(tuple(d['labels'].shape) == (len(x), c), f'learned labels {name!r} have shape {tuple(d["labels"].shape)}, not ({len(x)}, {c})')
+    check(torch.allclose(d['fingerprint'], _fingerprint(x), atol=1e-4), f'learned labels {name!r} belong to other images')
+    return d['labels'].to(x.device)
+
+# %% ../nbs/05_labels.ipynb #1a289e5a
+def class_links(probs:torch.Tensor, y:torch.Tensor, c:int) -> torch.Tensor:
+    "The link matrix `(c, c)`: row i is the mean label of the images of class i (NaN for a class without images)."
+    probs, y = probs.float().cpu(), y.cpu()
+    return torch.zeros(c, c).index_add_(0, y, probs) / torch.bincount(y, minlength=c)[:, None]
+
+def top_classes(probs:torch.Tensor, y:torch.Tensor, classes, n:int=3) -> pd.DataFrame:
+    "Each label's `n` most probable classes: image, true class, rank (1 = top), class, probability."
+    v, i = probs.float().cpu().topk(min(n, probs.shape[1]), 1)
+    N, k = v.shape
+    return pd.DataFrame(dict(image=np.repeat(np.arange(N), k), true=[classes[t] for t in np.repeat(y.cpu().numpy(), k)],
+                             rank=np.tile(np.arange(1, k + 1), N), label=[classes[j] for j in i.flatten().tolist()],
+                             prob=v.flatten().numpy()))

@@ -14,11 +14,10 @@ from fastprogress.fastprogress import progress_bar
 from .core import *
 from .models import get_model
 from .augment import DSA_FAMILIES, dsa
-from .labels import label_recipe, soft_ce
+from .labels import soft_ce
 
 # %% auto #0
-__all__ = ['LearnConfig', 'fresh_params', 'sgd_steps', 'unroll_student', 'init_logits', 'learn_labels', 'labels_dir',
-           'save_learned', 'learned']
+__all__ = ['LearnConfig', 'fresh_params', 'sgd_steps', 'unroll_student', 'init_logits', 'learn_labels']
 
 # %% ../nbs/14_learned.ipynb #2f1cc537
 @dataclass(frozen=True)
@@ -130,27 +129,3 @@ def learn_labels(x:torch.Tensor, train_x:torch.Tensor, train_y:torch.Tensor, c:i
         if show: steps.comment = f'loss {loss.item():.3f}'
         if (s + 1) % cfg.save_every == 0 or s + 1 == cfg.steps: save(s + 1)
     return F.softmax(L.detach(), 1).cpu(), pd.DataFrame(hist)
-
-# %% ../nbs/14_learned.ipynb #6f450ee7
-def labels_dir() -> Path: return cache_dir()/'labels'
-
-def _fingerprint(x:torch.Tensor) -> torch.Tensor:
-    x = x.detach().double().cpu().flatten(1)
-    return torch.stack([x.mean(1), x.std(1)], 1)
-
-def save_learned(labels:torch.Tensor, x:torch.Tensor, name:str) -> Path:
-    "Keep `labels` `(N, C)` of images `x` as `name` for the `learned` recipe; the file."
-    check(labels.dim() == 2 and len(labels) == len(x), f'labels of shape {tuple(labels.shape)} do not fit {len(x)} images')
-    f = labels_dir()/f'{name}.pt'
-    atomic_save(dict(labels=labels.detach().float().cpu(), fingerprint=_fingerprint(x)), f)
-    return f
-
-@label_recipe
-def learned(x, y, c, experts, name:str, **about):
-    "Labels learned for these images and saved as `name` (`save_learned`); `about` only describes them."
-    f = labels_dir()/f'{name}.pt'
-    check(f.exists(), f'no learned labels {name!r} in {labels_dir()}: learn and save them first (ld_run learned_labels)')
-    d = torch.load(f, map_location='cpu', weights_only=True)
-    check(tuple(d['labels'].shape) == (len(x), c), f'learned labels {name!r} have shape {tuple(d["labels"].shape)}, not ({len(x)}, {c})')
-    check(torch.allclose(d['fingerprint'], _fingerprint(x), atol=1e-4), f'learned labels {name!r} belong to other images')
-    return d['labels'].to(x.device)

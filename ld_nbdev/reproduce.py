@@ -13,8 +13,8 @@ from .experiments import KINDS, grid_edges, run_baseline
 from .plots import *
 
 # %% auto #0
-__all__ = ['PAPER_IPCS', 'DATA_NOTES', 'table2_record', 'accuracy_table', 'record_markdown', 'default_out', 'preset_name',
-           'run_table2', 'write_record']
+__all__ = ['PAPER_IPCS', 'DATA_NOTES', 'TABLE2', 'table2_record', 'accuracy_table', 'record_markdown', 'preset_name',
+           'default_out', 'run_table2', 'write_record']
 
 # %% ../nbs/12_reproduce.ipynb #814c5fb6
 PAPER_IPCS = (1, 10, 50)
@@ -115,23 +115,25 @@ def record_markdown(rec:pd.DataFrame) -> str:
     return '\n'.join(lines) + '\n'
 
 # %% ../nbs/12_reproduce.ipynb #5a00c482
-def default_out(full:bool=False) -> str:
+TABLE2 = dict(cpu=('cpu', dict(epochs=(1000, 200), select_epochs=(300, 60), experts=2, lr=(0.01, 0.03), temperature=(1.0, 2.0), zca=True)),
+              full=('full', dict(select_epochs=300, experts=3, lr=(0.01, 0.03), temperature=(1.0, 2.0))))
+
+def preset_name(p:Protocol) -> str:
+    "The name of the `table2` preset `p` is (`table2_cpu`, `table2_full`), or 'custom' (a preset with settings changed)."
+    return next((f'table2_{k}' for k in PRESET_KINDS if EXPERIMENTS['table2'].protocol(k) == p), 'custom')
+
+def default_out(p:Protocol) -> str:
     "Where a protocol's record lives in the repository: one folder per protocol, so a GPU run never overwrites the CPU one."
-    return 'benchmarks/cifar10_table2' + ('_full' if full else '')
+    return 'benchmarks/cifar10_table2' + ('_full' if preset_name(p) == 'table2_full' else '')
 
 # %% ../nbs/12_reproduce.ipynb #0ac43008
-def preset_name(p:Protocol) -> str:
-    "The name of the preset `p` is, or 'custom' (a preset with settings changed)."
-    return next((k for k, v in PRESETS.items() if v == p), 'custom')
-
-@register_experiment('table2', "the paper's CIFAR-10 Table 2 row as a benchmark record (--full: its protocol, for a GPU)",
-                     preset=lambda dataset, full: 'table2_full' if full else 'table2_cpu', out=default_out)
-def run_table2(p:Protocol, out=None, force:bool=False, quiet:bool=False, cpu:bool=False, backend=None, reuse=()) -> pd.DataFrame:
-    "Run the Table 2 reproduction with protocol `p` and write its record (labelled with `p`'s preset) to `out`."
-    out = out or default_out(p == PRESETS['table2_full'])
-    run_baseline(p, out, force=force, quiet=quiet, cpu=cpu, backend=backend, reuse=reuse)
-    rec = write_record(out, preset_name(p))
-    if not quiet: print((Path(out)/'table2.md').read_text())
+@experiment('table2', "the paper's CIFAR-10 Table 2 row as a benchmark record (--full: its protocol, for a GPU)",
+            presets=dict(TABLE2, digits='digits'), out=default_out)
+def run_table2(r:Run) -> pd.DataFrame:
+    "The Table 2 reproduction: the baseline in run `r`, then its record (labelled with the preset it ran) beside it."
+    run_baseline.body(r)
+    rec = write_record(r.folder.out, preset_name(r.p))
+    r.say((r.folder.out/'table2.md').read_text())
     return rec
 
 # %% ../nbs/12_reproduce.ipynb #152c4de3

@@ -74,7 +74,7 @@ def student_learner(x:torch.Tensor, labels:torch.Tensor, cfg:StudentConfig=Stude
     _check(x, labels, cfg)
     passes = passes or cfg.epochs
     check(cfg.epochs % passes == 0, f'{passes} passes per fit epoch do not divide {cfg.epochs} epochs')
-    seed_all(seed)
+    set_seed(seed)
     model = compiled(get_model(cfg.arch, x.shape[1], labels.shape[1], x.shape[-1]).to(x.device), cfg.compile)
     idx = torch.arange(len(x), device=x.device)
     dls = DataLoaders(TensorDL(x, idx, bs=cfg.bs, shuffle=True, seed=seed, passes=passes), TensorDL())
@@ -150,7 +150,7 @@ def stacked_learner(x:torch.Tensor, labels:torch.Tensor, cfg:StudentConfig=Stude
     _check(x, labels, cfg)
     nets = []
     for s in seeds:  # each member starts from the weights it would have alone
-        seed_all(s); nets.append(get_model(cfg.arch, x.shape[1], labels.shape[-1], x.shape[-1]))
+        set_seed(s); nets.append(get_model(cfg.arch, x.shape[1], labels.shape[-1], x.shape[-1]))
     model = compiled(StackedConvNet(nets).to(x.device), cfg.compile)
     dls = DataLoaders(MemberDL(x, seeds, cfg.bs, passes=cfg.epochs), TensorDL())
     cbs = [SoftTargets(labels.to(x.device)), MemberHealth()] + ([MemberDSA(seeds)] if cfg.dsa else [])

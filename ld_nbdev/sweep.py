@@ -8,18 +8,18 @@ import csv, io, json, os, time, warnings
 from dataclasses import dataclass, asdict, fields
 from functools import cached_property
 from pathlib import Path
-import pandas as pd, torch
+import numpy as np, pandas as pd, torch
 from fastprogress.fastprogress import progress_bar
 from .core import *
 from .data import *
 from .models import accuracy_of, predict_logits
 from .labels import *
 from .student import *
-import ld_nbdev.learned  # registers the `learned` label recipe
+from .images import IMAGE_RULES
 
 # %% auto #0
-__all__ = ['LEDGER_COLS', 'RESULT_COLS', 'IMAGE_RULES', 'Trial', 'Ledger', 'Bench', 'Job', 'class_scores', 'train_job',
-           'local_backend', 'sweep_jobs', 'run_sweep']
+__all__ = ['LEDGER_COLS', 'RESULT_COLS', 'Trial', 'class_text', 'class_values', 'csv_ready', 'Ledger', 'Bench', 'Job',
+           'class_scores', 'train_job', 'local_backend', 'sweep_jobs', 'run_sweep']
 
 # %% ../nbs/07_sweep.ipynb #1050cf4e
 def _frozen(v):
@@ -72,6 +72,20 @@ def _csv_text(rows, header:bool, cols=LEDGER_COLS) -> str:
     w.writerows(rows)
     return buf.getvalue()
 
+# %% ../nbs/07_sweep.ipynb #c65d772b
+def class_text(per) -> str:
+    "Per-class accuracies (a tensor or array) as the ledger keeps them: numbers to 4 places, space-separated."
+    return ' '.join(f'{a:.4f}' for a in per.tolist())
+
+def class_values(text) -> np.ndarray|None:
+    "The per-class accuracies of a ledger's text as an array (None where none were kept)."
+    return np.array([float(a) for a in text.split()]) if isinstance(text, str) and text.strip() else None
+
+def csv_ready(df:pd.DataFrame) -> pd.DataFrame:
+    "`df` with its per-class accuracy arrays back in the ledger's text, ready for a CSV (read back with `class_values`)."
+    if 'class_acc' not in df: return df
+    return df.assign(class_acc=df.class_acc.map(lambda v: class_text(np.asarray(v)) if isinstance(v, (np.ndarray, list, tuple)) else v))
+
 # %% ../nbs/07_sweep.ipynb #3cafcbeb
 class Ledger:
     "The finished trials at `path` (a CSV; None keeps them in memory), one row per trained student; trials found in `reuse` are copied."
@@ -123,22 +137,13 @@ class Ledger:
         return n
 
     def frame(self, trials=None) -> pd.DataFrame:
-        "The rows (of `trials`, in their order, if given) as a tidy frame, with a column per recipe parameter."
+        "The rows (of `trials`, in their order, if given) as a tidy frame, with a column per recipe parameter and per-class accuracies as arrays."
         rows = list(self.rows.values()) if trials is None else [self.rows[t.key] for t in trials if t in self]
         text = _csv_text(rows, header=True)
         df = pd.read_csv(io.StringIO(text), dtype={c: str for c in _STR_COLS}, keep_default_na=False, na_values=['', 'nan'])
-        df['experts'] = df.experts.fillna('')
+        df['experts'], df['class_acc'] = df.experts.fillna(''), df.class_acc.map(class_values)
         params = pd.DataFrame([json.loads(p) for p in df.params], index=df.index)
         return pd.concat([df, params[[c for c in params if c not in df]]], axis=1)
-
-# %% ../nbs/07_sweep.ipynb #00eaf536
-def _without(bench, ipc:int, seed:int, subject:str) -> torch.Tensor:
-    "The `random` images of `ipc` and `seed` less those of class `subject` (an index)."
-    check(subject.isdigit() and int(subject) < bench.sp.c, f"'without:{subject}': the class must be an index below {bench.sp.c}")
-    i = select_ipc(bench.sp.train, ipc, seed)
-    return i[bench.sp.train.y[i] != int(subject)]
-
-IMAGE_RULES = {'random': lambda bench, ipc, seed: select_ipc(bench.sp.train, ipc, seed), 'without': _without}
 
 # %% ../nbs/07_sweep.ipynb #04958aeb
 class Bench:
@@ -195,8 +200,6 @@ def class_scores(model, x:torch.Tensor, y:torch.Tensor, c:int) -> tuple:
     hit = (predict_logits(model, x).argmax(1).cpu() == y).float()
     return hit.mean().item(), torch.zeros(c).index_add_(0, y, hit) / torch.bincount(y, minlength=c)
 
-def _classes_text(per:torch.Tensor) -> str: return ' '.join(f'{a:.4f}' for a in per.tolist())
-
 # %% ../nbs/07_sweep.ipynb #939f54f6
 def train_job(job:Job, evals:dict, on_done=None) -> list:
     "Train `job`'s students and score each on its split in `evals` (`{'valid': (x, y), 'test': (x, y)}`); one result dict each."
@@ -205,7 +208,7 @@ def train_job(job:Job, evals:dict, on_done=None) -> list:
         nonlocal last
         ok, split = not isinstance(res, TrainingDiverged), job.scores[i]
         acc, per = class_scores(res, *evals[split], c) if ok else (float('nan'), None)
-        r = dict(acc=acc, class_acc='' if per is None else _classes_text(per),
+        r = dict(acc=acc, class_acc='' if per is None else class_text(per),
                  status='ok' if ok else f'diverged: {str(res).splitlines()[-1].strip()}',
                  seconds=round(time.time() - last, 3), device=job.x.device.type)
         r['valid_acc'] = acc if split == 'valid' or not ok else accuracy_of(res, *evals['valid'])

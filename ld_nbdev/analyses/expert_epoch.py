@@ -4,93 +4,19 @@
 
 # %% ../../nbs/analyses/00_expert_epoch.ipynb #0f22ab13
 from __future__ import annotations
-from dataclasses import replace
 import pandas as pd, matplotlib as mpl, matplotlib.pyplot as plt, seaborn as sns
 from ..core import *
-from ..sweep import *
+from ..records import *
 from ..protocol import *
-import json
-from pathlib import Path
 
 # %% auto #0
-__all__ = ['sweep_steps', 'student_for', 'epoch_trials', 'student_rows', 'cell_summary', 'best_cells', 'chosen_checkpoints',
-           'choose_checkpoints', 'plot_expert_epoch', 'run_expert_epoch', 'read_rows', 'load_record', 'protocol_note',
-           'epoch_finding']
-
-# %% ../../nbs/analyses/00_expert_epoch.ipynb #a62ea481
-def sweep_steps(bench:Bench, steps=None, expert:str|None=None) -> list:
-    "The checkpoints an analysis sweeps: `steps`, or every checkpoint of `expert` (by default the first) after step 0."
-    t = bench.experts[expert] if expert else next(iter(bench.experts.values()))
-    return [t.step_of(step=s) for s in steps] if steps else [s for s in t.steps if s > 0]
-
-def student_for(p:Protocol) -> dict:
-    "IPC -> the students' settings under protocol `p` (its learning rate and that IPC's epochs)."
-    return {i: replace(p.student_config(), epochs=e) for i, e in p.epochs_per_ipc().items()}
-
-# %% ../../nbs/analyses/00_expert_epoch.ipynb #e3f1bf5c
-def epoch_trials(bench:Bench, students:dict, steps, n:int=2, T:float=1.0, seed:int=0, hard:bool=True, expert:str|None=None) -> list:
-    "Test-scored trials: for each IPC in `students` (IPC -> `StudentConfig`), `n` students per checkpoint in `steps`, and hard labels."
-    name = expert or next(iter(bench.experts))
-    out = []
-    for ipc, cfg in students.items():
-        if hard: out += [Trial(bench.sp.key, ipc, 'hard', {}, (), cfg, seed + s, image_seed=seed) for s in range(n)]
-        out += [Trial(bench.sp.key, ipc, 'soft', dict(step=int(st), T=float(T)), (name,), cfg, seed + s, image_seed=seed)
-                for st in steps for s in range(n)]
-    return out
-
-# %% ../../nbs/analyses/00_expert_epoch.ipynb #f6b81c05
-def student_rows(experts, df:pd.DataFrame) -> pd.DataFrame:
-    "One row per student of the sweep rows `df`, with the checkpoint's epoch and accuracies from its expert's manifest (other recipe parameters, images and per-class accuracies at the end)."
-    man = {n: t.manifest for n, t in experts.experts.items()} if isinstance(experts, Bench) else experts  # name -> manifest
-    man = {n: m.set_index('step') for n, m in man.items()}
-    nan = pd.Series(float('nan'), df.index)
-    out = pd.DataFrame(dict(ipc=df.ipc, labels=df.recipe, expert=df.experts, step=df.get('step', nan), T=df.get('T', nan),
-                            seed=df.seed, epochs=df.epochs, lr=df.lr, test_acc=df.acc, valid_acc=df.valid_acc,
-                            status=df.status, seconds=df.seconds, device=df.device))
-    for col, src in (('expert_epoch', 'epoch'), ('expert_valid_acc', 'valid_acc'), ('expert_test_acc', 'test_acc')):
-        out[col] = [man[e].loc[int(s), src] if e in man and pd.notna(s) else float('nan') for e, s in zip(out.expert, out.step)]
-    params = dict.fromkeys(k for p in df.params for k in json.loads(p) if k not in ('step', 'T'))
-    for c in [*params, 'images', 'class_acc', 'key']:  # the trial's key last: the same student in two records is one
-        if c in df: out[c] = df[c]
-    return out
-
-# %% ../../nbs/analyses/00_expert_epoch.ipynb #90ec8b67
-def cell_summary(rows:pd.DataFrame, by=('ipc', 'labels', 'expert', 'step', 'T')) -> pd.DataFrame:
-    "Per cell `by`: mean and sd of test accuracy, mean validation accuracy (%), students, and the checkpoint's epoch and accuracies."
-    by = [c for c in by if c in rows]
-    ok = rows[rows.status == 'ok']
-    g = ok.groupby(by, dropna=False)
-    out = g.agg(test_mean=('test_acc', 'mean'), test_std=('test_acc', 'std'), valid_mean=('valid_acc', 'mean'),
-                students=('test_acc', 'size'), expert_epoch=('expert_epoch', 'first'),
-                expert_valid_acc=('expert_valid_acc', 'first'), expert_test_acc=('expert_test_acc', 'first')).reset_index()
-    for c in ('test_mean', 'test_std', 'valid_mean', 'expert_valid_acc', 'expert_test_acc'): out[c] = out[c] * 100
-    return out
-
-def best_cells(summ:pd.DataFrame, by=('ipc',)) -> pd.DataFrame:
-    "Per group `by`, the cell with the best mean validation accuracy (the earliest checkpoint, then lowest T, on a tie)."
-    keys = [c for c in ('valid_mean', 'step', 'T') if c in summ]
-    s = summ.sort_values(keys, ascending=[False] + [True] * (len(keys) - 1))
-    return s.groupby(list(by), sort=True).head(1).sort_values(list(by)).reset_index(drop=True)
-
-# %% ../../nbs/analyses/00_expert_epoch.ipynb #0e402ae0
-def chosen_checkpoints(bench:Bench, p:Protocol, ledger=None, backend=None, show:bool=True) -> tuple:
-    "The expert-epoch sweep of `p` (T = `p.temperature[0]`, hard labels beside): its student rows, and per IPC the validation-best cell."
-    trials = epoch_trials(bench, student_for(p), sweep_steps(bench, p.steps), p.students, p.temperature[0], p.seed)
-    rows = student_rows(bench, run_sweep(trials, bench, ledger, backend, show))
-    return rows, best_cells(cell_summary(rows[rows['labels'] == 'soft']))
-
-def choose_checkpoints(r:Run, backend=None, quiet:bool=False) -> tuple:
-    "Start an analysis run `r`: its trajectory written first (a partial run reads back), its expert-epoch sweep, `chosen.csv`; the sweep's rows and chosen cells."
-    r.write_trajectory()
-    rows, chosen = chosen_checkpoints(r.bench, r.p, r.ledger, backend, show=not quiet)
-    r.folder.write('chosen.csv', chosen)
-    return rows, chosen
+__all__ = ['plot_expert_epoch', 'run_expert_epoch', 'epoch_finding']
 
 # %% ../../nbs/analyses/00_expert_epoch.ipynb #d1a36f43
 def plot_expert_epoch(rows:pd.DataFrame, title:str|None=None):
     "Student accuracy (%) against the labelling checkpoint's expert epoch, one colour per IPC; the expert's accuracy on a twin axis."
     ok = rows[rows.status == 'ok'].assign(test=lambda d: d.test_acc * 100, valid=lambda d: d.valid_acc * 100)
-    soft = ok[ok['labels'] == 'soft']
+    soft = ok[ok.recipe == 'soft']
     ipcs = sorted(soft.ipc.unique())
     pal = dict(zip(ipcs, sns.color_palette(n_colors=len(ipcs))))
     fig, ax = plt.subplots(figsize=(8, 4.2))
@@ -100,7 +26,7 @@ def plot_expert_epoch(rows:pd.DataFrame, title:str|None=None):
     summ = cell_summary(soft)
     for _, b in best_cells(summ).iterrows():
         ax.scatter(b.expert_epoch, b.test_mean, marker='*', s=220, color=pal[b.ipc], edgecolor='k', zorder=5)
-    for ipc, d in ok[ok['labels'] == 'hard'].groupby('ipc'):
+    for ipc, d in ok[ok.recipe == 'hard'].groupby('ipc'):
         if ipc in pal: ax.axhline(d.test.mean(), color=pal[ipc], linestyle=':', lw=1)
     tw = ax.twinx()
     ex = summ.drop_duplicates('step').sort_values('expert_epoch')
@@ -115,77 +41,26 @@ def plot_expert_epoch(rows:pd.DataFrame, title:str|None=None):
     return fig
 
 # %% ../../nbs/analyses/00_expert_epoch.ipynb #69e8dc7d
-def _preset(dataset:str, full:bool) -> str: return 'full' if full else 'digits' if dataset == 'digits' else 'expert_time_cpu'
-
-@register_experiment('expert_epoch', 'student accuracy against the expert checkpoint that made the labels, per IPC',
-                     preset=_preset, out=lambda full: 'runs/expert_epoch')
-def run_expert_epoch(p:Protocol, out='runs/expert_epoch', force:bool=False, quiet:bool=False, cpu:bool=False, backend=None,
-                     reuse=()) -> pd.DataFrame:
-    "Students on the labels of every checkpoint (or `p.steps`) at each IPC of `p`, at T = `p.temperature[0]`; the best cells."
-    r = open_run('expert_epoch', p, out, force, quiet, cpu, reuse)
-    r.write_trajectory()  # first: a partial run can be read back
-    rows, best = chosen_checkpoints(r.bench, p, r.ledger, backend, show=not quiet)
-    summ = cell_summary(rows)
-    for name, obj in (('rows.csv', rows), ('summary.csv', summ), ('best.csv', best)): r.folder.write(name, obj)
-    fig = plot_expert_epoch(rows, f'{p.name}: {p.students} students per cell, {r.device.type}')
-    r.folder.write('expert_epoch.png', fig); plt.close(fig)
+@experiment('expert_epoch', 'student accuracy against the expert checkpoint that made the labels, per IPC')
+def run_expert_epoch(r:Run) -> pd.DataFrame:
+    "Students on the labels of every checkpoint (or `p.steps`) at each IPC, at T = `p.temperature[0]`; the best cells."
+    rows, best = r.choose_checkpoints()
+    r.save(rows=rows, summary=cell_summary(rows), best=best, expert_epoch=plot_expert_epoch(rows, r.title(f'{r.p.students} students per cell')))
     r.finish(best[['ipc', 'step', 'expert_epoch', 'expert_test_acc', 'valid_mean', 'test_mean', 'test_std']].round(2).to_string(index=False))
     return best
 
-# %% ../../nbs/analyses/00_expert_epoch.ipynb #1eb65107
-def read_rows(folder) -> pd.DataFrame:
-    "The tidy student rows of the run in `folder`, rebuilt from its ledger and its experts' manifests (`*trajectory*.csv`)."
-    folder = Path(folder)
-    man, unnamed, df = {}, [], Ledger(folder/'ledger.csv').frame()
-    for f in sorted(folder.glob('*trajectory*.csv')):
-        m = pd.read_csv(f)
-        if 'name' in m: man[m.name.iloc[0]] = m.drop(columns='name')
-        else: unnamed.append(m)
-    used = sorted(set(df.experts) - {''})
-    if not man and len(unnamed) == 1 and len(used) == 1: man = {used[0]: unnamed[0]}  # one expert, manifest written without its name
-    rows = student_rows(man, df)
-    names = folder/'experts.json'
-    if names.exists(): rows.insert(2, 'recipe', rows.expert.map(json.loads(names.read_text())))
-    return rows
-
-# %% ../../nbs/analyses/00_expert_epoch.ipynb #69c87071
-def load_record(folder):
-    "The run in `folder` as a namespace (rows, config, run, partial), or None if there is no ledger there."
-    from types import SimpleNamespace
-    folder = Path(folder)
-    if not (folder/'ledger.csv').exists(): return None
-    run = json.loads((folder/'run.json').read_text()) if (folder/'run.json').exists() else None
-    config = json.loads((folder/'config.json').read_text())
-    if run and any(config[k] != v for k, v in run.get('protocol', {}).items() if k in config and k not in ('dataset', 'data')):
-        run = None  # resumed with other settings (a run that grows): what run.json says is of the run before; this one is in progress
-    rows = pd.read_csv(folder/'rows.csv', dtype={'key': str}) if run and (folder/'rows.csv').exists() else read_rows(folder)
-    return SimpleNamespace(rows=rows, config=config, run=run, partial=run is None, folder=folder)
-
-def protocol_note(rec) -> str:
-    "One line: data, IPCs, students, epochs, the expert, the device and commit, how many students, and whether partial."
-    c, r = rec.config, rec.run or {}
-    eps = c['epochs'] if isinstance(c['epochs'], int) else '/'.join(map(str, c['epochs']))
-    ok = (rec.rows.status == 'ok').sum()
-    where = f"{c['device']}" + (f", {r['threads']} threads, commit {str(r.get('commit'))[:7]}, {r['wall_s'] / 60:.0f} min" if r else '')
-    return (f"{c['dataset']}, IPC {'/'.join(map(str, c['ipc']))}, {c['students']} students per cell x {eps} epochs "
-            f"(lr {c['lr'][0]}, DSA); expert {c['expert_epochs']} epochs, lr {c['expert_lr']}, momentum {c['expert_mom']}, "
-            f"wd {c['expert_wd']}, {c['expert_aug']}; {where}; {ok} students"
-            + (' — PARTIAL: the run had not finished when this was committed' if rec.partial else ''))
-
 # %% ../../nbs/analyses/00_expert_epoch.ipynb #a756251e
-def _pm(d) -> str: return f"{d.test_acc.mean() * 100:.1f} ± {d.test_acc.std() * 100:.1f} %" if len(d) > 1 else f"{d.test_acc.mean() * 100:.1f} %"
-
 def epoch_finding(rows:pd.DataFrame) -> str:
     "Sentences: per IPC the validation-chosen checkpoint and its students' test accuracy, hard labels and the last checkpoint."
     ok = rows[rows.status == 'ok']
-    soft, out = ok[ok['labels'] == 'soft'], []
+    soft, out = ok[ok.recipe == 'soft'], []
     best = best_cells(cell_summary(soft))
     for _, b in best.iterrows():
         d = soft[soft.ipc == b.ipc]
-        last, hard = d[d.step == d.step.max()], ok[(ok['labels'] == 'hard') & (ok.ipc == b.ipc)]
+        last, hard = d[d.step == d.step.max()], ok[(ok.recipe == 'hard') & (ok.ipc == b.ipc)]
         out.append(f"IPC {b.ipc}: validation chose step {b.step:.0f} (expert epoch {b.expert_epoch:.2f}, expert test "
-                   f"{b.expert_test_acc:.1f} %); its students reach {_pm(d[d.step == b.step])} on test, against "
-                   f"{_pm(hard) if len(hard) else 'no hard-label students'} with hard labels and {_pm(last)} from the last "
+                   f"{b.expert_test_acc:.1f} %); its students reach {pm(d[d.step == b.step])} on test, against "
+                   f"{pm(hard) if len(hard) else 'no hard-label students'} with hard labels and {pm(last)} from the last "
                    f"checkpoint (epoch {last.expert_epoch.iloc[0]:.2f}, expert test {last.expert_test_acc.iloc[0] * 100:.1f} %).")
     if len(best) > 1:
         a, z = best.iloc[0], best.iloc[-1]
@@ -193,3 +68,5 @@ def epoch_finding(rows:pd.DataFrame) -> str:
         out.append(f"The chosen checkpoint at IPC {z.ipc} is {how} at IPC {a.ipc}"
                    + (" (the paper: later as IPC grows)." if z.step <= a.step else ", as the paper found."))
     return ' '.join(out)
+
+run_expert_epoch.finds = lambda rec: epoch_finding(rec.rows)

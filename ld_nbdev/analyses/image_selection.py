@@ -4,84 +4,15 @@
 
 # %% ../../nbs/analyses/09_image_selection.ipynb #80b2275c
 from __future__ import annotations
-import copy
 import numpy as np, pandas as pd, matplotlib.pyplot as plt, seaborn as sns, torch, torch.nn.functional as F
-from torch import nn
 from ..core import *
-from ..models import ConvNet, predict_logits
 from ..sweep import *
 from ..protocol import *
 from .expert_epoch import student_for, student_rows, choose_checkpoints, cell_summary
 
 # %% auto #0
-__all__ = ['SELECTION_RULES', 'RULES', 'split_head', 'expert_view', 'herding', 'kcenter', 'selection_trials', 'selection_rows',
-           'selection_summary', 'plot_image_selection', 'selection_finding', 'run_image_selection']
-
-# %% ../../nbs/analyses/09_image_selection.ipynb #79c82313
-def split_head(model:nn.Module) -> tuple:
-    "`(features, head)` of a classifier: a ConvNet's blocks and its linear layer, or a ResNet without and with `fc`."
-    if isinstance(model, ConvNet): return nn.Sequential(*list(model)[:-1]), model[-1]
-    check(hasattr(model, 'fc'), f'cannot find the head of a {type(model).__name__}')
-    body = copy.deepcopy(model); body.fc = nn.Identity()
-    return body, model.fc
-
-def expert_view(bench:Bench, arg:str) -> dict:
-    "The training split seen by the expert checkpoint `arg` (`'<expert>@<step>'`): per-image loss on the true class and features (cached on the bench)."
-    name, _, step = arg.rpartition('@')
-    check(name in bench.experts and step.isdigit(), f"an image rule reads '<expert>@<step>', one of {', '.join(bench.experts)}; got {arg!r}")
-    key = ('expert_view', arg)
-    if key not in bench.memo:
-        body, head = split_head(bench.experts[name].model(step=int(step), device=bench.sp.train.x.device))
-        f = predict_logits(body, bench.sp.train.x)
-        with torch.inference_mode(): loss = F.cross_entropy(head(f).float(), bench.sp.train.y, reduction='none')
-        bench.memo[key] = dict(loss=loss.cpu(), features=f.float().cpu())
-    return bench.memo[key]
-
-# %% ../../nbs/analyses/09_image_selection.ipynb #1eecc291
-def _per_class(bench:Bench, pick) -> torch.Tensor:
-    "Indices into the training split: `pick(class indices)` for every class, grouped by class like `select_ipc`."
-    y = bench.sp.train.y.cpu()
-    return torch.cat([idx[pick(idx)] for idx in (torch.nonzero(y == c).flatten() for c in range(bench.sp.c))]).to(bench.sp.train.y.device)
-
-def _by_loss(where:str):
-    def rule(bench:Bench, ipc:int, seed:int, arg:str) -> torch.Tensor:
-        loss = expert_view(bench, arg)['loss']
-        def pick(idx):
-            order = loss[idx].argsort(stable=True)
-            start = {'easiest': 0, 'hardest': len(idx) - ipc, 'middle': (len(idx) - ipc) // 2}[where]
-            return order[start:start + ipc]
-        return _per_class(bench, pick)
-    rule.__doc__ = f"Per class, the {where} `ipc` images by the expert checkpoint's loss on their class."
-    return rule
-
-def herding(f:torch.Tensor, k:int) -> torch.Tensor:
-    "Indices of `k` rows of `f` chosen greedily so that their running mean stays closest to the mean of all rows."
-    mu, chosen, total = f.mean(0), [], torch.zeros_like(f[0])
-    free = torch.ones(len(f), dtype=torch.bool)
-    for t in range(1, k + 1):
-        d = ((total + f) / t - mu).norm(dim=1).masked_fill(~free, float('inf'))
-        i = int(d.argmin()); chosen.append(i); free[i] = False; total += f[i]
-    return torch.tensor(chosen)
-
-def kcenter(f:torch.Tensor, k:int) -> torch.Tensor:
-    "Indices of `k` rows of `f` by greedy k-centre: the row nearest the mean, then always the row farthest from those chosen."
-    chosen = [int((f - f.mean(0)).norm(dim=1).argmin())]
-    dist = (f - f[chosen[0]]).norm(dim=1)
-    for _ in range(k - 1):
-        i = int(dist.argmax()); chosen.append(i)
-        dist = torch.minimum(dist, (f - f[i]).norm(dim=1))
-    return torch.tensor(chosen)
-
-def _coreset(fn):
-    def rule(bench:Bench, ipc:int, seed:int, arg:str) -> torch.Tensor:
-        f = expert_view(bench, arg)['features']
-        return _per_class(bench, lambda idx: fn(f[idx], ipc))
-    rule.__doc__ = f"Per class, `ipc` images by {fn.__name__} on the expert checkpoint's features."
-    return rule
-
-SELECTION_RULES = {'easiest': _by_loss('easiest'), 'hardest': _by_loss('hardest'), 'middle': _by_loss('middle'),
-                   'herding': _coreset(herding), 'kcenter': _coreset(kcenter)}
-IMAGE_RULES.update(SELECTION_RULES)
+__all__ = ['RULES', 'selection_trials', 'selection_rows', 'selection_summary', 'plot_image_selection', 'selection_finding',
+           'run_image_selection']
 
 # %% ../../nbs/analyses/09_image_selection.ipynb #b58032d1
 RULES = ('random', 'easiest', 'middle', 'hardest', 'herding', 'kcenter')

@@ -7,20 +7,14 @@ from __future__ import annotations
 import numpy as np, pandas as pd, matplotlib.pyplot as plt, seaborn as sns, torch
 from ..core import *
 from ..sweep import *
-from ..labels import soft_labels
+from ..labels import soft_labels, class_links, top_classes
 from ..protocol import *
 from .expert_epoch import choose_checkpoints
 
 # %% auto #0
-__all__ = ['class_links', 'links_frame', 'strongest_links', 'top_classes', 'plot_class_links', 'plot_top_classes',
-           'structure_finding', 'run_label_structure']
+__all__ = ['links_frame', 'strongest_links', 'plot_class_links', 'plot_top_classes', 'structure_finding', 'run_label_structure']
 
 # %% ../../nbs/analyses/06_label_structure.ipynb #2c71ec33
-def class_links(probs:torch.Tensor, y:torch.Tensor, c:int) -> torch.Tensor:
-    "The link matrix `(c, c)`: row i is the mean label of the images of class i (NaN for a class without images)."
-    probs, y = probs.float().cpu(), y.cpu()
-    return torch.zeros(c, c).index_add_(0, y, probs) / torch.bincount(y, minlength=c)[:, None]
-
 def links_frame(M:torch.Tensor, classes) -> pd.DataFrame:
     "The link matrix as a tidy frame: true class, label class, mean probability."
     c = len(classes)
@@ -30,15 +24,6 @@ def strongest_links(links:pd.DataFrame, n:int=8) -> pd.DataFrame:
     "The `n` largest off-diagonal entries of a link frame: which class's images give most probability to which other class."
     off = links[links.true != links.label]
     return off.sort_values('prob', ascending=False).head(n).reset_index(drop=True)
-
-# %% ../../nbs/analyses/06_label_structure.ipynb #40cfad72
-def top_classes(probs:torch.Tensor, y:torch.Tensor, classes, n:int=3) -> pd.DataFrame:
-    "Each label's `n` most probable classes: image, true class, rank (1 = top), class, probability."
-    v, i = probs.float().cpu().topk(min(n, probs.shape[1]), 1)
-    N, k = v.shape
-    return pd.DataFrame(dict(image=np.repeat(np.arange(N), k), true=[classes[t] for t in np.repeat(y.cpu().numpy(), k)],
-                             rank=np.tile(np.arange(1, k + 1), N), label=[classes[j] for j in i.flatten().tolist()],
-                             prob=v.flatten().numpy()))
 
 # %% ../../nbs/analyses/06_label_structure.ipynb #c79aa51f
 def plot_class_links(links:pd.DataFrame, title:str|None=None):

@@ -11,9 +11,9 @@ import numpy as np, pandas as pd, matplotlib.pyplot as plt, seaborn as sns, torc
 from ..core import *
 from ..sweep import *
 from ..protocol import *
-from ..learned import LearnConfig, learn_labels, save_learned
+from ..learned import LearnConfig, learn_labels
+from ..labels import save_learned, class_links, top_classes
 from .expert_epoch import student_for, student_rows, cell_summary, best_cells, choose_checkpoints, read_rows
-from .label_structure import class_links, top_classes
 
 # %% auto #0
 __all__ = ['SOURCES', 'LearnedProtocol', 'learned_set', 'learned_trials', 'learned_frame', 'learned_summary', 'label_sets',

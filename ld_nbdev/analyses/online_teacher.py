@@ -12,7 +12,7 @@ from ..student import train_student
 from ..sweep import *
 from ..protocol import *
 from .expert_epoch import student_for, student_rows, cell_summary, best_cells, choose_checkpoints, sweep_steps
-from .pareto import label_nbytes
+from ..labels import label_nbytes
 
 # %% auto #0
 __all__ = ['CONDITIONS', 'online_trials', 'time_per_epoch', 'online_frame', 'label_bytes', 'online_summary',

@@ -9,24 +9,16 @@ import numpy as np, pandas as pd, matplotlib.pyplot as plt, seaborn as sns, torc
 from PIL import Image
 from ..core import *
 from ..sweep import *
-from ..labels import _index_dtype
+from ..labels import label_nbytes
 from ..protocol import *
 from .expert_epoch import student_for, student_rows, choose_checkpoints
 from .data_knowledge import keep_ks, knowledge_trials, knowledge_frame
 
 # %% auto #0
-__all__ = ['label_nbytes', 'image_nbytes', 'pareto_trials', 'frontier', 'pareto_points', 'half_frame', 'plot_pareto',
-           'pareto_finding', 'set_pixels', 'run_pareto']
+__all__ = ['image_nbytes', 'pareto_trials', 'frontier', 'pareto_points', 'half_frame', 'plot_pareto', 'pareto_finding',
+           'set_pixels', 'run_pareto']
 
 # %% ../../nbs/analyses/08_pareto.ipynb #9c71d077
-def label_nbytes(n:int, k:int, c:int, bits:int=32) -> int:
-    "Bytes to store `n` labels of `c` classes keeping their top `k` values at `bits`-bit floats, with class indices (k = 0: an index only; k = c: no indices)."
-    check(bits in (16, 32), f'label values are stored at 16 or 32 bits, not {bits}')
-    check(0 <= k <= c, f'k must be between 0 and {c}, got {k}')
-    idx = torch.empty(0, dtype=_index_dtype(c)).element_size()
-    if k == 0: return n * idx
-    return n * k * bits // 8 + (0 if k == c else n * k * idx)
-
 def image_nbytes(pixels:torch.Tensor, fmt:str='raw', quality:int=95) -> int:
     "Bytes to store uint8 images `pixels` `(N, ch, h, w)`: raw, or each encoded as a `png` or `jpeg` (at `quality`) file."
     check(pixels.dtype == torch.uint8, 'images are counted as uint8 pixels')

@@ -4,22 +4,24 @@
 
 # %% ../../nbs/analyses/01_temperature.ipynb #778e0539
 from __future__ import annotations
+from dataclasses import dataclass
 import numpy as np, pandas as pd, matplotlib.pyplot as plt, seaborn as sns
 from ..core import *
-from ..sweep import *
+from ..records import *
 from ..protocol import *
-from .expert_epoch import sweep_steps, student_for, student_rows, cell_summary, best_cells
 
 # %% auto #0
-__all__ = ['temperature_trials', 'temperature_claim', 'complete_ipcs', 'temperature_finding', 'plot_temperature',
+__all__ = ['TemperatureSettings', 'temperature_claim', 'complete_ipcs', 'temperature_finding', 'plot_temperature',
            'run_temperature']
 
 # %% ../../nbs/analyses/01_temperature.ipynb #b7e5fff0
-def temperature_trials(bench:Bench, students:dict, steps, temps, n:int=2, seed:int=0, expert:str|None=None) -> list:
-    "Test-scored trials: for each IPC in `students` (IPC -> `StudentConfig`), `n` students per checkpoint in `steps` and T in `temps`."
-    name = expert or next(iter(bench.experts))
-    return [Trial(bench.sp.key, ipc, 'soft', dict(step=int(st), T=float(T)), (name,), cfg, seed + s, image_seed=seed)
-            for ipc, cfg in students.items() for st in steps for T in temps for s in range(n)]
+@dataclass(frozen=True)
+class TemperatureSettings(Protocol):
+    "The shared settings, with a temperature grid that holds T = 1 (the early-stopping side of the comparison)."
+    def __post_init__(self):
+        super().__post_init__()
+        check(len(self.temperature) >= 2, 'a temperature grid needs two or more temperatures (--temperature 0.5 1 2 4)')
+        check(1.0 in self.temperature, 'the temperature grid needs T = 1 for the early-stopping side of the comparison')
 
 # %% ../../nbs/analyses/01_temperature.ipynb #4976152a
 def temperature_claim(summ:pd.DataFrame, rows:pd.DataFrame|None=None) -> pd.DataFrame:
@@ -76,23 +78,23 @@ def plot_temperature(summ:pd.DataFrame, title:str|None=None):
     return fig
 
 # %% ../../nbs/analyses/01_temperature.ipynb #381e7e73
-def _preset(dataset:str, full:bool) -> str: return 'temperature_full' if full else 'digits_temperature' if dataset == 'digits' else 'temperature_cpu'
-
-@register_experiment('temperature', 'student accuracy over temperature x expert checkpoint; does T replace early stopping?',
-                     preset=_preset, out=lambda full: 'runs/temperature')
-def run_temperature(p:Protocol, out='runs/temperature', force:bool=False, quiet:bool=False, cpu:bool=False, backend=None,
-                    reuse=()) -> pd.DataFrame:
-    "The temperature x checkpoint grid of protocol `p`; the claim's comparison per IPC."
-    check(len(p.temperature) >= 2, 'a temperature grid needs two or more temperatures (--temperature 0.5 1 2 4)')
-    check(1.0 in p.temperature, 'the temperature grid needs T = 1 for the early-stopping side of the comparison')
-    r = open_run('temperature', p, out, force, quiet, cpu, reuse)
+@experiment('temperature', 'student accuracy over temperature x expert checkpoint; does T replace early stopping?',
+            TemperatureSettings, defaults=dict(temperature=(0.5, 1.0, 2.0, 4.0)))
+def run_temperature(r:Run) -> pd.DataFrame:
+    "The temperature x checkpoint grid; the claim's comparison per IPC."
+    p = r.p
     r.write_trajectory()
-    trials = temperature_trials(r.bench, student_for(p), sweep_steps(r.bench, p.steps), p.temperature, p.students, p.seed)
-    rows = student_rows(r.bench, run_sweep(trials, r.bench, r.ledger, backend, show=not quiet))
+    rows = r.sweep(soft_trials(r.bench, r.students, r.steps(), p.temperature, p.students, p.seed, hard=False))
     summ = cell_summary(rows)
     claim = temperature_claim(summ)
-    for name, obj in (('rows.csv', rows), ('summary.csv', summ), ('claim.csv', claim)): r.folder.write(name, obj)
-    fig = plot_temperature(summ, f'{p.name}: mean test accuracy (%) of {p.students} students per cell, {r.device.type}')
-    r.folder.write('temperature.png', fig); plt.close(fig)
+    r.save(rows=rows, summary=summ, claim=claim, temperature=plot_temperature(summ, r.title(f'mean test accuracy (%) of {p.students} students per cell')))
     r.finish(claim.round(2).to_string(index=False))
     return claim
+
+def _finding(rec:Record) -> str:
+    summ = cell_summary(rec.rows)
+    done = complete_ipcs(summ)
+    left = sorted(set(summ.ipc) - set(done))
+    return (temperature_finding(temperature_claim(summ[summ.ipc.isin(done)]))
+            + (f" (IPC {', '.join(map(str, left))}: grid not complete in this record, no claim tested.)" if left else ''))
+run_temperature.finds = _finding
