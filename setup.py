@@ -18,6 +18,7 @@ lic = licenses.get(cfg['license'].lower(), (cfg['license'], None))
 min_python = cfg['min_python']
 dev_requirements = shlex.split(cfg.get('dev_requirements', ''))
 ray_requirements = shlex.split(cfg.get('ray_requirements', ''))  # optional: `pip install -e '.[ray]'` for `--ray`
+distilled_requirements = shlex.split(cfg.get('distilled_requirements', ''))  # optional: `pip install -e '.[distilled]'` to read RaT-BPTT's .h5 sets
 
 setuptools.setup(
     name=cfg['lib_name'],
@@ -31,7 +32,8 @@ setuptools.setup(
     packages=setuptools.find_packages(include=[cfg['lib_path'], cfg['lib_path'] + '.*']),
     include_package_data=True,
     install_requires=shlex.split(cfg.get('requirements', '')),
-    extras_require={'dev': dev_requirements + ray_requirements, 'ray': ray_requirements},
+    extras_require={'dev': dev_requirements + ray_requirements + distilled_requirements, 'ray': ray_requirements,
+                    'distilled': distilled_requirements},
     python_requires='>=' + min_python,
     long_description=open('README.md', encoding='utf-8').read(),
     long_description_content_type='text/markdown',

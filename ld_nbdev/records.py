@@ -13,7 +13,7 @@ from .sweep import Trial, Ledger, Bench, run_sweep, class_values
 
 # %% auto #0
 __all__ = ['sweep_steps', 'soft_trials', 'student_rows', 'cell_summary', 'best_cells', 'pm', 'chosen_checkpoints', 'tidy',
-           'read_frame', 'read_rows', 'Record', 'load_record', 'protocol_note']
+           'read_frame', 'read_rows', 'Record', 'load_record', 'protocol_note', 'keep_ks', 'topk_trials', 'topk_rows']
 
 # %% ../nbs/07a_records.ipynb #585e3819
 def sweep_steps(bench:Bench, steps=None, expert:str|None=None) -> list:
@@ -33,7 +33,7 @@ def soft_trials(bench:Bench, students:dict, steps, temps=(1.0,), n:int=2, seed:i
 
 # %% ../nbs/07a_records.ipynb #012281d3
 def student_rows(experts, df:pd.DataFrame) -> pd.DataFrame:
-    "One row per student of the sweep rows `df`, with the checkpoint's epoch and accuracies from its expert's manifest (other recipe parameters, images and per-class accuracies at the end)."
+    "One row per student of the sweep rows `df`, with the checkpoint's epoch and accuracies from its expert's manifest (other recipe parameters, images, their seed and per-class accuracies at the end)."
     man = {n: t.manifest for n, t in experts.experts.items()} if isinstance(experts, Bench) else experts  # name -> manifest
     man = {n: m.set_index('step') for n, m in man.items()}
     nan = pd.Series(float('nan'), df.index)
@@ -43,7 +43,7 @@ def student_rows(experts, df:pd.DataFrame) -> pd.DataFrame:
     for col, src in (('expert_epoch', 'epoch'), ('expert_valid_acc', 'valid_acc'), ('expert_test_acc', 'test_acc')):
         out[col] = [man[e].loc[int(s), src] if e in man and pd.notna(s) else float('nan') for e, s in zip(out.expert, out.step)]
     params = dict.fromkeys(k for p in df.params for k in json.loads(p) if k not in ('step', 'T'))
-    for c in [*params, 'images', 'class_acc', 'key']:  # the trial's key last: the same student in two records is one
+    for c in [*params, 'images', 'image_seed', 'class_acc', 'key']:  # the trial's key last: the same student in two records is one
         if c in df: out[c] = df[c]
     return out
 
@@ -141,3 +141,35 @@ def protocol_note(rec:Record) -> str:
             f"(lr {c['lr'][0]}, DSA); expert {c['expert_epochs']} epochs, lr {c['expert_lr']}, momentum {c['expert_mom']}, "
             f"wd {c['expert_wd']}, {c['expert_aug']}; {where}; {ok} students"
             + (' — PARTIAL: the run had not finished when this was committed' if rec.partial else ''))
+
+# %% ../nbs/07a_records.ipynb #9390fe4b
+def keep_ks(c:int, ks=None) -> list:
+    "The k of a top-k grid over `c` classes: `ks`, or 0, 1, 2, 3, 5 (those below `c`) and `c`; 0 is hard labels, `c` the full label."
+    return sorted(set(ks) if ks else {k for k in (0, 1, 2, 3, 5) if k < c} | {c})
+
+def _topk_spec(k:int, c:int, step:int, T:float, name:str, half:bool) -> tuple:
+    "A top-k cell's recipe, parameters and experts: hard labels for k = 0, the soft label for k = c at float32, else the unrenormalised top-k."
+    if k == 0: return 'hard', {}, ()
+    if k == c and not half: return 'soft', dict(step=step, T=T), (name,)
+    return 'topk', dict(k=int(k), step=step, T=T, renorm=False, **(dict(half=True) if half else {})), (name,)
+
+def topk_trials(bench:Bench, students:dict, chosen:pd.DataFrame, ks, n:int=2, T:float=1.0, seed:int=0, half:bool=False,
+                expert:str|None=None) -> list:
+    "Test-scored trials per IPC at its `chosen` checkpoint (a `best_cells` frame), `n` per k in `ks`; with `half`, the float16 labels of every k >= 1."
+    name, out = expert or next(iter(bench.experts)), []
+    for _, b in chosen.iterrows():
+        ipc, step = int(b.ipc), int(b.step)
+        out += [Trial(bench.sp.key, ipc, *_topk_spec(k, bench.sp.c, step, float(T), name, half), students[ipc], seed + s, image_seed=seed)
+                for k in ks if k > 0 or not half for s in range(n)]
+    return out
+
+def topk_rows(rows:pd.DataFrame, chosen:pd.DataFrame, c:int, half:bool=False) -> pd.DataFrame:
+    "The student rows of a top-k grid over `c` classes with their `k` (0 hard, `c` full): random images, each IPC's `chosen` checkpoint, float32 labels (float16 with `half`)."
+    ok = rows[rows.status == 'ok']
+    col = lambda name: ok.get(name, pd.Series(np.nan, ok.index))
+    at = ok.step == ok.ipc.map(chosen.set_index('ipc').step)
+    topk = ok.recipe.eq('topk') & col('renorm').eq(False) & col('half').eq(True).eq(half)
+    grid = topk & at if half else ok.recipe.eq('hard') | ((ok.recipe.eq('soft') | topk) & at)
+    keep = ok[grid & col('images').fillna('random').eq('random')]
+    k = np.where(keep.recipe == 'hard', 0, np.where(keep.recipe == 'soft', c, keep.get('k', pd.Series(0, keep.index))))
+    return keep.assign(k=k.astype(int)).sort_values(['k', 'ipc', 'seed']).reset_index(drop=True)

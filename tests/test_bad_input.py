@@ -1,6 +1,6 @@
 "Bad input: one line on stderr naming the problem, exit status 2, no traceback, no output folder."
 import pytest
-from conftest import run_cli
+from conftest import run_cli, cli, one_line_error
 
 CASES = [
     (['--dataset', 'mnist'], "unknown dataset 'mnist'"),
@@ -21,17 +21,23 @@ CASES = [
     (['--dataset', 'digits', '--experts', '0'], '--experts must be >= 1'),
     (['--dataset', 'digits', '--expert_steps', '5', '0'], '--expert_steps must be >= 1, got 0'),
     (['--dataset', 'digits', '--expert_steps', '5', '100000'], "--expert_steps 100000 is past the expert's last step"),
+    (['--dataset', 'digits', '--preset', 'gpu'], "unknown preset 'gpu'"),
 ]
 
 
 @pytest.mark.parametrize('args,msg', CASES)
 def test_one_line_error(tmp_path, args, msg):
     out = tmp_path / 'out'
+    one_line_error(*cli(*args, '--out', out, prog='ld_baseline')[::2], msg, 'ld_baseline')
+    assert not out.exists()
+
+
+@pytest.mark.parametrize('args,msg', [CASES[4], CASES[-2]])
+def test_the_installed_command_refuses_before_any_work(tmp_path, args, msg):
+    "The console script itself, as a new process: a settings error, and one found only once the data is loaded."
+    out = tmp_path / 'out'
     r = run_cli(*args, '--out', out)
-    assert r.returncode == 2, (r.returncode, r.stderr)
-    err = r.stderr.strip().splitlines()
-    assert len(err) == 1 and msg in err[0] and err[0].startswith('ld_baseline: error:'), r.stderr
-    assert 'Traceback' not in r.stderr
+    one_line_error(r.returncode, r.stderr, msg, 'ld_baseline')
     assert not out.exists()
 
 
