@@ -4,7 +4,8 @@
 
 # %% ../nbs/13_cli.ipynb #7187d500
 from __future__ import annotations
-import argparse, importlib, pkgutil, sys, typing
+import argparse, importlib, pkgutil, re, sys, typing
+from pathlib import Path
 from dataclasses import fields, is_dataclass
 from fastcore.docments import docments
 from fastcore.script import Param
@@ -12,21 +13,32 @@ from .core import *
 from .protocol import *
 
 # %% auto #0
-__all__ = ['load_experiments', 'setting_param', 'setting_docs', 'parser_for', 'run_experiment', 'ld_run', 'ld_baseline',
-           'ld_table2']
+__all__ = ['notebook_of', 'load_experiments', 'setting_param', 'setting_docs', 'parser_for', 'run_experiment', 'ld_run',
+           'ld_baseline', 'ld_table2']
 
 # %% ../nbs/13_cli.ipynb #ecef0843
+def notebook_of(exp:Experiment) -> Path|None:
+    "The notebook experiment `exp` is defined in, read from its module's nbdev header (None for one defined in a notebook's own kernel)."
+    f = getattr(sys.modules.get(exp.body.__module__), '__file__', None)
+    m = re.search(r'File to edit: (\S+\.ipynb)', Path(f).read_text()) if f else None
+    return (Path(f).parent/m.group(1)).resolve() if m else None
+
 def load_experiments() -> dict:
-    "Import every module of `ld_nbdev` (each registers the experiments it defines); the registry, name -> `Experiment`."
+    "Import every module of `ld_nbdev` (each registers the experiments it defines); the registry, name -> `Experiment`, in notebook order."
     import ld_nbdev
-    for m in pkgutil.walk_packages(ld_nbdev.__path__, 'ld_nbdev.'): importlib.import_module(m.name)
+    for m in sorted(pkgutil.walk_packages(ld_nbdev.__path__, 'ld_nbdev.'), key=lambda m: (m.name.count('.'), m.name)):
+        importlib.import_module(m.name)
+    root = Path(ld_nbdev.__file__).parents[1]
+    where = lambda e: notebook_of(e).relative_to(root).parts if notebook_of(e) else ('~',)  # defined in a notebook's kernel: last
+    order = sorted(EXPERIMENTS.items(), key=lambda kv: where(kv[1]))
+    EXPERIMENTS.clear(); EXPERIMENTS.update(order)
     return EXPERIMENTS
 
 # %% ../nbs/13_cli.ipynb #aa556518
 def setting_param(hint, doc:str='') -> Param:
     "The command-line `Param` of a setting with type `hint`: a switch for `bool`, one or more values for a tuple, else one value (default None: keep the preset's)."
     if hint is bool: return Param(doc, action='store_true', default=None)
-    args = [a for a in (typing.get_args(hint) or (hint,)) if a is not type(None)]
+    args = [hint] if typing.get_origin(hint) is tuple else [a for a in (typing.get_args(hint) or (hint,)) if a is not type(None)]
     tup = next((a for a in args if typing.get_origin(a) is tuple), None)
     typ = typing.get_args(tup)[0] if tup is not None else args[0]
     check(typ in (int, float, str), f'a setting of type {hint} cannot be given on the command line')

@@ -4,7 +4,7 @@
 
 # %% ../nbs/15_distilled.ipynb #5e59f493
 from __future__ import annotations
-import inspect, json, math, re
+import hashlib, inspect, json, math, re
 from dataclasses import dataclass
 from pathlib import Path
 import numpy as np, pandas as pd, torch, torch.nn.functional as F
@@ -16,9 +16,9 @@ from .data import ImageSet, Preprocess, _read_images
 __all__ = ['SPACES', 'LABEL_KINDS', 'CIFAR10_CLASSES', 'CIFAR100_CLASSES', 'DATASET_INFO', 'META', 'TENSORS', 'FORMAT',
            'NORM_STATS', 'IMAGE_EXTS', 'SOFT_LABELS', 'READERS', 'IMAGE_SOURCES', 'LABEL_SOURCES', 'DistilledSet',
            'check_set', 'from_pixels', 'from_prepared', 'ZCA', 'fit_zca', 'DatasetInfo', 'dataset_info', 'check_fits',
-           'save_set', 'load_set', 'read_mtt', 'read_dc', 'read_ratbptt', 'read_kip', 'read_image_folder',
-           'detect_layout', 'read_set', 'check_students', 'cell_stats', 'decomposition', 'ddranking_scores',
-           'decomposition_finding']
+           'save_set', 'load_set', 'sets_dir', 'set_key', 'store_set', 'stored_set', 'read_mtt', 'read_dc',
+           'read_ratbptt', 'read_kip', 'read_image_folder', 'detect_layout', 'read_set', 'check_students', 'cell_stats',
+           'decomposition', 'ddranking_scores', 'decomposition_finding']
 
 # %% ../nbs/15_distilled.ipynb #d3b8e5a8
 SPACES = ('raw', 'normalized', 'zca')                  # where a set's images live
@@ -38,6 +38,7 @@ class DistilledSet:
     zca_mean: torch.Tensor|None = None     # (C*H*W,) the vector subtracted before whitening ('zca')
     zca_inv: torch.Tensor|None = None      # (C*H*W, C*H*W) the inverse of the whitening matrix ('zca')
     topk_index: torch.Tensor|None = None   # (N, k) integer classes of the kept probabilities ('topk')
+    targets: torch.Tensor|None = None      # (N,) the class each image was made for; default: its label's class (the index, or the argmax)
     lr: float|None = None                  # a student learning rate the method learned, if it learned one
     dataset: str = ''                      # the dataset distilled: 'cifar10', 'cifar100', 'tinyimagenet', ...
     ipc: int|None = None                   # images per class, when every class has that many
@@ -49,6 +50,7 @@ class DistilledSet:
         vec = lambda v: None if v is None else torch.as_tensor(v, dtype=torch.float32).flatten()
         self.mean, self.std, self.zca_mean = vec(self.mean), vec(self.std), vec(self.zca_mean)
         if self.zca_inv is not None: self.zca_inv = torch.as_tensor(self.zca_inv, dtype=torch.float32)
+        if self.targets is not None and not isinstance(self.targets, torch.Tensor): self.targets = torch.as_tensor(self.targets)
         self.classes = [str(c) for c in self.classes]
         if self.lr is not None: self.lr = float(self.lr)
         if self.ipc is not None: self.ipc = int(self.ipc)
@@ -92,6 +94,22 @@ def _check_labels(s):
     sums = y.sum(1)
     check(bool((sums > 0).all()) and float(sums.max()) <= 1 + 1e-3, 'top-k probabilities must sum to more than 0 and at most 1 per image')
 
+def _label_class(s) -> torch.Tensor:
+    "Each label's class: the index itself, or its most probable class."
+    if s.label_kind == 'indices': return s.labels.long()
+    if s.label_kind == 'topk': return s.topk_index.long().gather(1, s.labels.argmax(1, keepdim=True))[:, 0]
+    return s.labels.argmax(1)
+
+def _check_targets(s):
+    t, n, c = s.targets, len(s.images), s.c
+    check(isinstance(t, torch.Tensor) and t.shape == (n,) and not t.is_floating_point() and t.dtype != torch.bool,
+          f'targets must be {n} integer classes, one per image, got {_desc(t)}')
+    check(bool(((t >= 0) & (t < c)).all()), f'targets must lie in 0..{c - 1} for {c} classes')
+    if s.ipc is None or n != s.ipc * c: return
+    counts = torch.bincount(t.long(), minlength=c)
+    k = int((counts != s.ipc).nonzero()[0]) if bool((counts != s.ipc).any()) else None
+    check(k is None, f'the images are not {s.ipc} per class by target: class {k} has {int(counts[k]) if k is not None else 0}')
+
 # %% ../nbs/15_distilled.ipynb #080cb097
 def _check_space(s):
     x = s.images
@@ -124,6 +142,9 @@ def check_set(s:DistilledSet) -> DistilledSet:
     check(s.label_kind in LABEL_KINDS, f"label_kind must be one of {', '.join(LABEL_KINDS)}, got {s.label_kind!r}")
     check(s.c >= 2 and len(set(s.classes)) == s.c, f'classes must name two or more distinct classes in label order, got {s.classes[:3]}')
     _check_labels(s)
+    if s.targets is None: s.targets = _label_class(s)  # the class each image stands for, unless the set says: its label's
+    else: s.targets = s.targets.long() if isinstance(s.targets, torch.Tensor) and not s.targets.is_floating_point() else s.targets
+    _check_targets(s)
     _check_space(s)
     check(s.lr is None or (math.isfinite(s.lr) and s.lr > 0), f'the learned learning rate must be a positive number, got {s.lr}')
     check(s.ipc is None or len(x) == s.ipc * s.c, f'{len(x)} images do not make {s.ipc} per class for {s.c} classes')
@@ -153,9 +174,7 @@ def probs(self:DistilledSet, T:float=1.0) -> torch.Tensor:
 @patch
 def hard(self:DistilledSet) -> torch.Tensor:
     "Class indices (N,): the labels themselves, or their most probable class."
-    if self.label_kind == 'indices': return self.labels.long()
-    if self.label_kind == 'topk': return self.topk_index.long().gather(1, self.labels.argmax(1, keepdim=True))[:, 0]
-    return self.labels.argmax(1)
+    return _label_class(self)
 
 # %% ../nbs/15_distilled.ipynb #10d7da92
 def _guess_kind(labels) -> str:
@@ -276,6 +295,7 @@ def check_fits(s:DistilledSet, dataset) -> DistilledSet:
 # %% ../nbs/15_distilled.ipynb #2a0b9517
 META, TENSORS, FORMAT = 'distilled.json', 'tensors.pt', 'ld_nbdev.distilled/1'
 _TENSOR_FIELDS = ('images', 'labels', 'mean', 'std', 'zca_mean', 'zca_inv', 'topk_index')
+_OPTIONAL = ('targets',)  # saved only where it is not what the labels give
 _META_FIELDS = ('classes', 'label_kind', 'space', 'lr', 'dataset', 'ipc', 'method', 'source', 'notes')
 
 # %% ../nbs/15_distilled.ipynb #38ac562b
@@ -296,6 +316,7 @@ def save_set(s:DistilledSet, path) -> Path:
     "Write `s` as the folder `path`: `tensors.pt`, then `distilled.json`, each atomically."
     p = Path(path); p.mkdir(parents=True, exist_ok=True)
     tensors = {k: getattr(s, k).detach().cpu().contiguous() for k in _TENSOR_FIELDS if getattr(s, k) is not None}
+    if not torch.equal(s.targets, s.hard()): tensors['targets'] = s.targets.detach().cpu().contiguous()
     atomic_save(tensors, p/TENSORS)
     meta = {'format': FORMAT, **{k: getattr(s, k) for k in _META_FIELDS},
             'n': len(s), 'shape': list(s.images.shape[1:]), 'tensors': sorted(tensors)}
@@ -316,13 +337,40 @@ def load_set(path, dataset=None) -> DistilledSet:
     except json.JSONDecodeError as e: raise LDError(f'{p/META}: not valid JSON ({e.msg}, line {e.lineno})') from None
     check(isinstance(meta, dict) and meta.get('format') == FORMAT, f'{p/META}: format {meta.get("format") if isinstance(meta, dict) else None!r}, expected {FORMAT!r}')
     t = _load_pt(p/TENSORS)
-    check(isinstance(t, dict) and {'images', 'labels'} <= set(t) <= set(_TENSOR_FIELDS) and all(isinstance(v, torch.Tensor) for v in t.values()),
-          f'{p/TENSORS}: expected a dict of tensors with images, labels and only {", ".join(_TENSOR_FIELDS)}')
+    check(isinstance(t, dict) and {'images', 'labels'} <= set(t) <= {*_TENSOR_FIELDS, *_OPTIONAL} and all(isinstance(v, torch.Tensor) for v in t.values()),
+          f'{p/TENSORS}: expected a dict of tensors with images, labels and only {", ".join(_TENSOR_FIELDS + _OPTIONAL)}')
     check([len(t['images']), *t['images'].shape[1:]] == [meta.get('n'), *meta.get('shape', [])],
           f"{p}: {TENSORS} holds {len(t['images'])} images of {list(t['images'].shape[1:])}, {META} says {meta.get('n')} of {meta.get('shape')}")
     try: s = DistilledSet(**{k: meta[k] for k in _META_FIELDS if k in meta}, **t)
     except (LDError, TypeError) as e: raise LDError(f'{p}: {e}') from None
     return s if dataset is None else check_fits(s, dataset)
+
+# %% ../nbs/15_distilled.ipynb #d50d4f17
+def sets_dir() -> Path: return cache_dir()/'sets'
+
+def set_key(s:DistilledSet) -> str:
+    "A content hash of the set: every tensor (name, dtype, shape, bytes) and its metadata."
+    h = hashlib.sha256()
+    for k in (*_TENSOR_FIELDS, *_OPTIONAL):
+        t = getattr(s, k)
+        if t is None: continue
+        t = t.detach().cpu().contiguous()
+        h.update(f'{k} {t.dtype} {tuple(t.shape)}'.encode()); h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    h.update(json.dumps({k: getattr(s, k) for k in _META_FIELDS}, sort_keys=True).encode())
+    return h.hexdigest()[:16]
+
+def store_set(s:DistilledSet) -> str:
+    "Keep `s` in the set store (`sets_dir()/<key>`, written once with `save_set`); its key."
+    key = set_key(s)
+    if not (sets_dir()/key/META).is_file(): save_set(s, sets_dir()/key)
+    return key
+
+def stored_set(key:str) -> DistilledSet:
+    "The set `store_set` kept as `key`."
+    check(isinstance(key, str) and re.fullmatch(r'[0-9a-f]{16}', key) is not None, f'a stored set is named by its 16-hex-digit key, got {key!r}')
+    d = sets_dir()/key
+    check((d/META).is_file(), f'no stored set {key!r} in {sets_dir()}: store it first (store_set)')
+    return load_set(d)
 
 # %% ../nbs/15_distilled.ipynb #ace46a8f
 _C10 = ((0.4914, 0.4822, 0.4465), (0.2023, 0.1994, 0.2010))
@@ -370,6 +418,8 @@ def _build(where, info:DatasetInfo, **kw) -> DistilledSet:
     "A `DistilledSet` of `info`'s classes, checked to fit `info`; any problem is one line that names `where`."
     try:
         kw.setdefault('ipc', _ipc(kw['labels'], kw['label_kind'], len(kw['images']), info.c))
+        if kw['label_kind'] != 'indices' and kw.get('targets') is None and kw['ipc'] is not None:
+            kw['targets'] = torch.arange(info.c).repeat_interleave(kw['ipc'])  # a class-sorted layout: image i stands for class i // ipc
         return check_fits(DistilledSet(classes=list(info.classes), dataset=info.name, source=str(where), **kw), info)
     except LDError as e: raise LDError(f'{where}: {e}') from None
 
@@ -558,7 +608,7 @@ def read_image_folder(path,                        # the folder of images
     s, _, _ = _read_images(by_class, grey=info.channels == 1)
     check(len(s) == len(keyed), f'{root}: {len(keyed) - len(s)} of {len(keyed)} images could not be read')
     y, kind = _soft_labels(root/labels_file) if (root/labels_file).is_file() else (s.y, 'indices')
-    return _build(root, info, images=s.x.float() / 255, labels=y, label_kind=kind, space='raw',
+    return _build(root, info, images=s.x.float() / 255, labels=y, label_kind=kind, space='raw', targets=s.y,
                   ipc=_ipc(s.y, 'indices', len(s), info.c), method=method)
 
 # %% ../nbs/15_distilled.ipynb #9840e6f3
@@ -663,7 +713,8 @@ def decomposition_finding(frame:pd.DataFrame) -> str:
     for L in d.index.get_level_values(0).unique():
         v, e = d.pp[L], d.se_pp[L]
         sh, rl = (cs.loc[k, ['mean', 'se']] if k in cs.index else pd.Series({'mean': np.nan, 'se': np.nan}) for k in (('set', 'hard'), ('random', L)))
-        diff, diff_se = 100 * (rl['mean'] - sh['mean']), 100 * math.sqrt(sh['se'] ** 2 + rl['se'] ** 2)
+        diff = 100 * (abs(rl['mean'] - base / 100) - abs(sh['mean'] - base / 100))  # which share moves the accuracy more, up or down
+        diff_se = 100 * math.sqrt(sh['se'] ** 2 + rl['se'] ** 2)
         verdict = ('' if math.isnan(diff) else
                    'the labels carry more of it than the images' if diff > 2 * diff_se else
                    'the images carry more of it than the labels' if -diff > 2 * diff_se else 'images and labels carry similar shares')

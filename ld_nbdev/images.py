@@ -10,6 +10,7 @@ from torch import nn
 from .core import *
 from .data import select_ipc
 from .models import ConvNet, predict_logits
+from .distilled import stored_set
 
 # %% auto #0
 __all__ = ['IMAGE_RULES', 'split_head', 'expert_view', 'herding', 'kcenter']
@@ -83,7 +84,20 @@ def _coreset(fn):
     rule.__doc__ = f"Per class, `ipc` images by {fn.__name__} on the expert checkpoint's features."
     return rule
 
+# %% ../nbs/06a_images.ipynb #1b03255f
+def _set_images(bench, ipc:int, seed:int, key:str) -> tuple:
+    "The images of the stored distilled set `key` in the bench's preprocessing, with the class each stands for: `(x, y)`."
+    s, tr = stored_set(key), bench.sp.train
+    n = torch.bincount(s.targets, minlength=s.c)
+    check(bool((n == n[0]).all()), f"'set:{key}' does not have the same number of images in every class")
+    check(int(n[0]) == ipc, f"'set:{key}' has {int(n[0])} images per class, not {ipc}")
+    check(list(s.classes) == list(tr.classes), f"'set:{key}' is of the classes {', '.join(s.classes[:3])}, ...; the data's are {', '.join(tr.classes[:3])}, ...")
+    check(tuple(s.images.shape[1:]) == tuple(tr.x.shape[1:]), f"'set:{key}' holds images of {tuple(s.images.shape[1:])}, the data {tuple(tr.x.shape[1:])}")
+    px = s.pixels(clamp=False) * 255
+    if float((px - px.round()).abs().max()) <= 0.1: px = px.round()  # 8-bit pixels: real images come back exactly
+    return bench.sp.pre(px).to(tr.x.device), s.targets.to(tr.y.device)
+
 # %% ../nbs/06a_images.ipynb #eb3b9e22
 IMAGE_RULES = {'random': lambda bench, ipc, seed: select_ipc(bench.sp.train, ipc, seed), 'without': _without,
                'easiest': _by_loss('easiest'), 'hardest': _by_loss('hardest'), 'middle': _by_loss('middle'),
-               'herding': _coreset(herding), 'kcenter': _coreset(kcenter)}
+               'herding': _coreset(herding), 'kcenter': _coreset(kcenter), 'set': _set_images}

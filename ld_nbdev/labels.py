@@ -11,13 +11,14 @@ from fastai.callback.core import Callback
 from fastcore.basics import store_attr
 from .core import *
 from .models import predict_logits
+from .distilled import stored_set
 
 # %% auto #0
 __all__ = ['RECIPES', 'TEACHERS', 'soft_labels', 'hard_labels', 'ensemble_labels', 'TopK', 'topk_labels', 'label_nbytes',
            'label_recipe', 'make_labels', 'hard', 'soft', 'ensemble', 'topk', 'swap', 'shuffled', 'zero_class',
            'swap_kth', 'shuffle_below_top', 'zero_column', 'member_ce', 'soft_ce', 'SoftTargets', 'Teacher',
-           'OnlineTeacher', 'online', 'teacher_for', 'labels_dir', 'save_learned', 'learned', 'class_links',
-           'top_classes']
+           'OnlineTeacher', 'online', 'teacher_for', 'labels_dir', 'save_learned', 'learned', 'distilled',
+           'class_links', 'top_classes']
 
 # %% ../nbs/05_labels.ipynb #892a4db2
 def soft_labels(model:nn.Module, x:torch.Tensor, T:float=1.0) -> torch.Tensor:
@@ -251,6 +252,20 @@ def learned(x, y, c, experts, name:str, **about):
     check(tuple(d['labels'].shape) == (len(x), c), f'learned labels {name!r} have shape {tuple(d["labels"].shape)}, not ({len(x)}, {c})')
     check(torch.allclose(d['fingerprint'], _fingerprint(x), atol=1e-4), f'learned labels {name!r} belong to other images')
     return d['labels'].to(x.device)
+
+# %% ../nbs/05_labels.ipynb #8d466853
+@label_recipe
+def distilled(x, y, c, experts, set:str):
+    "The stored distilled set `set`'s own labels (`probs()`), class by class: the m-th image of class k gets the label of the set's m-th image made for class k."
+    s = stored_set(set)
+    check(s.c == c, f'the distilled set {set} has {s.c} classes, these images {c}')
+    yc, t = y.long().cpu(), s.targets
+    have, need = torch.bincount(t, minlength=c), torch.bincount(yc, minlength=c)
+    check(torch.equal(have, need), f"the distilled set {set}'s labels do not fit these images: it has {have.tolist()} "
+                                   f"images per class, they have {need.tolist()}")
+    out = torch.empty(len(yc), c)
+    out[yc.argsort(stable=True)] = s.probs()[t.argsort(stable=True)]
+    return out.to(x.device)
 
 # %% ../nbs/05_labels.ipynb #1a289e5a
 def class_links(probs:torch.Tensor, y:torch.Tensor, c:int) -> torch.Tensor:

@@ -82,8 +82,6 @@ def unroll_student(model:nn.Module, params:dict, x:torch.Tensor, labels:torch.Te
     return sgd_steps(model, params, bufs, x, labels, window, cfg, gens, True, families)[0]
 
 # %% ../nbs/14_learned.ipynb #c195073c
-def _entropy(p:torch.Tensor) -> float: return float(-(p * p.clamp_min(1e-12).log()).sum(1).mean())
-
 def init_logits(init:torch.Tensor|None, n:int, c:int) -> torch.Tensor:
     "Label logits to start from: zeros (uniform labels) or the log of the probabilities `init` (e.g. an expert's soft labels)."
     if init is None: return torch.zeros(n, c)
@@ -125,7 +123,7 @@ def learn_labels(x:torch.Tensor, train_x:torch.Tensor, train_y:torch.Tensor, c:i
         loss = F.cross_entropy(out, train_y[i].to(dev))
         opt.zero_grad(); loss.backward(); opt.step()
         hist.append(dict(step=s + 1, unroll=n, outer_loss=loss.item(), outer_acc=(out.argmax(1).cpu() == train_y[i].cpu()).float().mean().item(),
-                         entropy=_entropy(F.softmax(L.detach(), 1)), seconds=round(time.time() - t0, 3)))
+                         entropy=float(torch.special.entr(F.softmax(L.detach(), 1)).sum(1).mean()), seconds=round(time.time() - t0, 3)))
         if show: steps.comment = f'loss {loss.item():.3f}'
         if (s + 1) % cfg.save_every == 0 or s + 1 == cfg.steps: save(s + 1)
     return F.softmax(L.detach(), 1).cpu(), pd.DataFrame(hist)

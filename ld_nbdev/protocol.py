@@ -129,7 +129,7 @@ PRESETS = {
 def protocol(preset:str='cpu', cls:type=Protocol, **overrides) -> Protocol:
     "The preset `preset` with the non-None `overrides` on top, checked, as `cls` (`Protocol` or an analysis's settings class)."
     check(preset in PRESETS, f'unknown preset {preset!r}; choose one of {", ".join(PRESETS)}')
-    kw = {k: v for k, v in {**PRESETS[preset], **overrides}.items() if v is not None}
+    kw = {**PRESETS[preset], **{k: v for k, v in overrides.items() if v is not None}}
     bad = set(kw) - {f.name for f in fields(cls)}
     check(not bad, f'unknown setting(s) {", ".join(sorted(bad))}')
     return cls(**kw)
@@ -331,7 +331,7 @@ class Experiment:
         kind = preset[len(self.name) + 1:] if preset.startswith(self.name + '_') else preset
         base = self.preset(kind) if kind in PRESET_KINDS else {**PRESETS[preset], **(self.defaults or {})} if preset in PRESETS else None
         check(base is not None, f'unknown preset {preset!r}; choose one of {", ".join(self.preset_names())}')
-        kw = {k: v for k, v in {**base, **overrides}.items() if v is not None}
+        kw = {**base, **{k: v for k, v in overrides.items() if v is not None}}
         bad = set(kw) - {f.name for f in fields(self.settings)}
         check(not bad, f'unknown setting(s) {", ".join(sorted(bad))}')
         return self.settings(**kw)

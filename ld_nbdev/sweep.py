@@ -157,8 +157,8 @@ class Bench:
         for n in t.experts: check(n in self.experts, f'no expert named {n!r} here; have {", ".join(self.experts) or "none"}')
         return [self.experts[n] for n in t.experts]
 
-    def images(self, t:Trial) -> torch.Tensor:
-        "Indices (into the training split) of the images of trial `t`."
+    def images(self, t:Trial) -> torch.Tensor|tuple:
+        "What trial `t`'s image rule gives: indices into the training split, or `(x, y)` for a rule with images of its own (`set:<key>`)."
         k = (t.ipc, t.images, t.image_seed)
         if k not in self._images:
             rule, _, arg = t.images.partition(':')
@@ -166,13 +166,17 @@ class Bench:
             self._images[k] = IMAGE_RULES[rule](self, t.ipc, t.image_seed, *([arg] if arg else []))
         return self._images[k]
 
+    def xy(self, t:Trial) -> tuple:
+        "The images trial `t` trains on, in the bench's preprocessing, and the class of each: `(x, y)`."
+        i = self.images(t)
+        return i if isinstance(i, tuple) else (self.sp.train.x[i], self.sp.train.y[i])
+
     def labels(self, t:Trial) -> torch.Tensor:
         "The labels trial `t` trains on, `(N, classes)`."
         k = (t.ipc, t.images, t.image_seed, t.recipe, t.params, t.experts)
         if k not in self._labels:
-            i = self.images(t)
-            self._labels[k] = make_labels(t.recipe, self.sp.train.x[i], self.sp.train.y[i], self.sp.c, self.experts_of(t),
-                                          **dict(t.params))
+            x, y = self.xy(t)
+            self._labels[k] = make_labels(t.recipe, x, y, self.sp.c, self.experts_of(t), **dict(t.params))
         return self._labels[k]
 
     def teacher(self, t:Trial) -> Teacher|None:
@@ -231,7 +235,7 @@ def sweep_jobs(trials, bench:Bench) -> tuple:
     def teachers(g):
         ts = [bench.teacher(t) for t in g]
         return ts if any(t is not None for t in ts) else None
-    return groups, [Job(bench.sp.train.x[bench.images(g[0])], torch.stack([bench.labels(t) for t in g]), g[0].student,
+    return groups, [Job(bench.xy(g[0])[0], torch.stack([bench.labels(t) for t in g]), g[0].student,
                         [t.seed for t in g], [t.score for t in g], teachers(g)) for g in groups]
 
 # %% ../nbs/07_sweep.ipynb #9599e31a

@@ -4,7 +4,9 @@
 
 nbconvert's markdown exporter, with nbdev's cell directives honoured: a `#| hide` cell is left out, a `#| echo: false`
 cell shows its output only (the README's tables are such cells: they read the committed records), and directive lines
-are dropped from the code that is shown. Outputs are the ones the notebook was saved with; nothing is executed.
+are dropped from the code that is shown. A markdown cell that starts with `<!-- not in the README -->` ends the README:
+it and the cells after it are for the documentation site's front page only. Outputs are the ones the notebook was
+saved with; nothing is executed.
 """
 import argparse, re
 from pathlib import Path
@@ -13,6 +15,7 @@ from nbconvert import MarkdownExporter
 from traitlets.config import Config
 
 ROOT = Path(__file__).resolve().parent.parent
+SITE_ONLY = '<!-- not in the README -->'
 
 
 def directives(src:str) -> set:
@@ -24,6 +27,7 @@ def readme(nb_path) -> str:
     nb = nbformat.read(nb_path, as_version=4)
     cells = []
     for c in nb.cells:
+        if c.cell_type == 'markdown' and c.source.startswith(SITE_ONLY): break
         d = directives(c.source)
         if 'hide' in d: continue
         if c.cell_type == 'code':

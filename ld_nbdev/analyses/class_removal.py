@@ -4,15 +4,31 @@
 
 # %% ../../nbs/analyses/05_class_removal.ipynb #b15ad759
 from __future__ import annotations
+import json
+from dataclasses import dataclass
 import numpy as np, pandas as pd, matplotlib.pyplot as plt, seaborn as sns
 from ..core import *
-from ..sweep import *
+from ..sweep import Trial, Bench
+from ..records import *
 from ..protocol import *
-from .expert_epoch import student_for, student_rows, choose_checkpoints
 
 # %% auto #0
-__all__ = ['CONDITIONS', 'removal_trials', 'removal_frame', 'removal_summary', 'removal_finding', 'plot_class_removal',
-           'run_class_removal']
+__all__ = ['CONDITIONS', 'RemovalSettings', 'removal_trials', 'removal_frame', 'removal_summary', 'record_frame',
+           'removal_finding', 'plot_class_removal', 'run_class_removal']
+
+# %% ../../nbs/analyses/05_class_removal.ipynb #3b03178b
+@dataclass(frozen=True)
+class RemovalSettings(Protocol):
+    "The shared settings, with the classes whose images are removed in turn."
+    subjects: tuple[int, ...]|None = None  # the classes (indices) removed in turn; default: all
+
+    def __post_init__(self):
+        super().__post_init__()
+        for c in self.subjects or (): check(c >= 0, f'--subjects must be class indices >= 0, got {c}')
+
+    def check_data(self, d):
+        super().check_data(d)
+        for j in self.subjects or (): check(j < d.c, f'--subjects {j}: the data has classes 0 .. {d.c - 1}')
 
 # %% ../../nbs/analyses/05_class_removal.ipynb #425df556
 CONDITIONS = ['all images', 'all images, hard', 'images removed', 'images removed, hard', 'column zeroed',
@@ -37,19 +53,19 @@ def removal_trials(bench:Bench, students:dict, chosen:pd.DataFrame, subjects, n:
 # %% ../../nbs/analyses/05_class_removal.ipynb #69fdbac6
 def _condition(r) -> tuple:
     "A student row's condition and the subject it treats (None for the all-image references)."
-    if r.images.startswith('without:'): return ('images removed' if r['labels'] == 'soft' else 'images removed, hard'), int(r.images[8:])
-    if r['labels'] == 'zero_class':
+    if r.images.startswith('without:'): return ('images removed' if r.recipe == 'soft' else 'images removed, hard'), int(r.images[8:])
+    if r.recipe == 'zero_class':
         return ('column zeroed, renormalised' if pd.notna(r.get('renorm')) and bool(r.get('renorm')) else 'column zeroed'), int(r.subject)
-    return ('all images' if r['labels'] == 'soft' else 'all images, hard'), None
+    return ('all images' if r.recipe == 'soft' else 'all images, hard'), None
 
 def removal_frame(rows:pd.DataFrame, subjects, classes, chosen:pd.DataFrame) -> pd.DataFrame:
     "One row per student (at its IPC's `chosen` checkpoint, or hard) and subject class: condition, subject, test accuracy on it and on the others (%)."
     at = rows.ipc.map(chosen.set_index('ipc').step)
-    keep = rows[(rows.status == 'ok') & rows['labels'].isin(['soft', 'hard', 'zero_class']) & ((rows['labels'] == 'hard') | (rows.step == at))]
+    keep = rows[(rows.status == 'ok') & rows.recipe.isin(['soft', 'hard', 'zero_class']) & ((rows.recipe == 'hard') | (rows.step == at))]
     out = []
     for _, r in keep.iterrows():
         cond, subj = _condition(r)
-        per = np.array([float(a) for a in str(r.class_acc).split()]) if isinstance(r.class_acc, str) else None
+        per = r.class_acc
         check(per is not None, 'a student row has no per-class accuracies; train it again (run_sweep(..., per_class=True))')
         for j in ([subj] if subj is not None else subjects):
             out.append(dict(ipc=r.ipc, step=r.step, condition=cond, subject=int(j), name=classes[int(j)], seed=r.seed,
@@ -63,6 +79,11 @@ def removal_summary(frame:pd.DataFrame) -> pd.DataFrame:
                 other_mean=('other_acc', 'mean'), students=('seed', 'size')).reset_index()
     out['condition'] = pd.Categorical(out.condition, CONDITIONS, ordered=True)
     return out.sort_values(['ipc', 'subject', 'condition']).reset_index(drop=True)
+
+def record_frame(rec:Record) -> tuple:
+    "The per-subject frame of a class-removal record `rec`, and its class names (from `classes.json`)."
+    classes = json.loads((rec.folder/'classes.json').read_text())['classes']
+    return removal_frame(rec.rows, rec.config['subjects'] or range(len(classes)), classes, rec.frame('chosen.csv')), classes
 
 # %% ../../nbs/analyses/05_class_removal.ipynb #35d9d6d2
 def _level(frame:pd.DataFrame, cond:str) -> str:
@@ -87,39 +108,37 @@ def removal_finding(frame:pd.DataFrame, c:int) -> str:
 
 def plot_class_removal(frame:pd.DataFrame, c:int, title:str|None=None):
     "Test accuracy (%) on each subject class under each condition (mean ± sd over students), one panel per IPC; chance dashed."
-    ipcs = sorted(frame.ipc.unique())
     n = frame.subject.nunique()
-    fig, axes = plt.subplots(len(ipcs), 1, figsize=(max(7, 1.3 * n + 3), 3.6 * len(ipcs)), squeeze=False)
-    for ax, ipc in zip(axes[:, 0], ipcs):
-        f = frame[frame.ipc == ipc].sort_values('subject')
-        sns.barplot(f, x='name', y='subject_acc', hue='condition', hue_order=[o for o in CONDITIONS if o in set(f.condition)],
-                    errorbar='sd', ax=ax, palette=['C2', '0.55', 'C0', '0.8', 'C3', 'C1'][:len(CONDITIONS)])
-        ax.axhline(100 / c, ls='--', color='k', lw=1, label='chance')
-        ax.set(title=f'IPC {ipc}', xlabel='subject class', ylabel='test accuracy on the subject (%)')
-        ax.legend(fontsize='small', loc='upper left', bbox_to_anchor=(1, 1))
-    if title: fig.suptitle(title, fontsize='medium')
-    fig.tight_layout()
-    return fig
+    pal = dict(zip(CONDITIONS, ['C2', '0.55', 'C0', '0.8', 'C3', 'C1']))
+    g = sns.catplot(frame.sort_values('subject'), kind='bar', x='name', y='subject_acc', hue='condition',
+                    hue_order=[o for o in CONDITIONS if o in set(frame.condition)], palette=pal, errorbar='sd',
+                    row='ipc', height=3.6, aspect=max(2, 0.3 * n))
+    g.refline(y=100 / c, ls='--', color='k', lw=1)
+    g.set_titles('IPC {row_name} (dashed: chance)')
+    g.set_axis_labels('subject class', 'test accuracy on the subject (%)')
+    if title: g.figure.suptitle(title, fontsize='medium')
+    g.tight_layout()
+    return g.figure
 
 # %% ../../nbs/analyses/05_class_removal.ipynb #1b55c69c
-def _preset(dataset:str, full:bool) -> str: return 'removal_full' if full else 'digits' if dataset == 'digits' else 'removal_cpu'
-
-@register_experiment('class_removal', "a class's images removed, its probability kept in the other labels: accuracy on that class",
-                     preset=_preset, out=lambda full: 'runs/class_removal')
-def run_class_removal(p:Protocol, out='runs/class_removal', force:bool=False, quiet:bool=False, cpu:bool=False, backend=None,
-                      reuse=()) -> pd.DataFrame:
-    "The class-removal test of protocol `p` at each IPC's validation-chosen checkpoint; the summary."
-    r = open_run('class_removal', p, out, force, quiet, cpu, reuse)
+@experiment('class_removal', "a class's images removed, its probability kept in the other labels: accuracy on that class",
+            RemovalSettings, presets=dict(cpu=('expert_time_cpu', dict(ipc=(10,), epochs=200)), full=('full', dict(ipc=(10,)))))
+def run_class_removal(r:Run) -> pd.DataFrame:
+    "The class-removal test at each IPC's validation-chosen checkpoint; the summary."
+    p = r.p
     classes = list(r.bench.sp.train.classes)
-    r.folder.write('classes.json', {'classes': classes})
-    _, chosen = choose_checkpoints(r, backend, quiet)
+    r.save(classes={'classes': classes})  # first: a partial run's frame needs the names
+    _, chosen = r.choose_checkpoints()
     subjects = p.subjects or range(r.bench.sp.c)
-    trials = removal_trials(r.bench, student_for(p), chosen, subjects, p.students, p.temperature[0], p.seed)
-    rows = student_rows(r.bench, run_sweep(trials, r.bench, r.ledger, backend, show=not quiet, per_class=True))
+    rows = r.sweep(removal_trials(r.bench, r.students, chosen, subjects, p.students, p.temperature[0], p.seed), per_class=True)
     frame = removal_frame(rows, subjects, classes, chosen)
     summ = removal_summary(frame)
-    for name, obj in (('rows.csv', rows), ('frame.csv', frame), ('summary.csv', summ)): r.folder.write(name, obj)
-    fig = plot_class_removal(frame, r.bench.sp.c, f'{p.name}: class removal, {p.students} students per condition, {r.device.type}')
-    r.folder.write('class_removal.png', fig); plt.close(fig)
+    r.save(rows=rows, frame=frame, summary=summ,
+           class_removal=plot_class_removal(frame, r.bench.sp.c, r.title(f'class removal, {p.students} students per condition')))
     r.finish(removal_finding(frame, r.bench.sp.c))
     return summ
+
+def _finding(rec:Record) -> str:
+    frame, classes = record_frame(rec)
+    return removal_finding(frame, len(classes))
+run_class_removal.finds = _finding

@@ -4,48 +4,31 @@
 
 # %% ../../nbs/analyses/07_data_knowledge.ipynb #f74bd214
 from __future__ import annotations
-import warnings
+import json, warnings
+from dataclasses import dataclass
 import numpy as np, pandas as pd, matplotlib.pyplot as plt, seaborn as sns
 from scipy.optimize import curve_fit
 from ..core import *
-from ..sweep import *
+from ..records import *
 from ..protocol import *
-from .expert_epoch import student_for, student_rows, choose_checkpoints
 
 # %% auto #0
-__all__ = ['LAWS', 'keep_ks', 'knowledge_trials', 'knowledge_frame', 'fit_law', 'fit_laws', 'held_out', 'choose_law',
-           'multipliers', 'bootstrap_multipliers', 'plot_data_knowledge', 'knowledge_finding', 'run_data_knowledge']
+__all__ = ['LAWS', 'KnowledgeSettings', 'fit_law', 'fit_laws', 'held_out', 'choose_law', 'multipliers', 'bootstrap_multipliers',
+           'plot_data_knowledge', 'knowledge_finding', 'run_data_knowledge', 'knowledge_grid']
 
 # %% ../../nbs/analyses/07_data_knowledge.ipynb #487e8d95
-def keep_ks(c:int, ks=None) -> list:
-    "The k of the grid: `ks`, or 0, 1, 2, 3, 5 and `c` (those up to `c`)."
-    return sorted(set(ks) if ks else {k for k in (0, 1, 2, 3, 5) if k < c} | {c})
-
-def knowledge_trials(bench:Bench, students:dict, chosen:pd.DataFrame, ks, n:int=2, T:float=1.0, seed:int=0,
-                     expert:str|None=None) -> list:
-    "Test-scored trials per IPC at its `chosen` checkpoint, `n` per k: k = 0 hard labels, k = C the soft labels, else the unrenormalised top-k."
-    name, c, out = expert or next(iter(bench.experts)), bench.sp.c, []
-    for _, b in chosen.iterrows():
-        ipc, step = int(b.ipc), int(b.step)
-        for k in ks:
-            if k == 0: spec = ('hard', {}, ())
-            elif k == c: spec = ('soft', dict(step=step, T=float(T)), (name,))
-            else: spec = ('topk', dict(k=int(k), step=step, T=float(T), renorm=False), (name,))
-            out += [Trial(bench.sp.key, ipc, *spec, students[ipc], seed + s, image_seed=seed) for s in range(n)]
-    return out
-
-# %% ../../nbs/analyses/07_data_knowledge.ipynb #e4955d84
-def knowledge_frame(rows:pd.DataFrame, chosen:pd.DataFrame, c:int) -> pd.DataFrame:
-    "One row per grid student: IPC, k (0 hard, `c` full soft), seed, test and validation accuracy (%); soft labels only at the chosen checkpoint."
-    ok = rows[rows.status == 'ok']
-    at = ok.ipc.map(chosen.set_index('ipc').step)
-    flag = lambda col: ok.get(col, pd.Series(np.nan, ok.index))
-    plain = ok.images.eq('random') if 'images' in ok else pd.Series(True, ok.index)
-    topk = ok['labels'].eq('topk') & flag('renorm').eq(False) & ~flag('half').eq(True)  # float16 students are the pareto's
-    keep = ok[plain & (ok['labels'].eq('hard') | ((ok['labels'].eq('soft') | topk) & (ok.step == at)))]
-    k = np.where(keep['labels'] == 'hard', 0, np.where(keep['labels'] == 'soft', c, keep.get('k', pd.Series(0, keep.index))))
-    return pd.DataFrame(dict(ipc=keep.ipc.values, k=k.astype(int), seed=keep.seed.values, test=keep.test_acc.values * 100,
-                             valid=keep.valid_acc.values * 100)).sort_values(['k', 'ipc', 'seed']).reset_index(drop=True)
+@dataclass(frozen=True)
+class KnowledgeSettings(Protocol):
+    "The shared settings, with the k of the top-k grid (holding 0 and C when given) and three or more IPCs for the law."
+    keep_k: tuple[int, ...]|None = None  # the k of the top-k grid (0: hard labels); default 0, 1, 2, 3, 5 and all
+    def __post_init__(self):
+        super().__post_init__()
+        check(len(self.ipc) >= 3, 'a scaling law needs three or more IPCs (--ipc 1 2 5 10 20)')
+        for k in self.keep_k or (): check(k >= 0, f'--keep_k must be >= 0, got {k}')
+    def check_data(self, d):
+        super().check_data(d)
+        for k in self.keep_k or (): check(k <= d.c, f'--keep_k {k}: a label has only {d.c} probabilities to keep')
+        check(not self.keep_k or {0, d.c} <= set(self.keep_k), f'--keep_k needs 0 (hard labels) and {d.c} (the full label)')
 
 # %% ../../nbs/analyses/07_data_knowledge.ipynb #45e87018
 def _power(n, a, b, alpha): return a - b * np.power(n, -alpha)
@@ -68,15 +51,15 @@ def fit_law(ipc, acc, law:str='power') -> np.ndarray:
             return curve_fit(L['f'], n, y, p0=L['p0'](n, y), bounds=L['bounds'], maxfev=20000)[0]
     except (RuntimeError, ValueError): return np.full(len(L['names']), np.nan)
 
-def _cells(frame:pd.DataFrame) -> pd.DataFrame: return frame.groupby(['k', 'ipc']).test.agg(['mean', 'std', 'size']).reset_index()
+def _cells(frame:pd.DataFrame) -> pd.DataFrame: return cell_summary(frame, by=('k', 'ipc'))
 
 def fit_laws(frame:pd.DataFrame, law:str='power') -> pd.DataFrame:
     "Per k: the law's parameters fitted to the cells' mean test accuracy, and its largest error on those cells (points)."
     out = []
     for k, d in _cells(frame).groupby('k'):
-        p = fit_law(d.ipc, d['mean'], law)
+        p = fit_law(d.ipc, d.test_mean, law)
         out.append(dict(k=k, law=law, **dict(zip(LAWS[law]['names'], p)),
-                        fit_err=float(np.abs(LAWS[law]['f'](d.ipc.values, *p) - d['mean'].values).max())))
+                        fit_err=float(np.abs(LAWS[law]['f'](d.ipc.values, *p) - d.test_mean.values).max())))
     return pd.DataFrame(out)
 
 def held_out(frame:pd.DataFrame, law:str='power') -> pd.DataFrame:
@@ -84,11 +67,10 @@ def held_out(frame:pd.DataFrame, law:str='power') -> pd.DataFrame:
     out = []
     for k, d in _cells(frame).groupby('k'):
         for i in d.ipc:
-            rest = d[d.ipc != i]
-            p = fit_law(rest.ipc, rest['mean'], law)
-            pred = float(LAWS[law]['f'](float(i), *p))
-            out.append(dict(k=k, law=law, ipc=i, measured=float(d[d.ipc == i]['mean'].iloc[0]), predicted=pred,
-                            error=pred - float(d[d.ipc == i]['mean'].iloc[0]), extrapolated=i == d.ipc.max()))
+            rest, measured = d[d.ipc != i], float(d[d.ipc == i].test_mean.iloc[0])
+            pred = float(LAWS[law]['f'](float(i), *fit_law(rest.ipc, rest.test_mean, law)))
+            out.append(dict(k=k, law=law, ipc=i, measured=measured, predicted=pred, error=pred - measured,
+                            extrapolated=i == d.ipc.max()))
     return pd.DataFrame(out)
 
 def choose_law(frame:pd.DataFrame) -> tuple:
@@ -98,13 +80,12 @@ def choose_law(frame:pd.DataFrame) -> tuple:
     return err.idxmin(), ho
 
 # %% ../../nbs/analyses/07_data_knowledge.ipynb #bd8d281b
-def multipliers(frame:pd.DataFrame, law:str='power', levels=None, n_levels:int=3) -> pd.DataFrame:
-    "Per accuracy level (default: the full soft labels' mean at the grid's `n_levels` smallest IPCs): the IPC hard and soft labels need by their laws, and the ratio."
-    c, cells = frame.k.max(), _cells(frame)
+def _multipliers(cells:pd.DataFrame, law:str, levels=None, n_levels:int=3) -> pd.DataFrame:
+    c = cells.k.max()
     soft = cells[cells.k == c].sort_values('ipc')
-    if levels is None: levels = list(zip(soft.ipc[:n_levels], soft['mean'][:n_levels]))
+    if levels is None: levels = list(zip(soft.ipc[:n_levels], soft.test_mean[:n_levels]))
     else: levels = [(np.nan, L) for L in levels]
-    fits = {k: fit_law(d.ipc, d['mean'], law) for k, d in cells[cells.k.isin([0, c])].groupby('k')}
+    fits = {k: fit_law(d.ipc, d.test_mean, law) for k, d in cells[cells.k.isin([0, c])].groupby('k')}
     inv = LAWS[law]['inv']
     out = []
     for at, L in levels:
@@ -113,15 +94,18 @@ def multipliers(frame:pd.DataFrame, law:str='power', levels=None, n_levels:int=3
         out.append(dict(law=law, soft_ipc=at, level=L, hard_ipc=nh, soft_ipc_fit=ns, multiplier=ratio))
     return pd.DataFrame(out)
 
+def multipliers(frame:pd.DataFrame, law:str='power', levels=None, n_levels:int=3) -> pd.DataFrame:
+    "Per accuracy level (default: the full soft labels' mean at the grid's `n_levels` smallest IPCs): the IPC hard and soft labels need by their laws, and the ratio."
+    return _multipliers(_cells(frame), law, levels, n_levels)
+
 def bootstrap_multipliers(frame:pd.DataFrame, law:str='power', levels=None, B:int=200, seed:int=0) -> pd.DataFrame:
     "`multipliers` with a bootstrap over the students of each cell: per level the estimate, the 2.5 / 97.5 percentiles and the share of resamples where hard labels never reach it."
     est = multipliers(frame, law, levels)
     c, rng, reps = frame.k.max(), np.random.default_rng(seed), []
-    two = frame[frame.k.isin([0, c])]
-    groups = [d for _, d in two.groupby(['k', 'ipc'])]
-    for _ in range(B):
-        boot = pd.concat([d.iloc[rng.integers(0, len(d), len(d))] for d in groups])
-        reps.append(multipliers(boot, law, est.level.tolist()).multiplier.values)
+    groups = [(k, ipc, d.test_acc.to_numpy()) for (k, ipc), d in frame[frame.k.isin([0, c])].groupby(['k', 'ipc'])]
+    for _ in range(B):  # each resample's cell means by numpy: a `cell_summary` per resample would take most of the time
+        boot = pd.DataFrame([dict(k=k, ipc=i, test_mean=a[rng.integers(0, len(a), len(a))].mean() * 100) for k, i, a in groups])
+        reps.append(_multipliers(boot, law, est.level.tolist()).multiplier.values)
     reps = np.array(reps)
     pct = lambda r, q: np.percentile(r[~np.isnan(r)], q, method='nearest') if (~np.isnan(r)).any() else np.nan  # inf (never) stays inf
     est['lo'] = [pct(r, 2.5) for r in reps.T]
@@ -132,18 +116,18 @@ def bootstrap_multipliers(frame:pd.DataFrame, law:str='power', levels=None, B:in
 # %% ../../nbs/analyses/07_data_knowledge.ipynb #56a3d9f5
 def plot_data_knowledge(frame:pd.DataFrame, law:str='power', title:str|None=None):
     "Test accuracy (%) against IPC (log axis), one colour per k (mean ± sd over students), each k's fitted law dashed."
-    ks = sorted(frame.k.unique()); c = max(ks)
+    cells = _cells(frame)
+    ks = sorted(cells.k.unique()); c = max(ks)
     pal = dict(zip(ks, sns.color_palette('viridis', n_colors=len(ks))))
     fig, ax = plt.subplots(figsize=(7.5, 4.5))
     lab = lambda k: 'hard (k = 0)' if k == 0 else f'all (k = {k})' if k == c else f'top {k}'
-    for k in ks:
-        d = frame[frame.k == k].groupby('ipc').test.agg(['mean', 'std']).reset_index()
-        ax.errorbar(d.ipc, d['mean'], yerr=d['std'].fillna(0), marker='o', ls='none', capsize=3, color=pal[k], label=lab(k))
-        p = fit_law(d.ipc, d['mean'], law)
+    for k, d in cells.groupby('k'):
+        ax.errorbar(d.ipc, d.test_mean, yerr=d.test_std.fillna(0), marker='o', ls='none', capsize=3, color=pal[k], label=lab(k))
+        p = fit_law(d.ipc, d.test_mean, law)
         if not np.isnan(p).any():
             n = np.geomspace(d.ipc.min(), d.ipc.max() * 2, 100)
             ax.plot(n, LAWS[law]['f'](n, *p), ls='--', color=pal[k], lw=1)
-    ax.set_xscale('log'); ax.set_xticks(sorted(frame.ipc.unique())); ax.set_xticklabels(sorted(frame.ipc.unique()))
+    ax.set_xscale('log'); ax.set_xticks(sorted(cells.ipc.unique())); ax.set_xticklabels(sorted(cells.ipc.unique()))
     ax.set(xlabel='images per class (log scale)', ylabel='student test accuracy (%)', title=title)
     ax.legend(title=f'label kept ({law} law dashed)', fontsize='small', title_fontsize='small', loc='lower right')
     fig.tight_layout()
@@ -165,8 +149,8 @@ def knowledge_finding(frame:pd.DataFrame, law:str, ho:pd.DataFrame, mult:pd.Data
                        f"reaches: hard labels do not match them at any IPC{rng_}.")
         else: out.append(f"To match full soft labels at IPC {m.soft_ipc:.0f} ({m.level:.1f} %), hard labels need IPC "
                          f"{m.hard_ipc:.1f}, {m.multiplier:.1f}x the images{rng_}.")
-    full = cells[cells.k == c].set_index('ipc')['mean']
-    close = cells[(cells.k > 0) & (cells.k < c)].assign(gap=lambda d: full.reindex(d.ipc).values - d['mean'])
+    full = cells[cells.k == c].set_index('ipc').test_mean
+    close = cells[(cells.k > 0) & (cells.k < c)].assign(gap=lambda d: full.reindex(d.ipc).values - d.test_mean)
     if len(close):
         best = close.groupby('k').gap.apply(lambda g: g.abs().max())
         within = best[best <= 1.0]
@@ -176,27 +160,29 @@ def knowledge_finding(frame:pd.DataFrame, law:str, ho:pd.DataFrame, mult:pd.Data
     return ' '.join(out)
 
 # %% ../../nbs/analyses/07_data_knowledge.ipynb #8d5dd376
-def _preset(dataset:str, full:bool) -> str: return 'knowledge_full' if full else 'digits' if dataset == 'digits' else 'knowledge_cpu'
-
-@register_experiment('data_knowledge', 'IPC x top-k grid, the scaling law per k, and how many more images hard labels need',
-                     preset=_preset, out=lambda full: 'runs/data_knowledge')
-def run_data_knowledge(p:Protocol, out='runs/data_knowledge', force:bool=False, quiet:bool=False, cpu:bool=False, backend=None,
-                       reuse=()) -> pd.DataFrame:
-    "The data-knowledge grid of protocol `p`, its fitted laws and the data multiplier with its bootstrap interval."
-    check(len(p.ipc) >= 3, 'a scaling law needs three or more IPCs (--ipc 1 2 5 10 20)')
-    r = open_run('data_knowledge', p, out, force, quiet, cpu, reuse)
-    c = r.bench.sp.c
-    r.folder.write('classes.json', {'classes': list(r.bench.sp.train.classes)})
-    base, chosen = choose_checkpoints(r, backend, quiet)
-    trials = knowledge_trials(r.bench, student_for(p), chosen, keep_ks(c, p.keep_k), p.students, p.temperature[0], p.seed)
-    check(0 in keep_ks(c, p.keep_k) and c in keep_ks(c, p.keep_k), f'--keep_k needs 0 (hard labels) and {c} (the full label)')
-    rows = student_rows(r.bench, run_sweep(trials, r.bench, r.ledger, backend, show=not quiet))
-    frame = knowledge_frame(rows, chosen, c)
+@experiment('data_knowledge', 'IPC x top-k grid, the scaling law per k, and how many more images hard labels need', KnowledgeSettings,
+            presets=dict(cpu=('expert_time_cpu', dict(ipc=(1, 2, 5, 10, 20), epochs=(300, 300, 200, 200, 200), steps=(25, 100, 188, 376))),
+                         digits=('digits', dict(ipc=(1, 2, 5, 10))), full=('full', dict(ipc=(1, 2, 5, 10, 20, 50)))))
+def run_data_knowledge(r:Run) -> pd.DataFrame:
+    "The top-k grid at each IPC's validation-chosen checkpoint, its fitted laws and the data multiplier with its bootstrap interval."
+    p, c = r.p, r.bench.sp.c
+    r.save(classes=dict(classes=list(r.bench.sp.train.classes)))
+    _, chosen = r.choose_checkpoints()
+    rows = r.sweep(topk_trials(r.bench, r.students, chosen, keep_ks(c, p.keep_k), p.students, p.temperature[0], p.seed))
+    frame = topk_rows(rows, chosen, c)
     law, ho = choose_law(frame)
-    fits, mult = fit_laws(frame, law), bootstrap_multipliers(frame, law, seed=p.seed)
-    for name, obj in (('rows.csv', rows), ('frame.csv', frame), ('fits.csv', fits), ('held_out.csv', ho), ('multipliers.csv', mult)):
-        r.folder.write(name, obj)
-    fig = plot_data_knowledge(frame, law, f'{p.name}: {p.students} students per cell, {r.device.type}')
-    r.folder.write('data_knowledge.png', fig); plt.close(fig)
+    mult = bootstrap_multipliers(frame, law, seed=p.seed)
+    r.save(rows=rows, fits=fit_laws(frame, law), held_out=ho, multipliers=mult,
+           data_knowledge=plot_data_knowledge(frame, law, r.title(f'{p.students} students per cell')))
     r.finish(knowledge_finding(frame, law, ho, mult))
     return mult
+
+def knowledge_grid(rec:Record) -> pd.DataFrame:
+    "The grid's students of a data-knowledge record, each with its k."
+    return topk_rows(rec.rows, rec.frame('chosen.csv'), len(json.loads((rec.folder/'classes.json').read_text())['classes']))
+
+def _finding(rec:Record) -> str:
+    frame = knowledge_grid(rec)
+    law, ho = choose_law(frame)
+    return knowledge_finding(frame, law, ho, bootstrap_multipliers(frame, law, seed=rec.config['seed']))
+run_data_knowledge.finds = _finding

@@ -5,15 +5,24 @@
 # %% ../../nbs/analyses/10_ensembles.ipynb #27280934
 from __future__ import annotations
 import json
-import numpy as np, pandas as pd, matplotlib.pyplot as plt, seaborn as sns
+from dataclasses import dataclass
+import pandas as pd, matplotlib as mpl, seaborn as sns
 from ..core import *
-from ..sweep import *
+from ..sweep import Trial, Bench
+from ..records import *
 from ..protocol import *
-from .expert_epoch import student_for, student_rows, choose_checkpoints
 
 # %% auto #0
-__all__ = ['SIZES', 'checkpoint_window', 'ensemble_trials', 'ensemble_frame', 'ensemble_summary', 'plot_ensembles',
-           'ensemble_finding', 'run_ensembles']
+__all__ = ['SIZES', 'EnsembleSettings', 'checkpoint_window', 'ensemble_trials', 'ensemble_frame', 'ensemble_summary',
+           'plot_ensembles', 'ensemble_finding', 'run_ensembles']
+
+# %% ../../nbs/analyses/10_ensembles.ipynb #4fb32c7e
+@dataclass(frozen=True)
+class EnsembleSettings(Protocol):
+    "The shared settings, with two or more experts to average."
+    def __post_init__(self):
+        super().__post_init__()
+        check(self.experts >= 2, 'an expert ensemble needs two or more experts (--experts 5)')
 
 # %% ../../nbs/analyses/10_ensembles.ipynb #773f11f9
 def checkpoint_window(steps, step:int, m:int) -> list:
@@ -48,63 +57,55 @@ def _as_list(v):
     return json.loads(v) if isinstance(v, str) and v.startswith('[') else None
 
 def ensemble_frame(rows:pd.DataFrame, chosen:pd.DataFrame) -> pd.DataFrame:
-    "One row per student and kind: IPC, kind (experts / checkpoints; the plain soft label is size 1 of both), size, seed, test and validation accuracy (%)."
+    "The student rows of the ensembles at each IPC's chosen checkpoint, with `kind` (experts / checkpoints) and `size`; the plain soft label is size 1 of both."
     at, out = chosen.set_index('ipc').step, []
     for _, r in rows[rows.status == 'ok'].iterrows():
         steps = _as_list(r.get('steps'))
-        if r['labels'] == 'soft' and r.step == at.get(r.ipc): kinds = [('experts', 1), ('checkpoints', 1)]
-        elif r['labels'] == 'ensemble' and steps is not None and at.get(r.ipc) in steps: kinds = [('checkpoints', len(steps))]
-        elif r['labels'] == 'ensemble' and steps is None and r.step == at.get(r.ipc): kinds = [('experts', len(r.expert.split()))]
+        if r.recipe == 'soft' and r.step == at.get(r.ipc): kinds = [('experts', 1), ('checkpoints', 1)]
+        elif r.recipe == 'ensemble' and steps is not None and at.get(r.ipc) in steps: kinds = [('checkpoints', len(steps))]
+        elif r.recipe == 'ensemble' and steps is None and r.step == at.get(r.ipc): kinds = [('experts', len(r.expert.split()))]
         else: continue
-        out += [dict(ipc=r.ipc, kind=k, size=m, seed=r.seed, test=r.test_acc * 100, valid=r.valid_acc * 100) for k, m in kinds]
+        out += [dict(r, kind=k, size=m) for k, m in kinds]
     return pd.DataFrame(out)
 
 def ensemble_summary(frame:pd.DataFrame) -> pd.DataFrame:
     "Per IPC, kind and size: test accuracy mean and sd (%), validation mean (%), students."
-    g = frame.groupby(['ipc', 'kind', 'size'])
-    out = g.agg(test_mean=('test', 'mean'), test_std=('test', 'std'), valid_mean=('valid', 'mean'), students=('test', 'size'))
-    return out.reset_index()
+    return cell_summary(frame, by=('ipc', 'kind', 'size'))[['ipc', 'kind', 'size', 'test_mean', 'test_std', 'valid_mean', 'students']]
 
-def plot_ensembles(summ:pd.DataFrame, title:str|None=None):
-    "Test accuracy (%) against ensemble size, a line per kind (experts, checkpoints), one panel per IPC."
-    ipcs = sorted(summ.ipc.unique())
-    fig, axes = plt.subplots(1, len(ipcs), figsize=(4.8 * len(ipcs), 3.6), squeeze=False)
-    for ax, ipc in zip(axes[0], ipcs):
-        for (kind, d), col in zip(summ[summ.ipc == ipc].groupby('kind'), ('C1', 'C0')):
-            ax.errorbar(d['size'], d.test_mean, yerr=d.test_std.fillna(0), marker='o', capsize=3, color=col, label=f'{kind}')
-        ax.set_xticks(sorted(summ['size'].unique()))
-        ax.set(title=f'IPC {ipc}', xlabel='models averaged (logits)', ylabel='student test accuracy (%)')
-        ax.legend(fontsize='small')
-    if title: fig.suptitle(title, fontsize='medium')
-    fig.tight_layout()
-    return fig
+def plot_ensembles(frame:pd.DataFrame, title:str|None=None):
+    "Student test accuracy against ensemble size (mean ± sd over students), a line per kind (experts, checkpoints), one panel per IPC."
+    g = sns.relplot(frame, x='size', y='test_acc', hue='kind', palette={'checkpoints': 'C1', 'experts': 'C0'}, col='ipc',
+                    kind='line', marker='o', errorbar='sd', err_style='bars', err_kws=dict(capsize=3),
+                    height=3.6, aspect=1.3, facet_kws=dict(sharey=False))
+    g.set(xticks=sorted(frame['size'].unique()))
+    g.set_titles('IPC {col_name}').set_axis_labels('models averaged (logits)', 'student test accuracy')
+    for ax in g.axes.flat: ax.yaxis.set_major_formatter(mpl.ticker.PercentFormatter(1, decimals=1))
+    if title: g.figure.suptitle(title, fontsize='medium')
+    g.tight_layout()
+    return g.figure
 
 def ensemble_finding(summ:pd.DataFrame) -> str:
     "Sentences per IPC: one checkpoint's labels against the largest ensemble of each kind, at the same label bytes."
     out = []
     for ipc, d in summ.groupby('ipc'):
         one = d[d['size'] == 1].iloc[0]
-        parts = [f"{k} ensembles of {g['size'].max()} give {g.iloc[-1].test_mean:.1f} ± {g.iloc[-1].test_std:.1f} % "
-                 f"({g.iloc[-1].test_mean - one.test_mean:+.1f} points)" for k, g in d[d['size'] > 1].sort_values('size').groupby('kind')]
-        out.append(f"IPC {ipc}: one expert's labels give {one.test_mean:.1f} ± {one.test_std:.1f} %; " + '; '.join(parts) +
-                   ', at the same label bytes.')
+        parts = [f"{k} ensembles of {g['size'].max()} give {pm(g.iloc[-1])} ({g.iloc[-1].test_mean - one.test_mean:+.1f} points)"
+                 for k, g in d[d['size'] > 1].sort_values('size').groupby('kind')]
+        out.append(f"IPC {ipc}: one expert's labels give {pm(one)}; " + '; '.join(parts) + ', at the same label bytes.')
     return ' '.join(out)
 
 # %% ../../nbs/analyses/10_ensembles.ipynb #16a27ee0
-def _preset(dataset:str, full:bool) -> str: return 'ensemble_full' if full else 'digits' if dataset == 'digits' else 'ensemble_cpu'
-
-@register_experiment('ensembles', 'labels from the mean logits of 1, 2, 3, 5 experts or neighbouring checkpoints, at equal label bytes',
-                     preset=_preset, out=lambda full: 'runs/ensembles')
-def run_ensembles(p:Protocol, out='runs/ensembles', force:bool=False, quiet:bool=False, cpu:bool=False, backend=None, reuse=()) -> pd.DataFrame:
+@experiment('ensembles', 'labels from the mean logits of 1, 2, 3, 5 experts or neighbouring checkpoints, at equal label bytes',
+            EnsembleSettings, presets=dict(cpu=('expert_time_cpu', dict(experts=5)), full=('full', dict(experts=5))))
+def run_ensembles(r:Run) -> pd.DataFrame:
     "Students on ensemble labels of `p.experts` experts and of checkpoint windows at every IPC's chosen checkpoint; the summary."
-    check(p.experts >= 2, 'an expert ensemble needs two or more experts (--experts 5)')
-    r = open_run('ensembles', p, out, force, quiet, cpu, reuse)
-    _, chosen = choose_checkpoints(r, backend, quiet)
-    trials = ensemble_trials(r.bench, student_for(p), chosen, SIZES, p.students, p.temperature[0], p.seed)
-    rows = student_rows(r.bench, run_sweep(trials, r.bench, r.ledger, backend, show=not quiet))
-    summ = ensemble_summary(ensemble_frame(rows, chosen))
-    for name, obj in (('rows.csv', rows), ('summary.csv', summ)): r.folder.write(name, obj)
-    fig = plot_ensembles(summ, f'{p.name}: {p.students} students per cell, {r.device.type}')
-    r.folder.write('ensembles.png', fig); plt.close(fig)
+    p = r.p
+    _, chosen = r.choose_checkpoints()
+    rows = r.sweep(ensemble_trials(r.bench, r.students, chosen, SIZES, p.students, p.temperature[0], p.seed))
+    frame = ensemble_frame(rows, chosen)
+    summ = ensemble_summary(frame)
+    r.save(rows=rows, summary=summ, ensembles=plot_ensembles(frame, r.title(f'{p.students} students per cell')))
     r.finish(ensemble_finding(summ), experts=[str(t.path) for t in r.bench.experts.values()])
     return summ
+
+run_ensembles.finds = lambda rec: ensemble_finding(ensemble_summary(ensemble_frame(rec.rows, rec.frame('chosen.csv'))))

@@ -5,33 +5,26 @@
 # %% ../../nbs/analyses/02_entropy.ipynb #3ee15ce3
 from __future__ import annotations
 import math
-import pandas as pd, torch, matplotlib.pyplot as plt, seaborn as sns
+import pandas as pd, torch, matplotlib as mpl, matplotlib.pyplot as plt, seaborn as sns
 from ..core import *
-from ..sweep import *
+from ..sweep import Bench
+from ..records import *
 from ..protocol import *
-from .expert_epoch import sweep_steps, student_for, student_rows, cell_summary
-from .temperature import temperature_trials
 
 # %% auto #0
-__all__ = ['label_entropy', 'entropy_frame', 'plot_entropy', 'entropy_correlation', 'entropy_finding', 'run_entropy']
-
-# %% ../../nbs/analyses/02_entropy.ipynb #bfef1e00
-def label_entropy(labels:torch.Tensor) -> torch.Tensor:
-    "The entropy (nats) of each probability label `(N, C)`; a zero probability contributes nothing."
-    p = labels.float()
-    return -(p * torch.where(p > 0, p.log(), torch.zeros_like(p))).sum(1)
+__all__ = ['entropy_frame', 'plot_entropy', 'entropy_correlation', 'entropy_finding', 'run_entropy']
 
 # %% ../../nbs/analyses/02_entropy.ipynb #683ba429
 def entropy_frame(bench:Bench, trials) -> pd.DataFrame:
-    "Per distinct label set of `trials` (IPC, recipe, checkpoint, T): the mean and sd of its labels' entropy, and the top-1 mass."
+    "Per distinct label set of `trials` (IPC, recipe, checkpoint, T): the mean and sd of its labels' entropy (nats), and the top-1 mass."
     out, seen = [], set()
     for t in trials:
         k = (t.ipc, t.images, t.image_seed, t.recipe, t.params, t.experts)
         if k in seen: continue
         seen.add(k)
-        lab = bench.labels(t)
-        h, d = label_entropy(lab), dict(t.params)
-        out.append(dict(ipc=t.ipc, labels=t.recipe, expert=' '.join(t.experts), step=d.get('step', float('nan')),
+        lab = bench.labels(t).float()
+        h, d = torch.special.entr(lab).sum(1), dict(t.params)
+        out.append(dict(ipc=t.ipc, recipe=t.recipe, expert=' '.join(t.experts), step=d.get('step', float('nan')),
                         T=d.get('T', float('nan')), entropy=h.mean().item(), entropy_sd=h.std().item(),
                         top1=lab.max(1).values.mean().item(), max_entropy=math.log(lab.shape[1])))
     return pd.DataFrame(out)
@@ -45,10 +38,13 @@ def plot_entropy(cells:pd.DataFrame, title:str|None=None):
     first = cells[cells.ipc == cells.ipc.min()]
     sns.lineplot(first, x='expert_epoch', y='entropy', hue='T', hue_order=temps, palette=pal, marker='o', ax=a1)
     a1.axhline(cells.max_entropy.iloc[0], color='0.5', ls=':', lw=1)
-    a1.set_xscale('log'); a1.set(xlabel='expert epoch (log scale)', ylabel='mean label entropy (nats; dotted: uniform)',
+    a1.set_xscale('log')
+    a1.set_xticks(sorted(first.expert_epoch.unique()))  # the checkpoints' epochs: a log axis over one decade has one tick
+    a1.xaxis.set_major_formatter(mpl.ticker.FormatStrFormatter('%.2g')); a1.xaxis.set_minor_formatter(mpl.ticker.NullFormatter())
+    a1.set(xlabel='expert epoch (log scale)', ylabel='mean label entropy (nats; dotted: uniform)',
                                  title=f'label entropy (IPC {first.ipc.iloc[0]} images)')
-    for (ipc, T), d in cells.sort_values('expert_epoch').groupby(['ipc', 'T']):
-        a2.plot(d.entropy, d.test_mean, color=pal[T], lw=1, alpha=0.6)
+    sns.lineplot(cells.sort_values('expert_epoch'), x='entropy', y='test_mean', hue='T', hue_order=temps, palette=pal,
+                 units='ipc', estimator=None, sort=False, lw=1, alpha=0.6, legend=False, ax=a2)
     sns.scatterplot(cells, x='entropy', y='test_mean', hue='T', hue_order=temps, palette=pal, style='ipc', s=60, ax=a2)
     a2.set(xlabel='mean label entropy (nats)', ylabel='student test accuracy (%)', title='what softness buys')
     if title: fig.suptitle(title, fontsize='medium')
@@ -79,21 +75,18 @@ def entropy_finding(cells:pd.DataFrame, corr:pd.DataFrame) -> str:
     return ' '.join(out)
 
 # %% ../../nbs/analyses/02_entropy.ipynb #463afc86
-def _preset(dataset:str, full:bool) -> str: return 'temperature_full' if full else 'digits_temperature' if dataset == 'digits' else 'temperature_cpu'
-
-@register_experiment('entropy', 'the entropy of every label set of the temperature grid, against student accuracy',
-                     preset=_preset, out=lambda full: 'runs/entropy')
-def run_entropy(p:Protocol, out='runs/entropy', force:bool=False, quiet:bool=False, cpu:bool=False, backend=None,
-                reuse=()) -> pd.DataFrame:
-    "Label entropy and student accuracy per IPC x checkpoint x T of protocol `p`; the cells."
-    r = open_run('entropy', p, out, force, quiet, cpu, reuse)
+@experiment('entropy', 'the entropy of every label set of the temperature grid, against student accuracy',
+            defaults=dict(temperature=(0.5, 1.0, 2.0, 4.0)))
+def run_entropy(r:Run) -> pd.DataFrame:
+    "Label entropy and student accuracy per IPC x checkpoint x T; the cells."
+    p = r.p
     r.write_trajectory()
-    trials = temperature_trials(r.bench, student_for(p), sweep_steps(r.bench, p.steps), p.temperature, p.students, p.seed)
-    rows = student_rows(r.bench, run_sweep(trials, r.bench, r.ledger, backend, show=not quiet))
-    cells = cell_summary(rows).merge(entropy_frame(r.bench, trials), on=['ipc', 'labels', 'expert', 'step', 'T'])
+    trials = soft_trials(r.bench, r.students, r.steps(), p.temperature, p.students, p.seed, hard=False)
+    rows = r.sweep(trials)
+    cells = cell_summary(rows).merge(entropy_frame(r.bench, trials), on=['ipc', 'recipe', 'expert', 'step', 'T'])
     corr = entropy_correlation(cells)
-    for name, obj in (('rows.csv', rows), ('cells.csv', cells), ('correlation.csv', corr)): r.folder.write(name, obj)
-    fig = plot_entropy(cells, f'{p.name}: {p.students} students per cell, {r.device.type}')
-    r.folder.write('entropy.png', fig); plt.close(fig)
+    r.save(rows=rows, cells=cells, correlation=corr, entropy=plot_entropy(cells, r.title(f'{p.students} students per cell')))
     r.finish(corr.round(3).to_string(index=False))
     return cells
+
+run_entropy.finds = lambda rec: entropy_finding(rec.frame('cells.csv'), rec.frame('correlation.csv'))

@@ -4,101 +4,109 @@
 
 # %% ../../nbs/analyses/03_expert_recipe.ipynb #216aff86
 from __future__ import annotations
-from dataclasses import asdict
+from dataclasses import dataclass
 import numpy as np, pandas as pd, matplotlib.pyplot as plt, seaborn as sns
 from ..core import *
 from ..expert import expert_recipe
-from ..sweep import *
+from ..sweep import Bench
+from ..records import *
 from ..protocol import *
-from .expert_epoch import sweep_steps, student_for, epoch_trials, student_rows, cell_summary, best_cells
 
 # %% auto #0
-__all__ = ['recipe_trials', 'matched', 'recipe_finding', 'plot_expert_recipe', 'run_expert_recipe']
+__all__ = ['RECIPE_CELL', 'RecipeSettings', 'recipe_trials', 'matched', 'recipe_finding', 'plot_expert_recipe',
+           'run_expert_recipe']
+
+# %% ../../nbs/analyses/03_expert_recipe.ipynb #a7e0c1d2
+@dataclass(frozen=True)
+class RecipeSettings(Protocol):
+    "The shared settings, with the expert recipes to compare: one expert per recipe."
+    expert_recipes: tuple[str, ...] = ('ours', 'ours_dsa', 'official@0.1')  # expert recipes to compare (a name in EXPERT_RECIPES, or name@lr)
+
+    def __post_init__(self):
+        super().__post_init__()
+        check(len(self.expert_recipes) >= 2, 'compare two or more expert recipes (--expert_recipes ours official@0.1)')
+        cfgs = self.expert_configs()  # a bad name or learning rate: one line
+        check(all(a != b for i, a in enumerate(cfgs) for b in cfgs[i + 1:]), 'two of the expert recipes give the same expert')
+
+    def expert_configs(self) -> list:
+        "One expert per recipe, each the shared expert settings trained by that recipe."
+        return [expert_recipe(r, self.expert_config()) for r in self.expert_recipes]
 
 # %% ../../nbs/analyses/03_expert_recipe.ipynb #8da81d61
 def recipe_trials(bench:Bench, names:dict, students:dict, steps=None, n:int=2, T:float=1.0, seed:int=0) -> list:
     "Test-scored trials: each expert in `names` (expert name -> recipe) at each of its checkpoints, `n` students each, plus hard labels."
-    out = []
-    for i, e in enumerate(names):
-        out += epoch_trials(bench, students, sweep_steps(bench, steps, e), n, T, seed, hard=i == 0, expert=e)
-    return out
+    return [t for i, e in enumerate(names)
+            for t in soft_trials(bench, students, sweep_steps(bench, steps, e), (T,), n, seed, hard=i == 0, expert=e)]
 
 # %% ../../nbs/analyses/03_expert_recipe.ipynb #6a38b7ba
 def matched(summ:pd.DataFrame, levels=None, n:int=3) -> pd.DataFrame:
-    "Per IPC and recipe, student test accuracy (%) interpolated at expert test accuracies `levels` (default: `n` evenly inside the overlap)."
+    "Per IPC and expert recipe, student test accuracy (%) interpolated at expert test accuracies `levels` (default: `n` evenly inside the overlap)."
     out = []
     for ipc, d in summ.groupby('ipc'):
-        spans = d.groupby('recipe').expert_test_acc.agg(['min', 'max'])
+        spans = d.groupby('expert_recipe').expert_test_acc.agg(['min', 'max'])
         lo, hi = spans['min'].max(), spans['max'].min()
         lv = levels if levels is not None else (np.linspace(lo, hi, n + 2)[1:-1] if hi > lo else [])
-        for r, e in d.groupby('recipe'):
+        for r, e in d.groupby('expert_recipe'):
             e = e.sort_values('expert_test_acc')
             for a in lv:
                 inside = e.expert_test_acc.min() <= a <= e.expert_test_acc.max()
-                out.append(dict(ipc=ipc, recipe=r, expert_test_acc=a,
+                out.append(dict(ipc=ipc, expert_recipe=r, expert_test_acc=a,
                                 student_test=float(np.interp(a, e.expert_test_acc, e.test_mean)) if inside else float('nan')))
-    return pd.DataFrame(out, columns=['ipc', 'recipe', 'expert_test_acc', 'student_test'])
+    return pd.DataFrame(out, columns=['ipc', 'expert_recipe', 'expert_test_acc', 'student_test'])
 
 # %% ../../nbs/analyses/03_expert_recipe.ipynb #d69284c8
+RECIPE_CELL = ('ipc', 'recipe', 'expert_recipe', 'expert', 'step', 'T')  # a cell: one checkpoint of one recipe's expert
+
 def recipe_finding(summ:pd.DataFrame) -> str:
-    "Sentences: per IPC and recipe, the validation-chosen checkpoint and its students; then the students at matched expert accuracy."
-    soft, out = summ[summ['labels'] == 'soft'], []
-    for _, b in best_cells(soft, by=('ipc', 'recipe')).iterrows():
-        out.append(f"IPC {b.ipc}, {b.recipe}: validation chose the checkpoint at expert epoch {b.expert_epoch:.2f} "
-                   f"(expert test {b.expert_test_acc:.1f} %), whose students reach {b.test_mean:.1f} ± {b.test_std:.1f} %.")
+    "Sentences: per IPC and expert recipe, the validation-chosen checkpoint and its students; then the students at matched expert accuracy."
+    soft, out = summ[summ.recipe == 'soft'], []
+    for _, b in best_cells(soft, by=('ipc', 'expert_recipe')).iterrows():
+        out.append(f"IPC {b.ipc}, {b.expert_recipe}: validation chose the checkpoint at expert epoch {b.expert_epoch:.2f} "
+                   f"(expert test {b.expert_test_acc:.1f} %), whose students reach {pm(b)}.")
     for (ipc, a), d in matched(soft).dropna().groupby(['ipc', 'expert_test_acc']):
         if len(d) > 1: out.append(f"At expert test accuracy {a:.1f} % (IPC {ipc}): " +
-                                  ', '.join(f'{r.recipe} {r.student_test:.1f} %' for r in d.itertuples()) + '.')
+                                  ', '.join(f'{r.expert_recipe} {r.student_test:.1f} %' for r in d.itertuples()) + '.')
     return ' '.join(out)
 
 # %% ../../nbs/analyses/03_expert_recipe.ipynb #bc49770e
 def plot_expert_recipe(rows:pd.DataFrame, title:str|None=None):
-    "Student test accuracy (%) against the expert checkpoint's test accuracy (%), one line per recipe and panel per IPC."
+    "Student test accuracy (%) against the expert checkpoint's test accuracy (%), one line per expert recipe and panel per IPC."
     ok = rows[rows.status == 'ok'].assign(test=lambda d: d.test_acc * 100, expert_acc=lambda d: d.expert_test_acc * 100)
-    soft, ipcs = ok[ok['labels'] == 'soft'], sorted(ok.ipc.unique())
-    recipes = list(dict.fromkeys(soft.recipe))
+    soft = ok[ok.recipe == 'soft']
+    recipes = list(dict.fromkeys(soft.expert_recipe))
     pal = dict(zip(recipes, sns.color_palette(n_colors=len(recipes))))
-    fig, axes = plt.subplots(1, len(ipcs), figsize=(5.8 * len(ipcs), 4.2), squeeze=False)
-    for ax, ipc in zip(axes[0], ipcs):
-        d = soft[soft.ipc == ipc]
-        sns.lineplot(d, x='expert_acc', y='test', hue='recipe', hue_order=recipes, palette=pal, marker='o', errorbar='sd',
-                     sort=False, estimator='mean', units=None, ax=ax)
-        for _, b in best_cells(cell_summary(d, by=('ipc', 'labels', 'recipe', 'expert', 'step', 'T')), by=('recipe',)).iterrows():
-            ax.scatter(b.expert_test_acc, b.test_mean, marker='*', s=220, color=pal[b.recipe], edgecolor='k', zorder=5)
-        h = ok[(ok['labels'] == 'hard') & (ok.ipc == ipc)]
-        if len(h): ax.axhline(h.test.mean(), color='0.4', ls=':', lw=1, label='hard labels')
-        ax.set(xlabel="expert checkpoint's test accuracy (%)", ylabel='student test accuracy (%)', title=f'IPC {ipc}')
-        ax.legend(fontsize='small', title='expert recipe (star: chosen on validation)', title_fontsize='small')
-    if title: fig.suptitle(title, fontsize='medium')
-    fig.tight_layout()
-    return fig
+    g = sns.relplot(soft, x='expert_acc', y='test', hue='expert_recipe', hue_order=recipes, palette=pal, col='ipc', kind='line',
+                    marker='o', errorbar='sd', sort=False, height=4.2, aspect=1.3, facet_kws=dict(sharex=False, sharey=False))
+    best = best_cells(cell_summary(soft, by=RECIPE_CELL), by=('ipc', 'expert_recipe'))
+    for ipc, ax in g.axes_dict.items():
+        for _, b in best[best.ipc == ipc].iterrows():
+            ax.scatter(b.expert_test_acc, b.test_mean, marker='*', s=220, color=pal[b.expert_recipe], edgecolor='k', zorder=5)
+        h = ok[(ok.recipe == 'hard') & (ok.ipc == ipc)]
+        if len(h): ax.axhline(h.test.mean(), color='0.4', ls=':', lw=1)
+    g.set_titles('IPC {col_name} (star: chosen on validation; dotted: hard labels)')
+    g.set_axis_labels("expert checkpoint's test accuracy (%)", 'student test accuracy (%)')
+    g.legend.set_title('expert recipe')
+    if title: g.figure.suptitle(title, fontsize='medium')
+    g.tight_layout()
+    return g.figure
 
 # %% ../../nbs/analyses/03_expert_recipe.ipynb #c8ff9391
-def _preset(dataset:str, full:bool) -> str: return 'full' if full else 'digits' if dataset == 'digits' else 'recipes_cpu'
-
-@register_experiment('expert_recipe', "students from experts trained by different recipes, against the expert's accuracy",
-                     preset=_preset, out=lambda full: 'runs/expert_recipe')
-def run_expert_recipe(p:Protocol, out='runs/expert_recipe', force:bool=False, quiet:bool=False, cpu:bool=False, backend=None,
-                      reuse=()) -> pd.DataFrame:
-    "Students at each IPC of `p` from every checkpoint (or `p.steps`) of one expert per recipe in `p.expert_recipes`; matched accuracies."
-    check(len(p.expert_recipes) >= 2, 'compare two or more expert recipes (--expert_recipes ours official@0.1)')
-    configs = [expert_recipe(r, p.expert_config()) for r in p.expert_recipes]
-    check(all(a != b for i, a in enumerate(configs) for b in configs[i + 1:]), 'two of the expert recipes give the same expert')
-    r = open_run('expert_recipe', p, out, force, quiet, cpu, reuse, configs=configs)
+@experiment('expert_recipe', "students from experts trained by different recipes, against the expert's accuracy", RecipeSettings,
+            presets=dict(cpu=('expert_time_cpu', dict(ipc=(1,), epochs=300))))
+def run_expert_recipe(r:Run) -> pd.DataFrame:
+    "Students at each IPC from every checkpoint (or `p.steps`) of one expert per recipe in `p.expert_recipes`; matched accuracies."
+    p = r.p
     names = dict(zip(r.bench.experts, p.expert_recipes))
-    r.folder.write('experts.json', names)
-    for e, t in r.bench.experts.items(): r.folder.write(f'trajectory_{names[e]}.csv', t.manifest.assign(name=e))
-    trials = recipe_trials(r.bench, names, student_for(p), p.steps, p.students, p.temperature[0], p.seed)
-    rows = student_rows(r.bench, run_sweep(trials, r.bench, r.ledger, backend, show=not quiet))
-    rows.insert(2, 'recipe', rows.expert.map(names))
-    summ = cell_summary(rows, by=('ipc', 'labels', 'recipe', 'expert', 'step', 'T'))
-    best = best_cells(summ[summ['labels'] == 'soft'], by=('ipc', 'recipe'))
-    m = matched(summ[summ['labels'] == 'soft'])
-    for name, obj in (('rows.csv', rows), ('summary.csv', summ), ('best.csv', best), ('matched.csv', m)): r.folder.write(name, obj)
-    fig = plot_expert_recipe(rows, f'{p.name}: {p.students} students per checkpoint, {r.device.type}')
-    r.folder.write('expert_recipe.png', fig); plt.close(fig)
-    run = r.folder.finish(r.device, dataset=p.name, protocol=asdict(p), experts={names[e]: dict(t.meta, path=str(t.path))
-                                                                                  for e, t in r.bench.experts.items()})
-    r.say(best[['ipc', 'recipe', 'step', 'expert_epoch', 'expert_test_acc', 'test_mean', 'test_std']].round(2).to_string(index=False))
-    r.say(f'written to {out}/ in {run["wall_s"]:.0f} s')
+    r.save(experts=names, **{f'trajectory_{names[e]}': t.manifest.assign(name=e) for e, t in r.bench.experts.items()})
+    rows = r.sweep(recipe_trials(r.bench, names, r.students, p.steps, p.students, p.temperature[0], p.seed))
+    rows.insert(2, 'expert_recipe', rows.expert.map(names))
+    summ = cell_summary(rows, by=RECIPE_CELL)
+    best = best_cells(summ[summ.recipe == 'soft'], by=('ipc', 'expert_recipe'))
+    m = matched(summ[summ.recipe == 'soft'])
+    r.save(rows=rows, summary=summ, best=best, matched=m,
+           expert_recipe=plot_expert_recipe(rows, r.title(f'{p.students} students per checkpoint')))
+    r.finish(best[['ipc', 'expert_recipe', 'step', 'expert_epoch', 'expert_test_acc', 'test_mean', 'test_std']].round(2).to_string(index=False),
+             experts={names[e]: dict(t.meta, path=str(t.path)) for e, t in r.bench.experts.items()})
     return m
+
+run_expert_recipe.finds = lambda rec: recipe_finding(cell_summary(rec.rows, by=RECIPE_CELL))

@@ -4,11 +4,11 @@
 
 # %% ../../nbs/analyses/09_image_selection.ipynb #80b2275c
 from __future__ import annotations
-import numpy as np, pandas as pd, matplotlib.pyplot as plt, seaborn as sns, torch, torch.nn.functional as F
+import pandas as pd, matplotlib.pyplot as plt, seaborn as sns
 from ..core import *
-from ..sweep import *
+from ..sweep import Trial, Bench
+from ..records import *
 from ..protocol import *
-from .expert_epoch import student_for, student_rows, choose_checkpoints, cell_summary
 
 # %% auto #0
 __all__ = ['RULES', 'selection_trials', 'selection_rows', 'selection_summary', 'plot_image_selection', 'selection_finding',
@@ -33,58 +33,49 @@ def selection_trials(bench:Bench, students:dict, chosen:pd.DataFrame, rules=RULE
 def selection_rows(rows:pd.DataFrame, chosen:pd.DataFrame) -> pd.DataFrame:
     "The student rows of the comparison (hard labels, and soft labels at each IPC's `chosen` checkpoint), with their image `rule`."
     ok = rows[rows.status == 'ok']
-    ok = ok[(ok['labels'] == 'hard') | (ok.step == ok.ipc.map(chosen.set_index('ipc').step))]
+    ok = ok[(ok.recipe == 'hard') | (ok.step == ok.ipc.map(chosen.set_index('ipc').step))]
     rule = ok.images.str.split(':').str[0]
     return ok.assign(rule=pd.Categorical(rule, [r for r in RULES if r in set(rule)], ordered=True))
 
 def selection_summary(rows:pd.DataFrame, chosen:pd.DataFrame) -> pd.DataFrame:
-    "Per IPC, image rule and label kind: test accuracy mean and sd (%), validation mean (%), students; soft labels at the chosen checkpoint."
-    return cell_summary(selection_rows(rows, chosen), by=('ipc', 'rule', 'labels')).sort_values(['ipc', 'labels', 'rule']).reset_index(drop=True)
+    "Per IPC, image rule and label recipe: test accuracy mean and sd (%), validation mean (%), students; soft labels at the chosen checkpoint."
+    return cell_summary(selection_rows(rows, chosen), by=('ipc', 'rule', 'recipe')).sort_values(['ipc', 'recipe', 'rule']).reset_index(drop=True)
 
 def plot_image_selection(sel:pd.DataFrame, title:str|None=None):
     "Test accuracy (%, mean and sd over students) per image rule, soft and hard labels side by side, one panel per IPC; `sel` from `selection_rows`."
-    ipcs = sorted(sel.ipc.unique())
-    fig, axes = plt.subplots(1, len(ipcs), figsize=(5.5 * len(ipcs), 3.8), squeeze=False)
-    for ax, ipc in zip(axes[0], ipcs):
-        sns.barplot(sel[sel.ipc == ipc].assign(test=lambda d: d.test_acc * 100), x='rule', y='test', hue='labels',
-                    hue_order=['soft', 'hard'], palette=['C0', '0.6'], errorbar='sd', capsize=0.1, err_kws={'linewidth': 1}, ax=ax)
-        ax.set(title=f'IPC {ipc}', xlabel='images', ylabel='student test accuracy (%)')
-        ax.legend(fontsize='small')
-    if title: fig.suptitle(title, fontsize='medium')
-    fig.tight_layout()
-    return fig
+    g = sns.catplot(sel.assign(test=sel.test_acc * 100), kind='bar', x='rule', y='test', hue='recipe', col='ipc', hue_order=['soft', 'hard'],
+                    palette=['C0', '0.6'], errorbar='sd', capsize=0.1, err_kws={'linewidth': 1}, height=3.8, aspect=1.3)
+    g.set_titles('IPC {col_name}').set_axis_labels('images', 'student test accuracy (%)')
+    g.legend.set_title('labels')
+    if title: g.figure.suptitle(title, fontsize='medium')
+    g.tight_layout()  # the grid's own: it keeps the room its legend needs
+    return g.figure
 
 def selection_finding(summ:pd.DataFrame) -> str:
     "Sentences per IPC: each rule against random images, with soft labels and with hard labels."
     out = []
     for ipc, d in summ.groupby('ipc'):
         parts = []
-        for labels in ('soft', 'hard'):
-            s = d[d['labels'] == labels].set_index('rule')
+        for recipe in ('soft', 'hard'):
+            s = d[d.recipe == recipe].set_index('rule')
             if 'random' not in s.index: continue
             r0 = s.loc['random']
             best = s.test_mean.idxmax()
-            parts.append(f"with {labels} labels random images give {r0.test_mean:.1f} ± {r0.test_std:.1f} %, "
+            parts.append(f"with {recipe} labels random images give {r0.test_mean:.1f} ± {r0.test_std:.1f} %, "
                          + ', '.join(f"{k} {v.test_mean - r0.test_mean:+.1f}" for k, v in s.iterrows() if k != 'random')
                          + f" points (best: {best})")
         out.append(f"IPC {ipc}: " + '; '.join(parts) + '.')
     return ' '.join(out)
 
 # %% ../../nbs/analyses/09_image_selection.ipynb #48f6ed83
-def _preset(dataset:str, full:bool) -> str: return 'full' if full else 'digits' if dataset == 'digits' else 'expert_time_cpu'
-
-@register_experiment('image_selection', "random vs easiest / middle / hardest images by the expert's loss, and herding / k-centre coresets",
-                     preset=_preset, out=lambda full: 'runs/image_selection')
-def run_image_selection(p:Protocol, out='runs/image_selection', force:bool=False, quiet:bool=False, cpu:bool=False, backend=None,
-                        reuse=()) -> pd.DataFrame:
+@experiment('image_selection', "random vs easiest / middle / hardest images by the expert's loss, and herding / k-centre coresets")
+def run_image_selection(r:Run) -> pd.DataFrame:
     "Students on each image rule's images at every IPC's validation-chosen checkpoint, soft and hard labels; the summary."
-    r = open_run('image_selection', p, out, force, quiet, cpu, reuse)
-    _, chosen = choose_checkpoints(r, backend, quiet)
-    trials = selection_trials(r.bench, student_for(p), chosen, RULES, p.students, p.temperature[0], p.seed)
-    rows = student_rows(r.bench, run_sweep(trials, r.bench, r.ledger, backend, show=not quiet))
+    p = r.p
+    _, chosen = r.choose_checkpoints()
+    rows = r.sweep(selection_trials(r.bench, r.students, chosen, RULES, p.students, p.temperature[0], p.seed))
     summ = selection_summary(rows, chosen)
-    for name, obj in (('rows.csv', rows), ('summary.csv', summ)): r.folder.write(name, obj)
-    fig = plot_image_selection(selection_rows(rows, chosen), f'{p.name}: {p.students} students per cell, {r.device.type}')
-    r.folder.write('image_selection.png', fig); plt.close(fig)
+    r.save(rows=rows, summary=summ, image_selection=plot_image_selection(selection_rows(rows, chosen), r.title(f'{p.students} students per cell')))
     r.finish(selection_finding(summ))
     return summ
+run_image_selection.finds = lambda rec: selection_finding(selection_summary(rec.rows, rec.frame('chosen.csv')))

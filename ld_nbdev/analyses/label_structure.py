@@ -6,10 +6,10 @@
 from __future__ import annotations
 import numpy as np, pandas as pd, matplotlib.pyplot as plt, seaborn as sns, torch
 from ..core import *
-from ..sweep import *
+from ..sweep import Trial
 from ..labels import soft_labels, class_links, top_classes
+from ..records import *
 from ..protocol import *
-from .expert_epoch import choose_checkpoints
 
 # %% auto #0
 __all__ = ['links_frame', 'strongest_links', 'plot_class_links', 'plot_top_classes', 'structure_finding', 'run_label_structure']
@@ -26,20 +26,22 @@ def strongest_links(links:pd.DataFrame, n:int=8) -> pd.DataFrame:
     return off.sort_values('prob', ascending=False).head(n).reset_index(drop=True)
 
 # %% ../../nbs/analyses/06_label_structure.ipynb #c79aa51f
+def _link_heat(data:pd.DataFrame, c:int, **_):
+    "One IPC's link matrix as a heat map on the current axes (probability %, classes in the frame's order)."
+    order = list(dict.fromkeys(data.true))
+    grid = data.pivot(index='true', columns='label', values='prob').loc[order, order] * 100
+    sns.heatmap(grid, annot=c <= 12, fmt='.0f', cmap='magma_r', cbar=False, ax=plt.gca(), vmin=0, vmax=min(100, grid.values.max()))
+
 def plot_class_links(links:pd.DataFrame, title:str|None=None):
     "Heat maps of the link matrix (probability %, rows: true class, columns: label class), one panel per IPC's checkpoint."
-    keys = links[['ipc', 'step']].drop_duplicates().values.tolist()
     c = links.true.nunique()
-    fig, axes = plt.subplots(1, len(keys), figsize=(0.55 * c * len(keys) + 2, 0.5 * c + 1.5), squeeze=False)
-    for ax, (ipc, step) in zip(axes[0], keys):
-        d = links[(links.ipc == ipc) & (links.step == step)]
-        order = list(dict.fromkeys(d.true))
-        grid = d.pivot(index='true', columns='label', values='prob').loc[order, order] * 100
-        sns.heatmap(grid, annot=c <= 12, fmt='.0f', cmap='magma_r', cbar=False, ax=ax, vmin=0, vmax=min(100, grid.values.max()))
-        ax.set(title=f'IPC {ipc}: checkpoint step {step:.0f}', xlabel='label class', ylabel='images of class')
-    if title: fig.suptitle(title, fontsize='medium')
-    fig.tight_layout()
-    return fig
+    g = sns.FacetGrid(links, col='ipc', sharex=False, sharey=False, height=0.5 * c + 1.5, aspect=(0.55 * c + 1) / (0.5 * c + 1.5))
+    g.map_dataframe(_link_heat, c=c)
+    steps = links.drop_duplicates('ipc').set_index('ipc').step
+    for ipc, ax in g.axes_dict.items(): ax.set(title=f'IPC {ipc}: checkpoint step {steps[ipc]:.0f}', xlabel='label class', ylabel='images of class')
+    if title: g.figure.suptitle(title, fontsize='medium')
+    g.tight_layout()
+    return g.figure
 
 def plot_top_classes(images:torch.Tensor, top:pd.DataFrame, cols:int=5, title:str|None=None):
     "The `images` (pixels in [0, 1], `(N, ch, h, w)`) each with its true class and its top classes from `top` (a `top_classes` frame)."
@@ -71,17 +73,12 @@ def structure_finding(links:pd.DataFrame, n:int=4) -> str:
     return ' '.join(out)
 
 # %% ../../nbs/analyses/06_label_structure.ipynb #ad91a4cd
-def _preset(dataset:str, full:bool) -> str: return 'full' if full else 'digits' if dataset == 'digits' else 'expert_time_cpu'
-
-@register_experiment('label_structure', "the class-by-class mean soft label of the chosen checkpoint, and single images' top classes",
-                     preset=_preset, out=lambda full: 'runs/label_structure')
-def run_label_structure(p:Protocol, out='runs/label_structure', force:bool=False, quiet:bool=False, cpu:bool=False, backend=None,
-                        reuse=()) -> pd.DataFrame:
-    "The link matrix at each IPC's validation-chosen checkpoint of protocol `p`, and the top classes of the smallest IPC's images; the tidy links."
-    r = open_run('label_structure', p, out, force, quiet, cpu, reuse)
-    b, ex = r.bench, r.expert
+@experiment('label_structure', "the class-by-class mean soft label of the chosen checkpoint, and single images' top classes")
+def run_label_structure(r:Run) -> pd.DataFrame:
+    "The link matrix at each IPC's validation-chosen checkpoint, and the top classes of the smallest IPC's images; the tidy links."
+    p, b, ex = r.p, r.bench, r.expert
     classes = list(b.sp.train.classes)
-    _, chosen = choose_checkpoints(r, backend, quiet)
+    _, chosen = r.choose_checkpoints()
     T, steps = p.temperature[0], chosen.set_index('ipc').step.astype(int)
     links = pd.concat([links_frame(class_links(soft_labels(ex.model(step=s, device=b.sp.valid.x.device), b.sp.valid.x, T),
                                                b.sp.valid.y, b.sp.c), classes).assign(ipc=i, step=s)[['ipc', 'step', 'true', 'label', 'prob']]
@@ -91,10 +88,9 @@ def run_label_structure(p:Protocol, out='runs/label_structure', force:bool=False
     x, y = b.sp.train.x[idx], b.sp.train.y[idx]
     top = top_classes(soft_labels(ex.model(step=int(steps[ipc]), device=x.device), x, T), y, classes).assign(ipc=ipc, step=int(steps[ipc]))
     strong = pd.concat([strongest_links(d).assign(ipc=i) for i, d in links.groupby('ipc')], ignore_index=True)
-    for name, obj in (('links.csv', links), ('strongest.csv', strong), ('top.csv', top)): r.folder.write(name, obj)
-    fig = plot_class_links(links, f'{p.name}: mean soft label (%) of each class, validation images, {r.device.type}')
-    r.folder.write('class_links.png', fig); plt.close(fig)
-    fig = plot_top_classes(b.sp.pre.undo(x), top, cols=min(5, len(x)), title=f'IPC {ipc} images and their labels (step {steps[ipc]})')
-    r.folder.write('top_classes.png', fig); plt.close(fig)
+    r.save(links=links, strongest=strong, top=top,
+           class_links=plot_class_links(links, r.title('mean soft label (%) of each class, validation images')),
+           top_classes=plot_top_classes(b.sp.pre.undo(x), top, cols=min(5, len(x)), title=f'IPC {ipc} images and their labels (step {steps[ipc]})'))
     r.finish(structure_finding(links))
     return links
+run_label_structure.finds = lambda rec: structure_finding(rec.frame('links.csv'))

@@ -4,14 +4,29 @@
 
 # %% ../../nbs/analyses/04_label_swap.ipynb #403a1d6d
 from __future__ import annotations
-import numpy as np, pandas as pd, matplotlib.pyplot as plt
+from dataclasses import dataclass
+import numpy as np, pandas as pd, matplotlib.pyplot as plt, seaborn as sns
 from ..core import *
-from ..sweep import *
+from ..sweep import Trial, Bench
+from ..records import *
 from ..protocol import *
-from .expert_epoch import student_for, student_rows, cell_summary, best_cells, choose_checkpoints
 
 # %% auto #0
-__all__ = ['LABEL_KINDS', 'swap_trials', 'swap_summary', 'swap_finding', 'plot_label_swap', 'run_label_swap']
+__all__ = ['LABEL_KINDS', 'SwapSettings', 'swap_trials', 'swap_summary', 'swap_finding', 'plot_label_swap', 'run_label_swap']
+
+# %% ../../nbs/analyses/04_label_swap.ipynb #089f05af
+@dataclass(frozen=True)
+class SwapSettings(Protocol):
+    "The shared settings, with the ranks the label swap test swaps with the smallest."
+    swap_k: tuple[int, ...]|None = None  # the ranks k swapped with the smallest probability; default: 1 .. classes - 1
+
+    def __post_init__(self):
+        super().__post_init__()
+        for k in self.swap_k or (): check(k >= 1, f'--swap_k must be >= 1, got {k}')
+
+    def check_data(self, d):
+        super().check_data(d)
+        for k in self.swap_k or (): check(k < d.c, f'--swap_k {k}: swapping rank k with the smallest needs k < {d.c} (the classes)')
 
 # %% ../../nbs/analyses/04_label_swap.ipynb #bdd5691d
 def swap_trials(bench:Bench, students:dict, chosen:pd.DataFrame, ks, n:int=2, T:float=1.0, seed:int=0,
@@ -29,78 +44,76 @@ def swap_trials(bench:Bench, students:dict, chosen:pd.DataFrame, ks, n:int=2, T:
 LABEL_KINDS = {'soft': 'unswapped', 'hard': 'hard labels', 'swap': 'swapped', 'shuffled': 'top kept, rest shuffled'}
 
 def swap_summary(rows:pd.DataFrame) -> pd.DataFrame:
-    "Per IPC and label kind (and k for swaps): test accuracy mean and sd (%), validation mean (%), students; soft at the chosen step only."
+    "Per IPC and label recipe (and k for swaps): test accuracy mean and sd (%), validation mean (%), students; soft at the chosen step only."
     ok = rows[rows.status == 'ok']
-    chosen = best_cells(cell_summary(ok[ok['labels'] == 'soft'])).set_index('ipc').step
+    chosen = best_cells(cell_summary(ok[ok.recipe == 'soft'])).set_index('ipc').step
     at = ok.ipc.map(chosen)
-    keep = ok[ok['labels'].eq('hard') | (ok['labels'].isin(['soft', 'swap', 'shuffled']) & (ok.step == at))]
-    out = cell_summary(keep.assign(k=keep.get('k', np.nan)), by=('ipc', 'labels', 'k', 'step'))
-    out['kind'] = out['labels'].map(LABEL_KINDS)
-    return out.sort_values(['ipc', 'labels', 'k']).reset_index(drop=True)
+    keep = ok[ok.recipe.eq('hard') | (ok.recipe.isin(['soft', 'swap', 'shuffled']) & (ok.step == at))]
+    out = cell_summary(keep.assign(k=keep.get('k', np.nan)), by=('ipc', 'recipe', 'k', 'step'))
+    out['kind'] = out.recipe.map(LABEL_KINDS)
+    return out.sort_values(['ipc', 'recipe', 'k']).reset_index(drop=True)
 
 # %% ../../nbs/analyses/04_label_swap.ipynb #d5b4a28c
-def _cell(s:pd.DataFrame, labels:str) -> pd.Series|None:
-    d = s[s['labels'] == labels]
+def _cell(s:pd.DataFrame, recipe:str) -> pd.Series|None:
+    d = s[s.recipe == recipe]
     return d.iloc[0] if len(d) else None
-
-def _pm(c) -> str: return f"{c.test_mean:.1f} ± {c.test_std:.1f} %" if c.students > 1 else f"{c.test_mean:.1f} %"
 
 def swap_finding(summ:pd.DataFrame) -> str:
     "Sentences: per IPC, unswapped against hard labels, the swaps at the top and the bottom of the ranking, and the control."
     out = []
     for ipc, s in summ.groupby('ipc'):
-        soft, hard, ctl, sw = _cell(s, 'soft'), _cell(s, 'hard'), _cell(s, 'shuffled'), s[s['labels'] == 'swap'].sort_values('k')
+        soft, hard, ctl, sw = _cell(s, 'soft'), _cell(s, 'hard'), _cell(s, 'shuffled'), s[s.recipe == 'swap'].sort_values('k')
         if soft is None or hard is None or not len(sw): continue
         top, low = sw.iloc[0], sw.iloc[-1]
         rho = sw.k.corr(sw.test_mean, method='spearman') if len(sw) > 2 else float('nan')
         below = sw[sw.test_mean < hard.test_mean].k.astype(int).tolist()
-        text = (f"IPC {ipc} (checkpoint step {soft.step:.0f}): unswapped soft labels give {_pm(soft)} and hard labels {_pm(hard)}; "
-                f"swapping rank k = {top.k:.0f} with the smallest gives {_pm(top)}, k = {low.k:.0f} gives {_pm(low)}")
+        text = (f"IPC {ipc} (checkpoint step {soft.step:.0f}): unswapped soft labels give {pm(soft)} and hard labels {pm(hard)}; "
+                f"swapping rank k = {top.k:.0f} with the smallest gives {pm(top)}, k = {low.k:.0f} gives {pm(low)}")
         if not np.isnan(rho): text += f" (Spearman correlation of accuracy with k: {rho:.2f})"
         text += (f"; swaps at k = {', '.join(map(str, below))} fall below hard labels" if below else '; no swap falls below hard labels')
         if ctl is not None:
-            text += (f". Keeping each label's top class and value and shuffling the rest gives {_pm(ctl)}: the ranking below the "
+            text += (f". Keeping each label's top class and value and shuffling the rest gives {pm(ctl)}: the ranking below the "
                      f"top class is worth {soft.test_mean - ctl.test_mean:.1f} points, the rest of the label without it "
                      f"{ctl.test_mean - hard.test_mean:.1f} points over hard labels")
         out.append(text + '.')
     return ' '.join(out)
 
 # %% ../../nbs/analyses/04_label_swap.ipynb #28a8efaf
+def _swap_panel(data:pd.DataFrame, **kw):
+    "One IPC's panel (seaborn's current axes): the swaps against k, the other label kinds as levels across."
+    ax = plt.gca()
+    sw = data[data.recipe == 'swap'].sort_values('k')
+    ax.errorbar(sw.k, sw.test_mean, yerr=sw.test_std.fillna(0), marker='o', capsize=3, label='swapped: rank k <-> smallest')
+    for recipe, ls, col in (('soft', '-', 'C2'), ('shuffled', '--', 'C3'), ('hard', ':', '0.4')):
+        c = _cell(data, recipe)
+        if c is None: continue
+        ax.axhline(c.test_mean, ls=ls, color=col, label=f'{LABEL_KINDS[recipe]} ({c.test_mean:.1f})')
+        if c.students > 1: ax.axhspan(c.test_mean - c.test_std, c.test_mean + c.test_std, color=col, alpha=0.12, lw=0)
+    ax.set_xticks(sw.k.astype(int).tolist())
+
 def plot_label_swap(summ:pd.DataFrame, title:str|None=None):
     "Test accuracy (%) against the swapped rank k, one panel per IPC, with the unswapped, shuffled-control and hard-label levels."
-    ipcs = sorted(summ.ipc.unique())
-    fig, axes = plt.subplots(1, len(ipcs), figsize=(5.2 * len(ipcs), 3.8), squeeze=False)
-    for ax, ipc in zip(axes[0], ipcs):
-        s = summ[summ.ipc == ipc]
-        sw = s[s['labels'] == 'swap'].sort_values('k')
-        ax.errorbar(sw.k, sw.test_mean, yerr=sw.test_std.fillna(0), marker='o', capsize=3, label='swapped: rank k <-> smallest')
-        for labels, ls, col in (('soft', '-', 'C2'), ('shuffled', '--', 'C3'), ('hard', ':', '0.4')):
-            c = _cell(s, labels)
-            if c is None: continue
-            ax.axhline(c.test_mean, ls=ls, color=col, label=f'{LABEL_KINDS[labels]} ({c.test_mean:.1f})')
-            if c.students > 1: ax.axhspan(c.test_mean - c.test_std, c.test_mean + c.test_std, color=col, alpha=0.12, lw=0)
-        ax.set_xticks(sw.k.astype(int).tolist())
-        ax.set(title=f'IPC {ipc}', xlabel='rank k swapped with the smallest (1 = the top class)', ylabel='student test accuracy (%)')
-        ax.legend(fontsize='small')
-    if title: fig.suptitle(title, fontsize='medium')
-    fig.tight_layout()
-    return fig
+    g = sns.FacetGrid(summ, col='ipc', height=3.8, aspect=1.37, sharex=False, sharey=False)
+    g.map_dataframe(_swap_panel)
+    for ax in g.axes.flat: ax.legend(fontsize='small')  # one per panel: its levels' values differ
+    g.set_titles('IPC {col_name}')
+    g.set_axis_labels('rank k swapped with the smallest (1 = the top class)', 'student test accuracy (%)')
+    if title: g.figure.suptitle(title, fontsize='medium')
+    g.tight_layout()
+    return g.figure
 
 # %% ../../nbs/analyses/04_label_swap.ipynb #949e957c
-def _preset(dataset:str, full:bool) -> str: return 'full' if full else 'digits' if dataset == 'digits' else 'expert_time_cpu'
-
-@register_experiment('label_swap', "the label swap test: each label's k-th largest probability swapped with its smallest, and a shuffled control",
-                     preset=_preset, out=lambda full: 'runs/label_swap')
-def run_label_swap(p:Protocol, out='runs/label_swap', force:bool=False, quiet:bool=False, cpu:bool=False, backend=None,
-                   reuse=()) -> pd.DataFrame:
-    "The label swap test of protocol `p` at each IPC's validation-chosen checkpoint; the summary."
-    r = open_run('label_swap', p, out, force, quiet, cpu, reuse)
-    base, chosen = choose_checkpoints(r, backend, quiet)
-    trials = swap_trials(r.bench, student_for(p), chosen, p.swap_k or range(1, r.bench.sp.c), p.students, p.temperature[0], p.seed)
-    rows = pd.concat([base, student_rows(r.bench, run_sweep(trials, r.bench, r.ledger, backend, show=not quiet))], ignore_index=True)
+@experiment('label_swap', "the label swap test: each label's k-th largest probability swapped with its smallest, and a shuffled control",
+            SwapSettings)
+def run_label_swap(r:Run) -> pd.DataFrame:
+    "The label swap test at each IPC's validation-chosen checkpoint; the summary."
+    p = r.p
+    base, chosen = r.choose_checkpoints()
+    trials = swap_trials(r.bench, r.students, chosen, p.swap_k or range(1, r.bench.sp.c), p.students, p.temperature[0], p.seed)
+    rows = pd.concat([base, r.sweep(trials)], ignore_index=True)
     summ = swap_summary(rows)
-    for name, obj in (('rows.csv', rows), ('summary.csv', summ)): r.folder.write(name, obj)
-    fig = plot_label_swap(summ, f'{p.name}: label swap, {p.students} students per cell, {r.device.type}')
-    r.folder.write('label_swap.png', fig); plt.close(fig)
+    r.save(rows=rows, summary=summ, label_swap=plot_label_swap(summ, r.title(f'label swap, {p.students} students per cell')))
     r.finish(summ[['ipc', 'kind', 'k', 'step', 'test_mean', 'test_std']].round(2).to_string(index=False))
     return summ
+
+run_label_swap.finds = lambda rec: swap_finding(swap_summary(rec.rows))

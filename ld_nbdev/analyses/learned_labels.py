@@ -4,26 +4,26 @@
 
 # %% ../../nbs/analyses/12_learned_labels.ipynb #b807fe02
 from __future__ import annotations
-import json
-from dataclasses import dataclass, asdict, replace
+from dataclasses import dataclass, asdict
 from pathlib import Path
-import numpy as np, pandas as pd, matplotlib.pyplot as plt, seaborn as sns, torch
+import pandas as pd, matplotlib.pyplot as plt, seaborn as sns, torch
 from ..core import *
-from ..sweep import *
-from ..protocol import *
+from ..sweep import Trial, Bench
 from ..learned import LearnConfig, learn_labels
 from ..labels import save_learned, class_links, top_classes
-from .expert_epoch import student_for, student_rows, cell_summary, best_cells, choose_checkpoints, read_rows
+from ..records import *
+from ..protocol import *
 
 # %% auto #0
-__all__ = ['SOURCES', 'LearnedProtocol', 'learned_set', 'learned_trials', 'learned_frame', 'learned_summary', 'label_sets',
+__all__ = ['SOURCES', 'LearnedSettings', 'learned_set', 'learned_trials', 'learned_frame', 'learned_summary', 'label_sets',
            'label_look', 'label_tops', 'tops_table', 'learned_keys', 'learned_names', 'longer_summary',
            'learned_history', 'plot_learned_labels', 'plot_label_links', 'learned_finding', 'longer_finding',
            'run_learned_labels']
 
 # %% ../../nbs/analyses/12_learned_labels.ipynb #ab0b9f85
 @dataclass(frozen=True)
-class LearnedProtocol(Protocol):
+class LearnedSettings(Protocol):
+    "The shared settings, with how the labels are learned."
     grows = ('learn_steps',)          # a run folder resumes with more outer steps: the labels go on from their saved state
     learn_steps: int = 200            # outer steps (Adam updates of the label logits) per label set
     learn_unroll: int = 40            # inner SGD steps per outer step (the most, unless learn_fixed)
@@ -31,11 +31,10 @@ class LearnedProtocol(Protocol):
     learn_fixed: bool = False         # unroll exactly learn_unroll inner steps every outer step (default: a length drawn from learn_window .. learn_unroll)
     learn_lr: float = 0.03            # Adam's learning rate on the label logits
     learn_bs: int = 128               # real training images per outer loss
-    learn_inits: tuple = ('uniform', 'expert')  # starts: uniform labels, or the expert's soft labels at the chosen checkpoint
+    learn_inits: tuple[str, ...] = ('uniform', 'expert')  # starts: uniform labels, or the expert's soft labels at the chosen checkpoint
 
     def __post_init__(self):
         super().__post_init__()
-        object.__setattr__(self, 'learn_inits', tuple([self.learn_inits] if isinstance(self.learn_inits, str) else self.learn_inits))
         for i in self.learn_inits: check(i in ('uniform', 'expert'), f"--learn_inits: {i!r} is not a start; choose uniform or expert")
         self.learn_config(1)  # checks the settings
 
@@ -46,9 +45,10 @@ class LearnedProtocol(Protocol):
                            seed=self.seed)
 
 # %% ../../nbs/analyses/12_learned_labels.ipynb #bc965226
-def learned_set(r:Run, ipc:int, init:str, chosen:pd.DataFrame, p:LearnedProtocol, show:bool=True) -> tuple:
+def learned_set(r:Run, ipc:int, init:str, chosen:pd.DataFrame|None) -> tuple:
     "Learn the labels of IPC `ipc`'s random images from start `init` (resuming in the run folder); their key and history."
-    b, cfg = r.bench, p.learn_config(ipc)
+    p, b = r.p, r.bench
+    cfg = p.learn_config(ipc)
     probe = Trial(b.sp.key, ipc, 'hard', image_seed=p.seed)
     idx = b.images(probe)
     x = b.sp.train.x[idx]
@@ -60,11 +60,11 @@ def learned_set(r:Run, ipc:int, init:str, chosen:pd.DataFrame, p:LearnedProtocol
     key = config_hash(dict(data=b.sp.key, ipc=ipc, images='random', image_seed=p.seed, init=about, cfg=asdict(cfg)), 16)
     folder = r.folder.out/'learned'/f'ipc{ipc}_{init}'
     folder.mkdir(parents=True, exist_ok=True)
-    labels, hist = learn_labels(x, b.sp.train.x, b.sp.train.y, b.sp.c, cfg, start, folder, show, on_save=lambda _: r.folder.clock())
+    labels, hist = learn_labels(x, b.sp.train.x, b.sp.train.y, b.sp.c, cfg, start, folder, not r.quiet, on_save=lambda _: r.folder.clock())
     f = folder/'labels.pt'  # torch.save is not byte-stable (a random id per file): labels already there are not rewritten
     if not (f.exists() and torch.equal(torch.load(f, weights_only=True), labels)): atomic_save(labels, f)
     atomic_csv(hist.assign(ipc=ipc, init=init), folder/'history.csv')
-    had = pd.read_csv(folder/'keys.csv', dtype={'key': str}) if (folder/'keys.csv').exists() else pd.DataFrame(columns=['key', 'steps'])
+    had = read_frame(folder/'keys.csv') if (folder/'keys.csv').exists() else pd.DataFrame(columns=['key', 'steps'])
     if key not in set(had.key):  # each set this folder has held, the last the one it holds now
         atomic_csv(pd.concat([had, pd.DataFrame([dict(key=key, steps=cfg.steps)])], ignore_index=True), folder/'keys.csv')
     save_learned(labels, x, key)
@@ -81,11 +81,11 @@ SOURCES = ['hard', 'expert soft', 'learned (uniform start)', 'learned (expert st
 def learned_frame(rows:pd.DataFrame, names=None) -> pd.DataFrame:
     "Student rows of the four label sources at each IPC (soft labels at the validation-chosen checkpoint), with `source`; learned labels only those `names`, if given."
     ok = rows[rows.status == 'ok']
-    if names is not None: ok = ok[(ok['labels'] != 'learned') | ok.get('name', pd.Series('', index=ok.index)).isin(names)]
-    chosen = best_cells(cell_summary(ok[ok['labels'] == 'soft'])).set_index('ipc').step
-    soft = ok[(ok['labels'] == 'soft') & ok.step.eq(ok.ipc.map(chosen))]
-    lr = ok[ok['labels'] == 'learned']
-    parts = [ok[ok['labels'] == 'hard'].assign(source='hard'), soft.assign(source='expert soft'),
+    if names is not None: ok = ok[(ok.recipe != 'learned') | ok.get('name', pd.Series('', index=ok.index)).isin(names)]
+    chosen = best_cells(cell_summary(ok[ok.recipe == 'soft'])).set_index('ipc').step
+    soft = ok[(ok.recipe == 'soft') & ok.step.eq(ok.ipc.map(chosen))]
+    lr = ok[ok.recipe == 'learned']
+    parts = [ok[ok.recipe == 'hard'].assign(source='hard'), soft.assign(source='expert soft'),
              lr.assign(source=lr.get('init', pd.Series(dtype=str)).map(lambda i: f'learned ({i} start)'))]
     return pd.concat(parts, ignore_index=True)
 
@@ -107,7 +107,7 @@ def label_sets(bench:Bench, frame:pd.DataFrame, image_seed:int=0) -> dict:
         params = {k: t[k] for k in ('step', 'T', 'name', 'init') if k in t and pd.notna(t[k])}
         if 'step' in params: params['step'] = int(params['step'])
         experts = (t.expert,) if isinstance(t.expert, str) and t.expert else ()
-        trial = Trial(bench.sp.key, int(ipc), t['labels'], params if t['labels'] != 'hard' else {}, experts, image_seed=image_seed)
+        trial = Trial(bench.sp.key, int(ipc), t.recipe, params if t.recipe != 'hard' else {}, experts, image_seed=image_seed)
         out[(int(ipc), source)] = bench.labels(trial).cpu()
     return out
 
@@ -116,7 +116,7 @@ def label_look(sets:dict, y_of:dict) -> pd.DataFrame:
     rows = []
     for (ipc, source), L in sets.items():
         y = y_of[ipc]
-        rows.append(dict(ipc=ipc, source=source, entropy=float(-(L * L.clamp_min(1e-12).log()).sum(1).mean()),
+        rows.append(dict(ipc=ipc, source=source, entropy=float(torch.special.entr(L).sum(1).mean()),
                          top_prob=float(L.max(1).values.mean()), top_is_class=float((L.argmax(1) == y).float().mean())))
     return pd.DataFrame(rows)
 
@@ -141,7 +141,7 @@ def tops_table(tops:pd.DataFrame, ipc:int) -> pd.DataFrame:
 
 def learned_keys(folder) -> pd.DataFrame:
     "Every label set a learned-labels run folder has held (`learned/*/keys.csv`): key, outer steps, and whether it is the one held now."
-    parts = [pd.read_csv(f, dtype={'key': str}).assign(now=lambda d: d.index == len(d) - 1) for f in sorted(Path(folder).glob('learned/*/keys.csv'))]
+    parts = [read_frame(f).assign(now=lambda d: d.index == len(d) - 1) for f in sorted(Path(folder).glob('learned/*/keys.csv'))]
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=['key', 'steps', 'now'])
 
 def learned_names(folder) -> set|None:
@@ -153,12 +153,11 @@ def longer_summary(folder) -> pd.DataFrame:
     "Per IPC, start and outer steps, the students of every label set the run in `folder` has learned (all `learn_steps` it ran with): test mean and sd, validation mean (%), students, minutes of learning to that step."
     folder = Path(folder)
     steps = learned_keys(folder).set_index('key').steps
-    rows = read_rows(folder)
-    lr = rows[(rows['labels'] == 'learned') & (rows.status == 'ok')]
+    rows = read_rows(folder)  # the whole ledger: the students of every set, not only of the one held now
+    lr = rows[rows.recipe == 'learned']
     lr = lr.assign(outer_steps=lr.name.map(steps).astype('Int64'), source=lr.init.map(lambda i: f'learned ({i} start)'))
-    out = lr.groupby(['ipc', 'init', 'source', 'outer_steps']).agg(
-        test_mean=('test_acc', 'mean'), test_std=('test_acc', 'std'), valid_mean=('valid_acc', 'mean'), students=('test_acc', 'size')).reset_index()
-    for c in ('test_mean', 'test_std', 'valid_mean'): out[c] = out[c] * 100
+    cols = ['ipc', 'init', 'source', 'outer_steps', 'test_mean', 'test_std', 'valid_mean', 'students']
+    out = cell_summary(lr, by=('ipc', 'init', 'source', 'outer_steps'))[cols]
     h = learned_history(folder)
     out['learn_min'] = [h[(h.ipc == i) & (h.init == s) & (h.step <= n)].seconds.sum() / 60 for i, s, n in zip(out.ipc, out.init, out.outer_steps)]
     out['order'] = out.source.map({s: i for i, s in enumerate(SOURCES)})
@@ -167,8 +166,8 @@ def longer_summary(folder) -> pd.DataFrame:
 def learned_history(folder) -> pd.DataFrame:
     "The outer loop's history in a learned-labels run folder: its `history.csv`, else that of each finished label set (maybe none)."
     folder = Path(folder)
-    if (folder/'history.csv').exists(): return pd.read_csv(folder/'history.csv')
-    parts = [pd.read_csv(f) for f in sorted(folder.glob('learned/*/history.csv'))]
+    if (folder/'history.csv').exists(): return read_frame(folder/'history.csv')
+    parts = [read_frame(f) for f in sorted(folder.glob('learned/*/history.csv'))]
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=['step', 'outer_loss', 'seconds', 'ipc', 'init'])
 
 # %% ../../nbs/analyses/12_learned_labels.ipynb #cbc12bfc
@@ -203,8 +202,6 @@ def plot_label_links(sets:dict, y_of:dict, classes, ipc:int, title:str|None=None
     return fig
 
 # %% ../../nbs/analyses/12_learned_labels.ipynb #49697034
-def _pm(c) -> str: return f"{c.test_mean:.1f} ± {c.test_std:.1f} %" if c.students > 1 else f"{c.test_mean:.1f} %"
-
 def learned_finding(summ:pd.DataFrame, look:pd.DataFrame|None=None) -> str:
     "Sentences per IPC: each learned label set against hard and expert soft labels on the same images, and what it looks like."
     out = []
@@ -212,11 +209,11 @@ def learned_finding(summ:pd.DataFrame, look:pd.DataFrame|None=None) -> str:
         c = s.set_index('source')
         if 'hard' not in c.index: continue
         h = c.loc['hard']
-        parts = [f"IPC {ipc}: hard labels give {_pm(h)}" + (f", the expert's soft labels {_pm(c.loc['expert soft'])}" if 'expert soft' in c.index else '')]
+        parts = [f"IPC {ipc}: hard labels give {pm(h)}" + (f", the expert's soft labels {pm(c.loc['expert soft'])}" if 'expert soft' in c.index else '')]
         for src in SOURCES[2:]:
             if src not in c.index: continue
             l = c.loc[src]
-            t = f"{src} {_pm(l)} ({l.test_mean - h.test_mean:+.1f} points over hard labels"
+            t = f"{src} {pm(l)} ({l.test_mean - h.test_mean:+.1f} points over hard labels"
             if 'outer_steps' in l and pd.notna(l.outer_steps): t += f"; {l.outer_steps:.0f} outer steps, {l.learn_min:.0f} min to learn"
             if look is not None:
                 lk = look[(look.ipc == ipc) & (look.source == src)]
@@ -229,40 +226,42 @@ def longer_finding(lo:pd.DataFrame) -> str:
     "One sentence per IPC and start of `longer_summary`: test accuracy after each number of outer steps, and the minutes it took."
     out = []
     for (ipc, src), d in lo.sort_values('outer_steps', kind='stable').groupby(['ipc', 'source'], sort=False):
-        steps = [f"{r.test_mean:.1f} ± {r.test_std:.1f} % after {r.outer_steps} outer steps ({r.learn_min:.0f} min)" for r in d.itertuples()]
+        steps = [f"{pm(r)} after {r.outer_steps} outer steps ({r.learn_min:.0f} min)" for r in d.itertuples()]
         gain = f", {d.test_mean.iloc[-1] - d.test_mean.iloc[0]:+.1f} points" if len(d) > 1 else ''
         out.append(f"IPC {ipc}, {src}: " + ', then '.join(steps) + gain + '.')
     return ' '.join(out)
 
 # %% ../../nbs/analyses/12_learned_labels.ipynb #4e790c17
-def _preset(dataset:str, full:bool) -> str: return 'full' if full else 'digits' if dataset == 'digits' else 'expert_time_cpu'
-
-@register_experiment('learned_labels', 'labels learned through unrolled student training (uniform and expert starts) against hard and expert soft labels',
-                     preset=_preset, out=lambda full: 'runs/learned_labels', protocol=LearnedProtocol)
-def run_learned_labels(p:LearnedProtocol, out='runs/learned_labels', force:bool=False, quiet:bool=False, cpu:bool=False, backend=None,
-                       reuse=()) -> pd.DataFrame:
-    "Learned labels of protocol `p` at each IPC and start, and students on them beside hard and expert soft labels; the summary."
-    r = open_run('learned_labels', p, out, force, quiet, cpu, reuse)
-    base, chosen = choose_checkpoints(r, backend, quiet)
+@experiment('learned_labels', 'labels learned through unrolled student training (uniform and expert starts) against hard and expert soft labels',
+            LearnedSettings)
+def run_learned_labels(r:Run) -> pd.DataFrame:
+    "Learned labels at each IPC and start, and students on them beside hard and expert soft labels; the summary."
+    p, b = r.p, r.bench
+    base, chosen = r.choose_checkpoints()
     keys, hists = {}, []
     for ipc in p.ipc:
         for init in p.learn_inits:
             r.say(f'learning labels: IPC {ipc}, {init} start, {p.learn_steps} outer steps')
-            keys[(ipc, init)], h = learned_set(r, ipc, init, chosen, p, show=not quiet)
+            keys[(ipc, init)], h = learned_set(r, ipc, init, chosen)
             hists.append(h)
     hist = pd.concat(hists, ignore_index=True)
-    r.folder.write('history.csv', hist)
-    trials = learned_trials(r.bench, student_for(p), keys, p.students, p.seed)
-    rows = pd.concat([base, student_rows(r.bench, run_sweep(trials, r.bench, r.ledger, backend, show=not quiet))], ignore_index=True)
+    r.save(history=hist)
+    rows = pd.concat([base, r.sweep(learned_trials(b, r.students, keys, p.students, p.seed))], ignore_index=True)
     frame = learned_frame(rows)
     summ = learned_summary(frame, hist)
-    sets = label_sets(r.bench, frame, p.seed)
-    y_of = {i: r.bench.sp.train.y[r.bench.images(Trial(r.bench.sp.key, i, image_seed=p.seed))].cpu() for i in p.ipc}
-    look, tops = label_look(sets, y_of), label_tops(sets, y_of, list(r.bench.sp.train.classes))
-    for name, obj in (('rows.csv', rows), ('summary.csv', summ), ('look.csv', look), ('tops.csv', tops)): r.folder.write(name, obj)
-    fig = plot_learned_labels(frame, hist, f'{p.name}: learned labels, {p.students} students per source, {r.device.type}')
-    r.folder.write('learned_labels.png', fig); plt.close(fig)
-    fig = plot_label_links(sets, y_of, list(r.bench.sp.train.classes), p.ipc[-1], f'{p.name}, IPC {p.ipc[-1]}: the mean label of each class')
-    r.folder.write('label_links.png', fig); plt.close(fig)
+    sets, classes = label_sets(b, frame, p.seed), list(b.sp.train.classes)
+    y_of = {i: b.sp.train.y[b.images(Trial(b.sp.key, i, image_seed=p.seed))].cpu() for i in p.ipc}
+    look = label_look(sets, y_of)
+    r.save(rows=rows, summary=summ, look=look, tops=label_tops(sets, y_of, classes),
+           learned_labels=plot_learned_labels(frame, hist, r.title(f'learned labels, {p.students} students per source')),
+           label_links=plot_label_links(sets, y_of, classes, p.ipc[-1], f'{p.name}, IPC {p.ipc[-1]}: the mean label of each class'))
     r.finish(learned_finding(summ, look), label_names={f'{i}_{s}': k for (i, s), k in keys.items()})
     return summ
+
+def _finding(rec:Record) -> str:
+    k = learned_keys(rec.folder)
+    if len(k) > k.now.sum():  # a start has held more than one label set: a run learned for longer, each length side by side
+        return longer_finding(longer_summary(rec.folder))
+    look = rec.frame('look.csv') if rec.has('look.csv') else None
+    return learned_finding(learned_summary(learned_frame(rec.rows, learned_names(rec.folder)), learned_history(rec.folder)), look)
+run_learned_labels.finds = _finding

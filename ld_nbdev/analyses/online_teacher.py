@@ -5,18 +5,30 @@
 # %% ../../nbs/analyses/11_online_teacher.ipynb #48ee5e6f
 from __future__ import annotations
 import time
-from dataclasses import replace
-import numpy as np, pandas as pd, matplotlib as mpl, matplotlib.pyplot as plt, seaborn as sns
+from dataclasses import dataclass, replace
+import numpy as np, pandas as pd, matplotlib as mpl, seaborn as sns
 from ..core import *
 from ..student import train_student
-from ..sweep import *
-from ..protocol import *
-from .expert_epoch import student_for, student_rows, cell_summary, best_cells, choose_checkpoints, sweep_steps
+from ..sweep import Trial, Bench
 from ..labels import label_nbytes
+from ..records import *
+from ..protocol import *
 
 # %% auto #0
-__all__ = ['CONDITIONS', 'online_trials', 'time_per_epoch', 'online_frame', 'label_bytes', 'online_summary',
-           'plot_online_teacher', 'online_finding', 'run_online_teacher']
+__all__ = ['CONDITIONS', 'OnlineSettings', 'online_trials', 'time_per_epoch', 'online_frame', 'label_bytes', 'online_summary',
+           'plot_online_teacher', 'online_finding', 'run_online_teacher', 'online_record_summary']
+
+# %% ../../nbs/analyses/11_online_teacher.ipynb #a6d2c206
+@dataclass(frozen=True)
+class OnlineSettings(Protocol):
+    "The shared settings, with how an online epoch is timed against a fixed one."
+    time_epochs: int = 20  # epochs of each timed student (at most the students' own)
+    time_reps: int = 2     # timings of each kind of student, in turns; the medians are compared
+
+    def __post_init__(self):
+        super().__post_init__()
+        check(self.time_epochs >= 1, f'--time_epochs must be >= 1, got {self.time_epochs}')
+        check(self.time_reps >= 1, f'--time_reps must be >= 1, got {self.time_reps}')
 
 # %% ../../nbs/analyses/11_online_teacher.ipynb #773c00ea
 def online_trials(bench:Bench, students:dict, steps, n:int=2, T:float=1.0, seed:int=0, expert:str|None=None) -> list:
@@ -43,19 +55,19 @@ def time_per_epoch(bench:Bench, trial:Trial, epochs:int=20, reps:int=2) -> dict:
 CONDITIONS = {'hard': 'hard labels', 'fixed': 'fixed soft labels', 'fixed_time': 'fixed soft labels, equal wall time',
               'online': 'online teacher'}
 
-def _chosen(rows:pd.DataFrame, labels:str) -> pd.Series:
-    "IPC -> the validation-best checkpoint of the `labels` students at the protocol's epochs."
-    d = rows[(rows['labels'] == labels) & (rows.epochs == rows.ipc.map(_epochs(rows)))]
+def _chosen(rows:pd.DataFrame, recipe:str) -> pd.Series:
+    "IPC -> the validation-best checkpoint of the `recipe` students at the protocol's epochs."
+    d = rows[(rows.recipe == recipe) & (rows.epochs == rows.ipc.map(_epochs(rows)))]
     return best_cells(cell_summary(d)).set_index('ipc').step
 
-def _epochs(rows:pd.DataFrame) -> pd.Series: return rows[rows['labels'] == 'hard'].groupby('ipc').epochs.min()  # IPC -> E
+def _epochs(rows:pd.DataFrame) -> pd.Series: return rows[rows.recipe == 'hard'].groupby('ipc').epochs.min()  # IPC -> E
 
 def online_frame(rows:pd.DataFrame) -> pd.DataFrame:
     "The student rows of the four conditions, with a `condition` column."
     ok, E = rows[rows.status == 'ok'], _epochs(rows)
     fx, on, e = ok.ipc.map(_chosen(ok, 'soft')), ok.ipc.map(_chosen(ok, 'online')), ok.ipc.map(E)
-    cond = np.select([ok['labels'].eq('hard'), ok['labels'].eq('soft') & ok.step.eq(fx) & ok.epochs.eq(e),
-                      ok['labels'].eq('soft') & ok.step.eq(fx) & ok.epochs.gt(e), ok['labels'].eq('online') & ok.step.eq(on)],
+    cond = np.select([ok.recipe.eq('hard'), ok.recipe.eq('soft') & ok.step.eq(fx) & ok.epochs.eq(e),
+                      ok.recipe.eq('soft') & ok.step.eq(fx) & ok.epochs.gt(e), ok.recipe.eq('online') & ok.step.eq(on)],
                      list(CONDITIONS), default='')
     return ok.assign(condition=cond)[cond != '']
 
@@ -78,33 +90,37 @@ def online_summary(frame:pd.DataFrame, timing:pd.DataFrame, classes:int, teacher
 
 # %% ../../nbs/analyses/11_online_teacher.ipynb #6e668808
 def plot_online_teacher(rows:pd.DataFrame, title:str|None=None):
-    "Test accuracy (%) against the labelling checkpoint's expert epoch: fixed soft labels and the online teacher, per IPC."
+    "Test accuracy against the labelling checkpoint's expert epoch: fixed soft labels and the online teacher, one panel per IPC."
     ok, E = rows[rows.status == 'ok'], _epochs(rows)
-    ok = ok.assign(test=ok.test_acc * 100, kind=ok['labels'].map({'soft': 'fixed soft labels', 'online': 'online teacher'}))
-    sweep = ok[ok['labels'].isin(['soft', 'online']) & ok.epochs.eq(ok.ipc.map(E))]
-    frame, ipcs = online_frame(rows), sorted(E.index)
-    fig, axes = plt.subplots(1, len(ipcs), figsize=(5.4 * len(ipcs), 3.9), squeeze=False)
-    pal = {'fixed soft labels': 'C0', 'online teacher': 'C3'}
-    for ax, ipc in zip(axes[0], ipcs):
-        sns.lineplot(sweep[sweep.ipc == ipc], x='expert_epoch', y='test', hue='kind', palette=pal, marker='o', errorbar='sd', ax=ax)
-        f = frame[frame.ipc == ipc].assign(test=lambda d: d.test_acc * 100)
+    sweep = ok[ok.recipe.isin(['soft', 'online']) & ok.epochs.eq(ok.ipc.map(E))]
+    sweep = sweep.assign(kind=sweep.recipe.map({'soft': CONDITIONS['fixed'], 'online': CONDITIONS['online']}))
+    g = sns.relplot(sweep, x='expert_epoch', y='test_acc', hue='kind', palette={CONDITIONS['fixed']: 'C0', CONDITIONS['online']: 'C3'},
+                    col='ipc', col_order=sorted(E.index), kind='line', marker='o', errorbar='sd', height=3.9, aspect=1.3,
+                    facet_kws=dict(sharey=False))
+    frame = online_frame(rows)
+    for ipc, ax in g.axes_dict.items():  # the chosen cells and hard labels of each panel on top of the sweep
+        f, marks = frame[frame.ipc == ipc], []
         for cond, col, mk in (('fixed', 'C0', '*'), ('online', 'C3', '*'), ('fixed_time', 'C0', 'D')):
             d = f[f.condition == cond]
-            if len(d): ax.scatter(d.expert_epoch.iloc[0], d.test.mean(), marker=mk, s=200 if mk == '*' else 70, color=col,
-                                  edgecolor='k', zorder=5, label=f'{CONDITIONS[cond]} ({d.epochs.iloc[0]} epochs)' if cond == 'fixed_time' else None)
+            if not len(d): continue
+            m = ax.scatter(d.expert_epoch.iloc[0], d.test_acc.mean(), marker=mk, s=200 if mk == '*' else 70, color=col, edgecolor='k', zorder=5,
+                           label=f'{CONDITIONS[cond]} ({d.epochs.iloc[0]} epochs)')
+            if cond == 'fixed_time': marks.append(m)
         h = f[f.condition == 'hard']
-        if len(h): ax.axhline(h.test.mean(), color='0.4', ls=':', label=f'hard labels ({h.test.mean():.1f})')
-        ax.set_xscale('log')
+        if len(h): marks.append(ax.axhline(h.test_acc.mean(), color='0.4', ls=':', label=f'hard labels ({h.test_acc.mean() * 100:.1f} %)'))
+        ax.set_title(f'IPC {ipc}, {E[ipc]} epochs')
+        ax.legend(handles=marks, fontsize='small')  # the panel's own marks; the lines' key is the figure's
+    g.set(xscale='log')
+    for ax in g.axes.flat:
         ax.xaxis.set_major_formatter(mpl.ticker.FormatStrFormatter('%g')); ax.xaxis.set_minor_formatter(mpl.ticker.NullFormatter())
-        ax.set(title=f'IPC {ipc}, {E[ipc]} epochs', xlabel='expert epoch of the checkpoint (log scale)', ylabel='student test accuracy (%)')
-        ax.legend(fontsize='small')
-    if title: fig.suptitle(title, fontsize='medium')
-    fig.tight_layout()
-    return fig
+        ax.yaxis.set_major_formatter(mpl.ticker.PercentFormatter(1, decimals=0))
+    g.set_axis_labels('expert epoch of the checkpoint (log scale)', 'student test accuracy')
+    g.legend.set_title('labels')
+    if title: g.figure.suptitle(title, fontsize='medium')
+    g.tight_layout()
+    return g.figure
 
 # %% ../../nbs/analyses/11_online_teacher.ipynb #9bba6e86
-def _pm(c) -> str: return f"{c.test_mean:.1f} ± {c.test_std:.1f} %" if c.students > 1 else f"{c.test_mean:.1f} %"
-
 def _kb(n:int) -> str: return f'{n / 1e6:.2f} MB' if n >= 1e6 else f'{n / 1e3:.1f} kB'
 
 def online_finding(summ:pd.DataFrame) -> str:
@@ -114,13 +130,13 @@ def online_finding(summ:pd.DataFrame) -> str:
         c = s.set_index('condition')
         if not {'fixed', 'online'} <= set(c.index): continue
         fx, on = c.loc['fixed'], c.loc['online']
-        text = (f"IPC {ipc}, {on.epochs:.0f} epochs: the online teacher (checkpoint step {on.step:.0f}) gives {_pm(on)} against "
-                f"{_pm(fx)} for fixed soft labels (step {fx.step:.0f}), {on.test_mean - fx.test_mean:+.1f} points")
-        if 'hard' in c.index: text += f" (hard labels {_pm(c.loc['hard'])})"
+        text = (f"IPC {ipc}, {on.epochs:.0f} epochs: the online teacher (checkpoint step {on.step:.0f}) gives {pm(on)} against "
+                f"{pm(fx)} for fixed soft labels (step {fx.step:.0f}), {on.test_mean - fx.test_mean:+.1f} points")
+        if 'hard' in c.index: text += f" (hard labels {pm(c.loc['hard'])})"
         text += f"; an online epoch took {on.s_per_epoch / fx.s_per_epoch:.2f}x a fixed one here"
         if 'fixed_time' in c.index:
             ft = c.loc['fixed_time']
-            text += (f", and fixed labels given that time ({ft.epochs:.0f} epochs) reach {_pm(ft)}, so at equal wall time the "
+            text += (f", and fixed labels given that time ({ft.epochs:.0f} epochs) reach {pm(ft)}, so at equal wall time the "
                      f"online teacher is {on.test_mean - ft.test_mean:+.1f} points")
         else: text += f", the same {fx.epochs:.0f} epochs once rounded, so at equal wall time too it is {on.test_mean - fx.test_mean:+.1f} points"
         text += (f". Fixed labels keep {_kb(fx.label_bytes)} beside the images; the online teacher needs its "
@@ -129,39 +145,41 @@ def online_finding(summ:pd.DataFrame) -> str:
     return ' '.join(out)
 
 # %% ../../nbs/analyses/11_online_teacher.ipynb #b431a901
-def _preset(dataset:str, full:bool) -> str: return 'full' if full else 'digits' if dataset == 'digits' else 'expert_time_cpu'
-
-def _timing(r:Run, trials:list, epochs:int, reps:int) -> pd.DataFrame:
+def _timing(r:Run, trials:list) -> pd.DataFrame:
     "The epoch timing of each IPC's first online trial, measured once per run folder (kept in `timing.csv`)."
     f = r.folder.out/'timing.csv'
-    have = pd.read_csv(f) if f.exists() else pd.DataFrame(columns=['ipc'])
+    have = read_frame(f) if f.exists() else pd.DataFrame(columns=['ipc'])
     todo = [t for t in {t.ipc: t for t in trials}.values() if t.ipc not in set(have.ipc)]
-    new = [time_per_epoch(r.bench, t, min(epochs, t.student.epochs), reps) for t in todo]
+    new = [time_per_epoch(r.bench, t, min(r.p.time_epochs, t.student.epochs), r.p.time_reps) for t in todo]
     out = pd.concat([have, pd.DataFrame(new)], ignore_index=True) if new else have
-    if new: r.folder.write('timing.csv', out)
+    if new: r.save(timing=out)
     return out
 
-@register_experiment('online_teacher', 'fixed soft labels against an online teacher relabelling every augmented batch, at equal epochs and equal wall time',
-                     preset=_preset, out=lambda full: 'runs/online_teacher')
-def run_online_teacher(p:Protocol, out='runs/online_teacher', force:bool=False, quiet:bool=False, cpu:bool=False, backend=None,
-                       reuse=(), time_epochs:int=20, time_reps:int=2) -> pd.DataFrame:
-    "Hard, fixed soft and online-teacher students of protocol `p`, and fixed labels at the online teacher's wall time; the summary."
-    r = open_run('online_teacher', p, out, force, quiet, cpu, reuse)
-    base, chosen = choose_checkpoints(r, backend, quiet)
-    students = student_for(p)
-    trials = online_trials(r.bench, students, sweep_steps(r.bench, p.steps), p.students, p.temperature[0], p.seed)
-    online = student_rows(r.bench, run_sweep(trials, r.bench, r.ledger, backend, show=not quiet))
-    timing = _timing(r, trials, time_epochs, time_reps)
+@experiment('online_teacher', 'fixed soft labels against an online teacher relabelling every augmented batch, at equal epochs and equal wall time',
+            OnlineSettings)
+def run_online_teacher(r:Run) -> pd.DataFrame:
+    "Hard, fixed soft and online-teacher students, and fixed labels at the online teacher's wall time; the summary."
+    p, students = r.p, r.students
+    base, chosen = r.choose_checkpoints()
+    trials = online_trials(r.bench, students, r.steps(), p.students, p.temperature[0], p.seed)
+    online = r.sweep(trials)
+    timing = _timing(r, trials)
     ratio = timing.set_index('ipc').ratio
     longer = [Trial(r.bench.sp.key, int(b.ipc), 'soft', dict(step=int(b.step), T=float(p.temperature[0])), (r.expert.name,),
                     replace(students[b.ipc], epochs=max(1, round(students[b.ipc].epochs * ratio[b.ipc]))), p.seed + s, image_seed=p.seed)
               for _, b in chosen.iterrows() for s in range(p.students)]
     longer = [t for t in longer if t.student.epochs != students[t.ipc].epochs]  # measured at 1x: the equal-epoch students are those
-    rows = pd.concat([base, online, student_rows(r.bench, run_sweep(longer, r.bench, r.ledger, backend, show=not quiet))], ignore_index=True)
+    rows = pd.concat([base, online, r.sweep(longer)], ignore_index=True)
     tb = sum(q.numel() * q.element_size() for q in r.expert.model(step=int(chosen.step.iloc[0])).parameters())
     summ = online_summary(online_frame(rows), timing, r.bench.sp.c, tb)
-    for name, obj in (('rows.csv', rows), ('summary.csv', summ)): r.folder.write(name, obj)
-    fig = plot_online_teacher(rows, f'{p.name}: online teacher, {p.students} students per cell, {r.device.type}')
-    r.folder.write('online_teacher.png', fig); plt.close(fig)
+    r.save(rows=rows, summary=summ, online_teacher=plot_online_teacher(rows, r.title(f'online teacher, {p.students} students per cell')))
     r.finish(online_finding(summ), teacher_bytes=tb)
     return summ
+
+def online_record_summary(rec:Record) -> pd.DataFrame:
+    "The summary of the record `rec`, from its rows, `timing.csv` and the teacher's bytes in `run.json` (0 while in progress)."
+    tm = rec.frame('timing.csv')
+    classes = int(tm.images.iloc[0] // tm.ipc.iloc[0])  # the timed images are one IPC's set: IPC x classes
+    return online_summary(online_frame(rec.rows), tm, classes, (rec.run or {}).get('teacher_bytes', 0))
+
+run_online_teacher.finds = lambda rec: online_finding(online_record_summary(rec))

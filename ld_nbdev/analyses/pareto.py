@@ -5,17 +5,17 @@
 # %% ../../nbs/analyses/08_pareto.ipynb #8949844b
 from __future__ import annotations
 import io
+from dataclasses import dataclass
 import numpy as np, pandas as pd, matplotlib.pyplot as plt, seaborn as sns, torch
 from PIL import Image
 from ..core import *
-from ..sweep import *
+from ..sweep import Trial, Bench
 from ..labels import label_nbytes
+from ..records import *
 from ..protocol import *
-from .expert_epoch import student_for, student_rows, choose_checkpoints
-from .data_knowledge import keep_ks, knowledge_trials, knowledge_frame
 
 # %% auto #0
-__all__ = ['image_nbytes', 'pareto_trials', 'frontier', 'pareto_points', 'half_frame', 'plot_pareto', 'pareto_finding',
+__all__ = ['image_nbytes', 'frontier', 'pareto_points', 'record_points', 'plot_pareto', 'pareto_finding', 'ParetoSettings',
            'set_pixels', 'run_pareto']
 
 # %% ../../nbs/analyses/08_pareto.ipynb #9c71d077
@@ -32,36 +32,24 @@ def image_nbytes(pixels:torch.Tensor, fmt:str='raw', quality:int=95) -> int:
     return total
 
 # %% ../../nbs/analyses/08_pareto.ipynb #974b69a7
-def pareto_trials(bench:Bench, students:dict, chosen:pd.DataFrame, ks, n:int=2, T:float=1.0, seed:int=0, expert:str|None=None) -> list:
-    "The float16 counterparts of the grid's soft cells (k >= 1), `n` students each: labels rounded to float16, unrenormalised."
-    name, out = expert or next(iter(bench.experts)), []
-    for _, b in chosen.iterrows():
-        ipc, step = int(b.ipc), int(b.step)
-        out += [Trial(bench.sp.key, ipc, 'topk', dict(k=int(k), step=step, T=float(T), renorm=False, half=True), (name,),
-                      students[ipc], seed + s, image_seed=seed) for k in ks if k > 0 for s in range(n)]
-    return out
-
-def frontier(points:pd.DataFrame, x:str='bytes', y:str='acc') -> pd.DataFrame:
+def frontier(points:pd.DataFrame, x:str='bytes', y:str='test_mean') -> pd.DataFrame:
     "The points no other point beats on `y` with as few or fewer `x`, cheapest first."
     s = points.sort_values([x, y], ascending=[True, False])
     return s[s[y] > s[y].cummax().shift(fill_value=-np.inf)].reset_index(drop=True)
 
 # %% ../../nbs/analyses/08_pareto.ipynb #a71ad0df
-def pareto_points(frame:pd.DataFrame, half:pd.DataFrame, image_bytes:dict, c:int) -> pd.DataFrame:
-    "Per (IPC, k, bits) cell: its students' accuracy and the bytes of the set under each image accounting in `image_bytes` (IPC -> {fmt: bytes})."
-    cells = pd.concat([frame.assign(bits=np.where(frame.k == 0, 0, 32)), half.assign(bits=16)])
-    g = cells.groupby(['ipc', 'k', 'bits']).test.agg(acc='mean', sd='std', students='size').reset_index()
+def pareto_points(f32:pd.DataFrame, f16:pd.DataFrame, image_bytes:dict, c:int) -> pd.DataFrame:
+    "Per (IPC, k, bits) cell of the grid's float32 and float16 students (`topk_rows`): test accuracy (%) and the bytes of the set under each image accounting in `image_bytes` (IPC -> {fmt: bytes})."
+    cells = pd.concat([f32.assign(bits=np.where(f32.k == 0, 0, 32)), f16.assign(bits=16)])
+    g = cell_summary(cells, by=('ipc', 'k', 'bits'))[['ipc', 'k', 'bits', 'test_mean', 'test_std', 'students']]
     g['label_bytes'] = [label_nbytes(int(i) * c, int(k), c, int(b) or 32) for i, k, b in zip(g.ipc, g.k, g.bits)]
     for fmt in next(iter(image_bytes.values())):
         g[f'bytes_{fmt}'] = [image_bytes[int(i)][fmt] + lb for i, lb in zip(g.ipc, g.label_bytes)]
     return g
 
-def half_frame(rows:pd.DataFrame, chosen:pd.DataFrame) -> pd.DataFrame:
-    "The float16 students' rows at each IPC's chosen checkpoint: IPC, k, seed, test and validation accuracy (%)."
-    ok = rows[(rows.status == 'ok') & (rows['labels'] == 'topk')]
-    ok = ok[ok.get('half', pd.Series(False, ok.index)).eq(True) & (ok.step == ok.ipc.map(chosen.set_index('ipc').step))]
-    return pd.DataFrame(dict(ipc=ok.ipc.values, k=ok.k.astype(int).values, seed=ok.seed.values, test=ok.test_acc.values * 100,
-                             valid=ok.valid_acc.values * 100))
+def record_points(rec:Record) -> pd.DataFrame:
+    "The points of a pareto record (those written before the kit named the accuracy `acc`, its sd `sd`)."
+    return rec.frame('points.csv').rename(columns=dict(acc='test_mean', sd='test_std'))
 
 # %% ../../nbs/analyses/08_pareto.ipynb #c1110bd4
 _BITS = {0: 'hard (index only)', 16: 'float16', 32: 'float32'}
@@ -71,12 +59,12 @@ def plot_pareto(points:pd.DataFrame, fmt:str='raw', title:str|None=None):
     x = f'bytes_{fmt}'
     ks = sorted(points.k.unique())
     fig, ax = plt.subplots(figsize=(8, 4.8))
-    sns.scatterplot(points.assign(precision=points.bits.map(_BITS)), x=x, y='acc', hue='k', palette='viridis', style='precision',
+    sns.scatterplot(points.assign(precision=points.bits.map(_BITS)), x=x, y='test_mean', hue='k', palette='viridis', style='precision',
                     s=60, ax=ax, hue_order=ks)
-    f = frontier(points, x, 'acc')
-    ax.step(f[x], f.acc, where='post', color='k', lw=1, label='frontier')
+    f = frontier(points, x)
+    ax.step(f[x], f.test_mean, where='post', color='k', lw=1, label='frontier')
     for r in f.groupby('ipc').tail(1).itertuples():  # each IPC named once, at its best frontier point
-        ax.annotate(f'IPC {r.ipc}', (getattr(r, x), r.acc), fontsize='small', xytext=(4, 3), textcoords='offset points')
+        ax.annotate(f'IPC {r.ipc}', (getattr(r, x), r.test_mean), fontsize='small', xytext=(4, 3), textcoords='offset points')
     ax.set_xscale('log')
     ax.set(xlabel=f'bytes of the distilled set (images {fmt} + labels)', ylabel='student test accuracy (%)', title=title)
     ax.legend(fontsize='small', loc='upper left', bbox_to_anchor=(1, 1))
@@ -86,53 +74,60 @@ def plot_pareto(points:pd.DataFrame, fmt:str='raw', title:str|None=None):
 def pareto_finding(points:pd.DataFrame, fmt:str='raw') -> str:
     "Sentences: which cells make the frontier (IPC, k, precision) and where hard labels stand."
     x = f'bytes_{fmt}'
-    f = frontier(points, x, 'acc')
+    f = frontier(points, x)
     desc = lambda r: f"IPC {r.ipc} with {'hard labels' if r.k == 0 else 'full labels' if r.k == points.k.max() else f'top-{r.k} labels'}" + \
-                     (f" at {_BITS[r.bits]}" if r.k > 0 else '') + f" ({getattr(r, x) / 1024:.0f} KiB, {r.acc:.1f} %)"
+                     (f" at {_BITS[r.bits]}" if r.k > 0 else '') + f" ({getattr(r, x) / 1024:.0f} KiB, {r.test_mean:.1f} %)"
     hard = points[points.k == 0]
     on = f[f.k == 0]
     return (f"With images counted {fmt}, the frontier runs through " + '; '.join(desc(r) for r in f.itertuples()) + '. '
             + (f"Hard labels are on it only at IPC {', '.join(map(str, on.ipc))}." if len(on) else
                f"Hard labels are never on it: at each budget a soft-labelled set does better "
-               f"(best hard-label cell: {desc(next(hard.sort_values('acc').tail(1).itertuples()))})." if len(hard) else '')
+               f"(best hard-label cell: {desc(next(hard.sort_values('test_mean').tail(1).itertuples()))})." if len(hard) else '')
             + _beats_hard(points, f, x, desc))
 
 def _beats_hard(points, f, x, desc) -> str:
     "A sentence: the cheapest frontier set more accurate than the best hard-label set, and its share of that set's bytes."
     hard = points[points.k == 0]
     if not len(hard): return ''
-    best = next(hard.sort_values('acc').tail(1).itertuples())  # a row as a tuple keeps each column's type
-    win = f[(f.acc > best.acc) & (f.k > 0)]
+    best = next(hard.sort_values('test_mean').tail(1).itertuples())  # a row as a tuple keeps each column's type
+    win = f[(f.test_mean > best.test_mean) & (f.k > 0)]
     if not len(win): return f" No soft-labelled set beats the best hard-label one ({desc(best)})."
     w = next(win.head(1).itertuples())
     return (f" The best hard-label set, {desc(best)}, is beaten by {desc(w)}, "
             f"{getattr(w, x) / getattr(best, x):.0%} of its bytes.")
 
 # %% ../../nbs/analyses/08_pareto.ipynb #fb1d08aa
-def _preset(dataset:str, full:bool) -> str: return 'knowledge_full' if full else 'digits' if dataset == 'digits' else 'knowledge_cpu'
+@dataclass(frozen=True)
+class ParetoSettings(Protocol):
+    "The shared settings, with the k of the top-k grid whose cells, at float32 and float16, are the points."
+    keep_k: tuple[int, ...]|None = None  # the k of the top-k grid (0: hard labels); default 0, 1, 2, 3, 5 and all
+    def __post_init__(self):
+        super().__post_init__()
+        for k in self.keep_k or (): check(k >= 0, f'--keep_k must be >= 0, got {k}')
+    def check_data(self, d):
+        super().check_data(d)
+        for k in self.keep_k or (): check(k <= d.c, f'--keep_k {k}: a label has only {d.c} probabilities to keep')
 
 def set_pixels(bench:Bench, ipc:int, seed:int) -> torch.Tensor:
     "The uint8 pixels of the random images of `ipc` and `seed`, recovered from the prepared tensors."
     x = bench.sp.train.x[bench.images(Trial(bench.sp.key, ipc, image_seed=seed))]
     return (bench.sp.pre.undo(x) * 255).round().to(torch.uint8)
 
-@register_experiment('pareto', 'accuracy against the bytes of images + top-k labels (float16 / float32): the Pareto frontier',
-                     preset=_preset, out=lambda full: 'runs/pareto')
-def run_pareto(p:Protocol, out='runs/pareto', force:bool=False, quiet:bool=False, cpu:bool=False, backend=None, reuse=()) -> pd.DataFrame:
-    "The Pareto points and frontier of protocol `p`'s data-knowledge grid at float32 and float16."
-    r = open_run('pareto', p, out, force, quiet, cpu, reuse)
-    b, c = r.bench, r.bench.sp.c
-    base, chosen = choose_checkpoints(r, backend, quiet)
+# %% ../../nbs/analyses/08_pareto.ipynb #af1478da
+@experiment('pareto', 'accuracy against the bytes of images + top-k labels (float16 / float32): the Pareto frontier', ParetoSettings,
+            presets=dict(cpu=('expert_time_cpu', dict(ipc=(1, 2, 5, 10, 20), epochs=(300, 300, 200, 200, 200), steps=(25, 100, 188, 376))),
+                         full=('full', dict(ipc=(1, 2, 5, 10, 20, 50)))))
+def run_pareto(r:Run) -> pd.DataFrame:
+    "The Pareto points and frontier of the top-k grid at float32 and float16."
+    p, b, c = r.p, r.bench, r.bench.sp.c
+    _, chosen = r.choose_checkpoints()
     ks = keep_ks(c, p.keep_k)
-    trials = knowledge_trials(b, student_for(p), chosen, ks, p.students, p.temperature[0], p.seed)
-    trials += pareto_trials(b, student_for(p), chosen, ks, p.students, p.temperature[0], p.seed)
-    rows = student_rows(b, run_sweep(trials, b, r.ledger, backend, show=not quiet))
+    rows = r.sweep([t for half in (False, True) for t in topk_trials(b, r.students, chosen, ks, p.students, p.temperature[0], p.seed, half)])
     pix = {i: set_pixels(b, i, p.seed) for i in p.ipc}
-    points = pareto_points(knowledge_frame(rows, chosen, c), half_frame(rows, chosen),
-                           {i: {f: image_nbytes(x, f) for f in ('raw', 'png', 'jpeg')} for i, x in pix.items()}, c)
-    for name, obj in (('rows.csv', rows), ('points.csv', points), ('frontier_raw.csv', frontier(points, 'bytes_raw')),
-                      ('frontier_png.csv', frontier(points, 'bytes_png'))): r.folder.write(name, obj)
-    fig = plot_pareto(points, 'raw', f'{p.name}: {p.students} students per point, {r.device.type}')
-    r.folder.write('pareto.png', fig); plt.close(fig)
+    sizes = {i: {f: image_nbytes(x, f) for f in ('raw', 'png', 'jpeg')} for i, x in pix.items()}
+    points = pareto_points(topk_rows(rows, chosen, c), topk_rows(rows, chosen, c, half=True), sizes, c)
+    r.save(rows=rows, points=points, frontier_raw=frontier(points, 'bytes_raw'), frontier_png=frontier(points, 'bytes_png'),
+           pareto=plot_pareto(points, 'raw', r.title(f'{p.students} students per point')))
     r.finish(pareto_finding(points, 'raw'), pareto_finding(points, 'png'))
     return points
+run_pareto.finds = lambda rec: pareto_finding(record_points(rec), 'raw') + ' ' + pareto_finding(record_points(rec), 'png')
