@@ -27,7 +27,9 @@ def load_experiments() -> dict:
     "Import every module of `ld_nbdev` (each registers the experiments it defines); the registry, name -> `Experiment`, in notebook order."
     import ld_nbdev
     for m in sorted(pkgutil.walk_packages(ld_nbdev.__path__, 'ld_nbdev.'), key=lambda m: (m.name.count('.'), m.name)):
-        importlib.import_module(m.name)
+        mod = importlib.import_module(m.name)
+        for e in vars(mod).values():  # a module's own experiments win over a notebook kernel's copy of them
+            if isinstance(e, Experiment) and e.body.__module__ == mod.__name__: EXPERIMENTS[e.name] = e
     root = Path(ld_nbdev.__file__).parents[1]
     where = lambda e: notebook_of(e).relative_to(root).parts if notebook_of(e) else ('~',)  # defined in a notebook's kernel: last
     order = sorted(EXPERIMENTS.items(), key=lambda kv: where(kv[1]))

@@ -30,7 +30,7 @@ def split_head(model:nn.Module) -> tuple:
     body = copy.deepcopy(model); body.fc = nn.Identity()
     return body, model.fc
 
-def expert_view(bench:Bench, arg:str) -> dict:
+def expert_view(bench, arg:str) -> dict:
     "The training split seen by the expert checkpoint `arg` (`'<expert>@<step>'`): per-image loss on the true class and features (cached on the bench)."
     name, _, step = arg.rpartition('@')
     check(name in bench.experts and step.isdigit(), f"an image rule reads '<expert>@<step>', one of {', '.join(bench.experts)}; got {arg!r}")
@@ -43,13 +43,13 @@ def expert_view(bench:Bench, arg:str) -> dict:
     return bench.memo[key]
 
 # %% ../nbs/06a_images.ipynb #62fcfd1b
-def _per_class(bench:Bench, pick) -> torch.Tensor:
+def _per_class(bench, pick) -> torch.Tensor:
     "Indices into the training split: `pick(class indices)` for every class, grouped by class like `select_ipc`."
     y = bench.sp.train.y.cpu()
     return torch.cat([idx[pick(idx)] for idx in (torch.nonzero(y == c).flatten() for c in range(bench.sp.c))]).to(bench.sp.train.y.device)
 
 def _by_loss(where:str):
-    def rule(bench:Bench, ipc:int, seed:int, arg:str) -> torch.Tensor:
+    def rule(bench, ipc:int, seed:int, arg:str) -> torch.Tensor:
         loss = expert_view(bench, arg)['loss']
         def pick(idx):
             order = loss[idx].argsort(stable=True)
@@ -78,7 +78,7 @@ def kcenter(f:torch.Tensor, k:int) -> torch.Tensor:
     return torch.tensor(chosen)
 
 def _coreset(fn):
-    def rule(bench:Bench, ipc:int, seed:int, arg:str) -> torch.Tensor:
+    def rule(bench, ipc:int, seed:int, arg:str) -> torch.Tensor:
         f = expert_view(bench, arg)['features']
         return _per_class(bench, lambda idx: fn(f[idx], ipc))
     rule.__doc__ = f"Per class, `ipc` images by {fn.__name__} on the expert checkpoint's features."

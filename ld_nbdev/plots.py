@@ -7,7 +7,7 @@ from __future__ import annotations
 import pandas as pd, matplotlib.pyplot as plt, seaborn as sns
 
 # %% auto #0
-__all__ = ['PAPER_CIFAR10', 'plot_accuracy_vs_ipc', 'without_twins']
+__all__ = ['PAPER_CIFAR10', 'plot_accuracy_vs_ipc', 'without_twins', 'titled']
 
 # %% ../nbs/10_plots.ipynb #4225dde5
 PAPER_CIFAR10 = pd.DataFrame(dict(ipc=[1, 10, 50] * 2, labels=['soft'] * 3 + ['hard'] * 3,
@@ -38,3 +38,10 @@ def without_twins(res:pd.DataFrame, kind:str='soft_T', of:str='soft') -> pd.Data
     acc = res.pivot_table(index=['ipc', 'student_seed'], columns='labels', values='test_acc')
     twin = (acc[kind] == acc[of]).groupby('ipc').all()
     return res[(res['labels'] != kind) | ~res.ipc.map(twin).fillna(False).astype(bool)]
+
+# %% ../nbs/10_plots.ipynb #50e05768
+def titled(fig, title:str|None=None):
+    "A matplotlib figure or a seaborn grid with its overall `title` and a tight layout; the matplotlib `Figure`."
+    if title: fig.figure.suptitle(title, fontsize='medium')
+    fig.tight_layout()
+    return fig.figure

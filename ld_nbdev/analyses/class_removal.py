@@ -11,6 +11,7 @@ from ..core import *
 from ..sweep import Trial, Bench
 from ..records import *
 from ..protocol import *
+from ..plots import titled
 
 # %% auto #0
 __all__ = ['CONDITIONS', 'RemovalSettings', 'removal_trials', 'removal_frame', 'removal_summary', 'record_frame',
@@ -116,9 +117,7 @@ def plot_class_removal(frame:pd.DataFrame, c:int, title:str|None=None):
     g.refline(y=100 / c, ls='--', color='k', lw=1)
     g.set_titles('IPC {row_name} (dashed: chance)')
     g.set_axis_labels('subject class', 'test accuracy on the subject (%)')
-    if title: g.figure.suptitle(title, fontsize='medium')
-    g.tight_layout()
-    return g.figure
+    return titled(g, title)
 
 # %% ../../nbs/analyses/05_class_removal.ipynb #1b55c69c
 @experiment('class_removal', "a class's images removed, its probability kept in the other labels: accuracy on that class",

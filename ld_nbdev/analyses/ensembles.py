@@ -11,6 +11,7 @@ from ..core import *
 from ..sweep import Trial, Bench
 from ..records import *
 from ..protocol import *
+from ..plots import titled
 
 # %% auto #0
 __all__ = ['SIZES', 'EnsembleSettings', 'checkpoint_window', 'ensemble_trials', 'ensemble_frame', 'ensemble_summary',
@@ -80,9 +81,7 @@ def plot_ensembles(frame:pd.DataFrame, title:str|None=None):
     g.set(xticks=sorted(frame['size'].unique()))
     g.set_titles('IPC {col_name}').set_axis_labels('models averaged (logits)', 'student test accuracy')
     for ax in g.axes.flat: ax.yaxis.set_major_formatter(mpl.ticker.PercentFormatter(1, decimals=1))
-    if title: g.figure.suptitle(title, fontsize='medium')
-    g.tight_layout()
-    return g.figure
+    return titled(g, title)
 
 def ensemble_finding(summ:pd.DataFrame) -> str:
     "Sentences per IPC: one checkpoint's labels against the largest ensemble of each kind, at the same label bytes."

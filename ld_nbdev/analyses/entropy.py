@@ -10,6 +10,7 @@ from ..core import *
 from ..sweep import Bench
 from ..records import *
 from ..protocol import *
+from ..plots import titled
 
 # %% auto #0
 __all__ = ['entropy_frame', 'plot_entropy', 'entropy_correlation', 'entropy_finding', 'run_entropy']
@@ -47,9 +48,7 @@ def plot_entropy(cells:pd.DataFrame, title:str|None=None):
                  units='ipc', estimator=None, sort=False, lw=1, alpha=0.6, legend=False, ax=a2)
     sns.scatterplot(cells, x='entropy', y='test_mean', hue='T', hue_order=temps, palette=pal, style='ipc', s=60, ax=a2)
     a2.set(xlabel='mean label entropy (nats)', ylabel='student test accuracy (%)', title='what softness buys')
-    if title: fig.suptitle(title, fontsize='medium')
-    fig.tight_layout()
-    return fig
+    return titled(fig, title)
 
 # %% ../../nbs/analyses/02_entropy.ipynb #b1363150
 def entropy_correlation(cells:pd.DataFrame) -> pd.DataFrame:

@@ -16,6 +16,7 @@ from ..sweep import Trial, Bench
 from ..distilled import *
 from ..records import *
 from ..protocol import *
+from ..plots import titled
 
 # %% auto #0
 __all__ = ['SCORES_NOTE', 'set_ipc', 'EvaluateSettings', 'bench_set', 'write_library_sets', 'has_own_labels', 'factorial_cells',
@@ -174,9 +175,7 @@ def plot_evaluate(rows:pd.DataFrame, title:str|None=None):
     b.axhline(0, color='k', lw=0.8)
     b.set(xlabel='labels beside hard ones', ylabel='gain over random, hard labels (pp)', title='the gain, split')
     b.legend(fontsize='small')
-    if title: fig.suptitle(title, fontsize='medium')
-    fig.tight_layout()
-    return fig
+    return titled(fig, title)
 
 # %% ../../nbs/analyses/13_evaluate.ipynb #d7a959c7
 @experiment('evaluate', "a distilled set against random real images, with hard, its own and expert labels: its gain split into images and labels",

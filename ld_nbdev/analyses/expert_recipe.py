@@ -11,6 +11,7 @@ from ..expert import expert_recipe
 from ..sweep import Bench
 from ..records import *
 from ..protocol import *
+from ..plots import titled
 
 # %% auto #0
 __all__ = ['RECIPE_CELL', 'RecipeSettings', 'recipe_trials', 'matched', 'recipe_finding', 'plot_expert_recipe',
@@ -86,9 +87,7 @@ def plot_expert_recipe(rows:pd.DataFrame, title:str|None=None):
     g.set_titles('IPC {col_name} (star: chosen on validation; dotted: hard labels)')
     g.set_axis_labels("expert checkpoint's test accuracy (%)", 'student test accuracy (%)')
     g.legend.set_title('expert recipe')
-    if title: g.figure.suptitle(title, fontsize='medium')
-    g.tight_layout()
-    return g.figure
+    return titled(g, title)
 
 # %% ../../nbs/analyses/03_expert_recipe.ipynb #c8ff9391
 @experiment('expert_recipe', "students from experts trained by different recipes, against the expert's accuracy", RecipeSettings,

@@ -9,6 +9,7 @@ from ..core import *
 from ..sweep import Trial, Bench
 from ..records import *
 from ..protocol import *
+from ..plots import titled
 
 # %% auto #0
 __all__ = ['RULES', 'selection_trials', 'selection_rows', 'selection_summary', 'plot_image_selection', 'selection_finding',
@@ -47,9 +48,7 @@ def plot_image_selection(sel:pd.DataFrame, title:str|None=None):
                     palette=['C0', '0.6'], errorbar='sd', capsize=0.1, err_kws={'linewidth': 1}, height=3.8, aspect=1.3)
     g.set_titles('IPC {col_name}').set_axis_labels('images', 'student test accuracy (%)')
     g.legend.set_title('labels')
-    if title: g.figure.suptitle(title, fontsize='medium')
-    g.tight_layout()  # the grid's own: it keeps the room its legend needs
-    return g.figure
+    return titled(g, title)
 
 def selection_finding(summ:pd.DataFrame) -> str:
     "Sentences per IPC: each rule against random images, with soft labels and with hard labels."

@@ -10,6 +10,7 @@ from ..sweep import Trial
 from ..labels import soft_labels, class_links, top_classes
 from ..records import *
 from ..protocol import *
+from ..plots import titled
 
 # %% auto #0
 __all__ = ['links_frame', 'strongest_links', 'plot_class_links', 'plot_top_classes', 'structure_finding', 'run_label_structure']
@@ -39,9 +40,7 @@ def plot_class_links(links:pd.DataFrame, title:str|None=None):
     g.map_dataframe(_link_heat, c=c)
     steps = links.drop_duplicates('ipc').set_index('ipc').step
     for ipc, ax in g.axes_dict.items(): ax.set(title=f'IPC {ipc}: checkpoint step {steps[ipc]:.0f}', xlabel='label class', ylabel='images of class')
-    if title: g.figure.suptitle(title, fontsize='medium')
-    g.tight_layout()
-    return g.figure
+    return titled(g, title)
 
 def plot_top_classes(images:torch.Tensor, top:pd.DataFrame, cols:int=5, title:str|None=None):
     "The `images` (pixels in [0, 1], `(N, ch, h, w)`) each with its true class and its top classes from `top` (a `top_classes` frame)."
@@ -53,9 +52,7 @@ def plot_top_classes(images:torch.Tensor, top:pd.DataFrame, cols:int=5, title:st
         ax.imshow(im[..., 0] if im.shape[-1] == 1 else im, cmap='gray' if im.shape[-1] == 1 else None)
         t = top[top.image == i]
         ax.set_title(f'{t.true.iloc[0]}\n' + '\n'.join(f'{r.label} {r.prob * 100:.0f} %' for r in t.itertuples()), fontsize='small')
-    if title: fig.suptitle(title, fontsize='medium')
-    fig.tight_layout()
-    return fig
+    return titled(fig, title)
 
 def structure_finding(links:pd.DataFrame, n:int=4) -> str:
     "Sentences per IPC's checkpoint: mass on the true class, the strongest links, and how symmetric the links are."

@@ -10,6 +10,7 @@ from ..core import *
 from ..sweep import Trial, Bench
 from ..records import *
 from ..protocol import *
+from ..plots import titled
 
 # %% auto #0
 __all__ = ['LABEL_KINDS', 'SwapSettings', 'swap_trials', 'swap_summary', 'swap_finding', 'plot_label_swap', 'run_label_swap']
@@ -98,9 +99,7 @@ def plot_label_swap(summ:pd.DataFrame, title:str|None=None):
     for ax in g.axes.flat: ax.legend(fontsize='small')  # one per panel: its levels' values differ
     g.set_titles('IPC {col_name}')
     g.set_axis_labels('rank k swapped with the smallest (1 = the top class)', 'student test accuracy (%)')
-    if title: g.figure.suptitle(title, fontsize='medium')
-    g.tight_layout()
-    return g.figure
+    return titled(g, title)
 
 # %% ../../nbs/analyses/04_label_swap.ipynb #949e957c
 @experiment('label_swap', "the label swap test: each label's k-th largest probability swapped with its smallest, and a shuffled control",

@@ -13,6 +13,7 @@ from ..learned import LearnConfig, learn_labels
 from ..labels import save_learned, class_links, top_classes
 from ..records import *
 from ..protocol import *
+from ..plots import titled
 
 # %% auto #0
 __all__ = ['SOURCES', 'LearnedSettings', 'learned_set', 'learned_trials', 'learned_frame', 'learned_summary', 'label_sets',
@@ -184,9 +185,7 @@ def plot_learned_labels(frame:pd.DataFrame, hist:pd.DataFrame, title:str|None=No
         sns.lineplot(h, x='step', y='smoothed', hue='curve', ax=b)
         b.set(xlabel='outer step', ylabel='outer loss on real images (rolling mean of 10)', title='learning the labels')
         b.legend(fontsize='small')
-    if title: fig.suptitle(title, fontsize='medium')
-    fig.tight_layout()
-    return fig
+    return titled(fig, title)
 
 def plot_label_links(sets:dict, y_of:dict, classes, ipc:int, title:str|None=None):
     "Heat maps of the class-by-class mean label (rows: images of a class, columns: label class, %) of each label source at `ipc`."
@@ -197,9 +196,7 @@ def plot_label_links(sets:dict, y_of:dict, classes, ipc:int, title:str|None=None
         sns.heatmap(pd.DataFrame(M.numpy(), index=classes, columns=classes), annot=len(classes) <= 12, fmt='.0f', cmap='magma_r',
                     cbar=False, vmin=0, vmax=100, ax=ax)
         ax.set(title=k[1], xlabel='label class', ylabel='images of class')
-    if title: fig.suptitle(title, fontsize='medium')
-    fig.tight_layout()
-    return fig
+    return titled(fig, title)
 
 # %% ../../nbs/analyses/12_learned_labels.ipynb #49697034
 def learned_finding(summ:pd.DataFrame, look:pd.DataFrame|None=None) -> str:

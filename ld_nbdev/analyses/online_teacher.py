@@ -13,6 +13,7 @@ from ..sweep import Trial, Bench
 from ..labels import label_nbytes
 from ..records import *
 from ..protocol import *
+from ..plots import titled
 
 # %% auto #0
 __all__ = ['CONDITIONS', 'OnlineSettings', 'online_trials', 'time_per_epoch', 'online_frame', 'label_bytes', 'online_summary',
@@ -116,9 +117,7 @@ def plot_online_teacher(rows:pd.DataFrame, title:str|None=None):
         ax.yaxis.set_major_formatter(mpl.ticker.PercentFormatter(1, decimals=0))
     g.set_axis_labels('expert epoch of the checkpoint (log scale)', 'student test accuracy')
     g.legend.set_title('labels')
-    if title: g.figure.suptitle(title, fontsize='medium')
-    g.tight_layout()
-    return g.figure
+    return titled(g, title)
 
 # %% ../../nbs/analyses/11_online_teacher.ipynb #9bba6e86
 def _kb(n:int) -> str: return f'{n / 1e6:.2f} MB' if n >= 1e6 else f'{n / 1e3:.1f} kB'

@@ -9,6 +9,7 @@ import numpy as np, pandas as pd, matplotlib.pyplot as plt, seaborn as sns
 from ..core import *
 from ..records import *
 from ..protocol import *
+from ..plots import titled
 
 # %% auto #0
 __all__ = ['TemperatureSettings', 'temperature_claim', 'complete_ipcs', 'temperature_finding', 'plot_temperature',
@@ -73,9 +74,7 @@ def plot_temperature(summ:pd.DataFrame, title:str|None=None):
         b = best_cells(d).iloc[0]
         ax.add_patch(plt.Rectangle((list(grid.columns).index(b.step), list(grid.index).index(b['T'])), 1, 1, fill=False, lw=2.5, ec='red'))
         ax.set(title=f'IPC {ipc}', xlabel='expert epoch of the checkpoint', ylabel='temperature T')
-    if title: fig.suptitle(title, fontsize='medium')
-    fig.tight_layout()
-    return fig
+    return titled(fig, title)
 
 # %% ../../nbs/analyses/01_temperature.ipynb #381e7e73
 @experiment('temperature', 'student accuracy over temperature x expert checkpoint; does T replace early stopping?',
