@@ -53,7 +53,7 @@ def _pass_done(cb) -> int:
     return 0 if (cb.iter + 1) % per else cb.epoch * passes + (cb.iter + 1) // per
 
 # %% ../nbs/06_student.ipynb #56ea3b04
-class StopOnNaN(Callback):
+class StopOnNaN(Callback):  # not fastai's TerminateOnNaNCallback: that one syncs on every batch and cancels the fit silently, this checks once a pass and says the student diverged
     "Raise `TrainingDiverged` at the end of a pass over the data whose last loss is not finite."
     def after_batch(self):
         if not self.training or not (e := _pass_done(self)) or torch.isfinite(self.learn.loss).all(): return
