@@ -55,7 +55,8 @@ def parser_for(exp:Experiment, prog:str) -> argparse.ArgumentParser:
     "The command-line parser of experiment `exp`: an option per setting, then the run's own."
     p = argparse.ArgumentParser(prog=prog, description=exp.doc)
     hints, docs = typing.get_type_hints(exp.settings), setting_docs(exp.settings)
-    for f in fields(exp.settings): p.add_argument(f'--{f.name}', **setting_param(hints[f.name], docs.get(f.name, '')).kwargs)
+    for f in fields(exp.settings):  # default None, even for a switch: an option not given keeps the preset's value
+        p.add_argument(f'--{f.name}', **{**setting_param(hints[f.name], docs.get(f.name, '')).kwargs, 'default': None})
     p.add_argument('--preset', help=f'start from this preset: {", ".join(exp.preset_names())} (default: the experiment\'s own '
                    'for --dataset digits, --full, or the CPU)')
     p.add_argument('--full', action='store_true', help="the paper's protocol (IPC 1/10/50, 5 students x 1000 epochs), for a GPU")
