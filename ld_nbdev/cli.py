@@ -4,20 +4,18 @@
 
 # %% ../nbs/13_cli.ipynb #7187d500
 from __future__ import annotations
-import argparse, importlib, pkgutil, re, sys, typing
+import argparse, importlib, pkgutil, re, sys, typing, warnings
 from pathlib import Path
 from dataclasses import fields, is_dataclass
 from fastcore.docments import docments
 from fastcore.script import Param
-from .core import *
-from .protocol import *
 
 # %% auto #0
 __all__ = ['notebook_of', 'load_experiments', 'setting_param', 'setting_docs', 'parser_for', 'run_experiment', 'ld_run',
            'ld_baseline', 'ld_table2']
 
 # %% ../nbs/13_cli.ipynb #ecef0843
-def notebook_of(exp:Experiment) -> Path|None:
+def notebook_of(exp) -> Path|None:
     "The notebook experiment `exp` is defined in, read from its module's nbdev header (None for one defined in a notebook's own kernel)."
     f = getattr(sys.modules.get(exp.body.__module__), '__file__', None)
     m = re.search(r'File to edit: (\S+\.ipynb)', Path(f).read_text()) if f else None
@@ -26,6 +24,7 @@ def notebook_of(exp:Experiment) -> Path|None:
 def load_experiments() -> dict:
     "Import every module of `ld_nbdev` (each registers the experiments it defines); the registry, name -> `Experiment`, in notebook order."
     import ld_nbdev
+    from ld_nbdev.protocol import EXPERIMENTS, Experiment
     for m in sorted(pkgutil.walk_packages(ld_nbdev.__path__, 'ld_nbdev.'), key=lambda m: (m.name.count('.'), m.name)):
         mod = importlib.import_module(m.name)
         for e in vars(mod).values():  # a module's own experiments win over a notebook kernel's copy of them
@@ -43,6 +42,7 @@ def setting_param(hint, doc:str='') -> Param:
     args = [hint] if typing.get_origin(hint) is tuple else [a for a in (typing.get_args(hint) or (hint,)) if a is not type(None)]
     tup = next((a for a in args if typing.get_origin(a) is tuple), None)
     typ = typing.get_args(tup)[0] if tup is not None else args[0]
+    from ld_nbdev.core import check
     check(typ in (int, float, str), f'a setting of type {hint} cannot be given on the command line')
     return Param(doc, typ, nargs='+' if tup is not None else None, default=None)
 
@@ -51,7 +51,7 @@ def setting_docs(cls) -> dict:
     return {k: v for c in reversed(cls.__mro__) if is_dataclass(c) for k, v in docments(c).items() if v}
 
 # %% ../nbs/13_cli.ipynb #ae53bb11
-def parser_for(exp:Experiment, prog:str) -> argparse.ArgumentParser:
+def parser_for(exp, prog:str) -> argparse.ArgumentParser:
     "The command-line parser of experiment `exp`: an option per setting, then the run's own."
     p = argparse.ArgumentParser(prog=prog, description=exp.doc)
     hints, docs = typing.get_type_hints(exp.settings), setting_docs(exp.settings)
@@ -62,6 +62,7 @@ def parser_for(exp:Experiment, prog:str) -> argparse.ArgumentParser:
     p.add_argument('--full', action='store_true', help="the paper's protocol (IPC 1/10/50, 5 students x 1000 epochs), for a GPU")
     p.add_argument('--out', help=f'output folder (default: runs/{exp.name})')
     p.add_argument('--force', action='store_true', help='start afresh in a non-empty output folder, deleting what it holds')
+    p.add_argument('--wait', action='store_true', help='if another run holds the output folder, wait for it to end instead of stopping')
     p.add_argument('--cpu', action='store_true', help='stay on the CPU even when CUDA is present')
     p.add_argument('--quiet', action='store_true', help='no progress bars or messages')
     p.add_argument('--reuse', nargs='+', default=(), metavar='DIR',
@@ -73,6 +74,7 @@ def parser_for(exp:Experiment, prog:str) -> argparse.ArgumentParser:
 # %% ../nbs/13_cli.ipynb #ab0b47a8
 def run_experiment(name:str, argv, prog:str):
     "Parse `argv` for experiment `name` and run it; bad input ends in one line on stderr and exit status 2."
+    from ld_nbdev.core import LDError
     exp = load_experiments()[name]
     a = parser_for(exp, prog).parse_args(argv)
     try:
@@ -82,13 +84,18 @@ def run_experiment(name:str, argv, prog:str):
         if a.ray:
             from ld_nbdev.scaleout import ray_backend
             backend = ray_backend(None if a.ray == 'local' else a.ray, gpus=False if a.cpu else None)
-        return exp(p, a.out, force=a.force, quiet=a.quiet, cpu=a.cpu, backend=backend, reuse=a.reuse)
+        return exp(p, a.out, force=a.force, quiet=a.quiet, cpu=a.cpu, backend=backend, reuse=a.reuse, wait=a.wait)
     except LDError as e:
         print(f'{prog}: error: {e}', file=sys.stderr); sys.exit(2)
 
 # %% ../nbs/13_cli.ipynb #f122ea0d
+def _own_stderr():
+    "The command's process, before it imports the library: fastai's own deprecation warning at import (not ours to fix) kept off stderr, so an error is one line."
+    warnings.filterwarnings('ignore', message='.*torch.jit.script.*')
+
 def ld_run(argv=None):
     "`ld_run NAME [options]` runs the experiment NAME; `ld_run --list` lists them; `ld_run NAME --help` shows its options."
+    _own_stderr()
     argv = sys.argv[1:] if argv is None else list(argv)
     if not argv or argv[0] in ('-h', '--help'):
         return print('usage: ld_run EXPERIMENT [options] | ld_run --list | ld_run EXPERIMENT --help\n\n' + ld_run.__doc__)
@@ -102,8 +109,10 @@ def ld_run(argv=None):
 
 def ld_baseline(argv=None):
     "The soft-label baseline: `ld_run baseline`."
+    _own_stderr()
     run_experiment('baseline', sys.argv[1:] if argv is None else argv, 'ld_baseline')
 
 def ld_table2(argv=None):
     "The paper's CIFAR-10 row as a benchmark record: `ld_run table2`."
+    _own_stderr()
     run_experiment('table2', sys.argv[1:] if argv is None else argv, 'ld_table2')

@@ -4,7 +4,9 @@
 
 # %% ../nbs/00_core.ipynb #f5c0a959
 from __future__ import annotations
-import os, json, hashlib, tempfile
+import os, json, hashlib, tempfile, fcntl, socket, time
+from contextlib import contextmanager
+from datetime import datetime, timezone
 from functools import partial
 from pathlib import Path
 import numpy as np, torch
@@ -12,7 +14,8 @@ from fastai.optimizer import OptimWrapper
 
 # %% auto #0
 __all__ = ['LDError', 'check', 'pick_device', 'sgd', 'seeded_gen', 'atomic_write', 'atomic_save', 'atomic_csv', 'config_hash',
-           'cache_dir', 'set_seed']
+           'cache_dir', 'holder_note', 'hold_lock', 'release_lock', 'lock_holder', 'lock_file', 'entry_lock',
+           'set_seed']
 
 # %% ../nbs/00_core.ipynb #4f2d1e0c
 class LDError(ValueError):
@@ -80,3 +83,55 @@ def config_hash(cfg:dict, n:int=12) -> str:
 def cache_dir() -> Path:
     "Where experts and decoded datasets are cached: `$LD_NBDEV_CACHE` or `~/.cache/ld_nbdev`."
     return Path(os.environ.get('LD_NBDEV_CACHE', Path.home()/'.cache'/'ld_nbdev'))
+
+# %% ../nbs/00_core.ipynb #4b13c111
+def holder_note() -> str:
+    "Who takes a lock now: this process's pid, the host and the time (UTC)."
+    return f'pid {os.getpid()} on {socket.gethostname()}, since {datetime.now(timezone.utc):%Y-%m-%d %H:%M:%S} UTC'
+
+def hold_lock(f, wait:bool=True, note:str|None=None) -> int|None:
+    "Lock the file `f` (made, with its folder, if missing) for this process, writing `note` into it; the descriptor, or None if another holds it and not `wait`."
+    f = Path(f)
+    while True:
+        f.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(f, os.O_RDWR | os.O_CREAT, 0o666)
+        try: fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError: os.close(fd); return None
+        try: same = os.stat(f).st_ino == os.fstat(fd).st_ino
+        except FileNotFoundError: same = False
+        if same: break
+        os.close(fd)  # the file was removed by the holder we waited for: lock the one there now
+    os.ftruncate(fd, 0); os.write(fd, (note or holder_note()).encode())
+    return fd
+
+def release_lock(fd:int, f):
+    "Let go of the lock `fd` on the file `f`, removing the file first (while still held, so no one takes a file about to go)."
+    try: os.unlink(f)
+    except FileNotFoundError: pass
+    os.close(fd)
+
+def lock_holder(f, tries:int=20) -> str:
+    "The note of whoever holds the lock file `f` ('' if it says nothing: a holder that has not yet written it, or none)."
+    for _ in range(tries):
+        try: s = Path(f).read_text().strip()
+        except OSError: s = ''
+        if s: return s
+        time.sleep(0.05)
+    return s
+
+# %% ../nbs/00_core.ipynb #04a90203
+def lock_file(path) -> Path:
+    "The lock file of the entry `path`: beside it, `<name>.lock`."
+    path = Path(path)
+    return path.with_name(path.name + '.lock')
+
+@contextmanager
+def entry_lock(path, say=None):
+    "Hold the lock of the cache entry `path` while making or checking it; `say(line)` is told when another process holds it and this one waits."
+    f = lock_file(path)
+    fd = hold_lock(f, wait=False)
+    if fd is None:
+        if say: say(f'{path}: waiting for another process ({lock_holder(f) or "holder unknown"}), which is making it')
+        fd = hold_lock(f)
+    try: yield Path(path)
+    finally: release_lock(fd, f)

@@ -114,15 +114,23 @@ def _read_images(files:dict, size=None, grey=None, show:bool=False):
     return ImageSet(x, torch.tensor(ys), list(files)), size, grey
 
 # %% ../nbs/01_data.ipynb #fe769950
+def _read_cached(f:Path) -> dict|None:
+    "The image sets cached in `f`, or None if it is missing or unreadable (then it is made again)."
+    try: d = torch.load(f, weights_only=True)
+    except Exception: return None
+    return {k: ImageSet(v['x'], v['y'], v['classes']) for k, v in d.items()}
+
 def _decode_cached(path:Path, files:list, opts:dict, decode, use_cache:bool=True) -> dict:
-    "`decode()` (a dict of `ImageSet`s), cached under a key of the folder, its file count, newest mtime and `opts`."
+    "`decode()` (a dict of `ImageSet`s), cached under a key of the folder, its file count, newest mtime and `opts`; one process decodes, others wait and read."
+    if not use_cache: return decode()
     key = config_hash({'path': str(path.resolve()), 'n': len(files), 'mtime': max(f.stat().st_mtime for f in files), **opts})
     cached = cache_dir()/'data'/f'{path.name}-{key}.pt'
-    if use_cache and cached.exists():
-        d = torch.load(cached, weights_only=True)
-        return {k: ImageSet(v['x'], v['y'], v['classes']) for k, v in d.items()}
-    res = decode()
-    if use_cache: atomic_save({k: vars(v) for k, v in res.items()}, cached)
+    if (res := _read_cached(cached)) is not None: return res
+    with entry_lock(cached):
+        if (res := _read_cached(cached)) is not None: return res  # decoded by another process while this one waited
+        for t in cached.parent.glob(f'.{cached.name}.*.tmp'): t.unlink()  # left by a process killed mid-write
+        res = decode()
+        atomic_save({k: vars(v) for k, v in res.items()}, cached)
     return res
 
 # %% ../nbs/01_data.ipynb #063f1f1e

@@ -4,7 +4,7 @@
 
 # %% ../nbs/15_distilled.ipynb #5e59f493
 from __future__ import annotations
-import hashlib, inspect, json, math, re
+import hashlib, inspect, json, math, re, shutil
 from dataclasses import dataclass
 from pathlib import Path
 import numpy as np, pandas as pd, torch, torch.nn.functional as F
@@ -360,9 +360,17 @@ def set_key(s:DistilledSet) -> str:
     return h.hexdigest()[:16]
 
 def store_set(s:DistilledSet) -> str:
-    "Keep `s` in the set store (`sets_dir()/<key>`, written once with `save_set`); its key."
+    "Keep `s` in the set store (`sets_dir()/<key>`, written once with `save_set`, under the entry's lock, and renamed into place whole); its key."
     key = set_key(s)
-    if not (sets_dir()/key/META).is_file(): save_set(s, sets_dir()/key)
+    d = sets_dir()/key
+    if (d/META).is_file(): return key
+    with entry_lock(d):
+        if (d/META).is_file(): return key  # stored by another process while this one waited
+        tmp = d.with_name(key + '.partial')
+        shutil.rmtree(tmp, ignore_errors=True)  # left by a process killed mid-write
+        save_set(s, tmp)
+        if d.exists(): shutil.rmtree(d)  # a folder without its metadata is no set
+        tmp.rename(d)
     return key
 
 def stored_set(key:str) -> DistilledSet:
@@ -715,9 +723,11 @@ def decomposition_finding(frame:pd.DataFrame) -> str:
         sh, rl = (cs.loc[k, ['mean', 'se']] if k in cs.index else pd.Series({'mean': np.nan, 'se': np.nan}) for k in (('set', 'hard'), ('random', L)))
         diff = 100 * (abs(rl['mean'] - base / 100) - abs(sh['mean'] - base / 100))  # which share moves the accuracy more, up or down
         diff_se = 100 * math.sqrt(sh['se'] ** 2 + rl['se'] ** 2)
-        verdict = ('' if math.isnan(diff) else
-                   'the labels carry more of it than the images' if diff > 2 * diff_se else
-                   'the images carry more of it than the labels' if -diff > 2 * diff_se else 'images and labels carry similar shares')
+        big = None if math.isnan(diff) or abs(diff) <= 2 * diff_se else 'labels' if diff > 0 else 'images'
+        share = (rl if big == 'labels' else sh)['mean'] - base / 100
+        verdict = ('' if math.isnan(diff) else 'images and labels carry similar shares' if big is None else
+                   f"the {big} carry more of it than the {'images' if big == 'labels' else 'labels'}" if share > 0 else
+                   f'the {big} move it most, and down')
         who = "its own labels" if L == 'own' else 'expert soft labels'
         out.append(f"With {who}, the set gains {_pm(v['total'], e['total'])} over random real images with hard labels ({base:.1f} %): "
                    f"{_pm(v['images'], e['images'])} from its images, {_pm(v['labels'], e['labels'])} from the labels and "

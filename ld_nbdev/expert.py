@@ -4,7 +4,7 @@
 
 # %% ../nbs/04_expert.ipynb #a962e396
 from __future__ import annotations
-import json, shutil
+import json, math, shutil
 from dataclasses import dataclass, asdict, replace
 from pathlib import Path
 import pandas as pd, torch
@@ -21,7 +21,7 @@ from .augment import DSA, DSA_FAMILIES
 
 # %% auto #0
 __all__ = ['AUGS', 'EXPERT_RECIPES', 'ExpertConfig', 'expert_learner', 'Trajectory', 'load_weights', 'SaveTrajectory',
-           'ExpertState', 'expert_key', 'train_expert', 'expert_recipe']
+           'expert_checkpoints', 'ExpertState', 'expert_key', 'train_expert', 'expert_recipe']
 
 # %% ../nbs/04_expert.ipynb #94396034
 @dataclass
@@ -122,6 +122,12 @@ class SaveTrajectory(Callback):
         df = pd.DataFrame(self.rows)
         atomic_csv(df, self.path/'trajectory.csv')
 
+# %% ../nbs/04_expert.ipynb #b1589bd8
+def expert_checkpoints(n:int, cfg:ExpertConfig) -> list:
+    "The steps at which an expert `cfg` trained on `n` images saves a checkpoint: 0, each of `cfg.steps` it reaches, every epoch's end."
+    per_epoch = math.ceil(n / cfg.bs)  # the expert's loader keeps the last, smaller batch
+    return sorted({0, *(s for s in cfg.steps if s <= per_epoch * cfg.epochs), *(per_epoch * e for e in range(1, cfg.epochs + 1))})
+
 # %% ../nbs/04_expert.ipynb #f69d21f0
 def _streams(learn) -> dict:
     "The random generators an expert's training draws from: batch order and, with DSA, the family and parameter streams."
@@ -180,7 +186,7 @@ def _shorter_run(root:Path, sp:Splits, cfg:ExpertConfig) -> Path|None:
     want, best = _settings(sp, cfg), None
     for f in root.glob(f'{cfg.arch}-*/resume.pt'):
         s = (_load_state(f.parent) or {}).get('settings')
-        if not s or not (f.parent/'expert.json').exists(): continue
+        if not s or f.parent.suffix == '.partial' or not (f.parent/'expert.json').exists(): continue  # finished experts only
         same = all(s[k] == want[k] for k in want if k not in ('epochs', 'steps'))
         end = s['epochs'] * json.loads((f.parent/'expert.json').read_text())['steps_per_epoch']
         steps_ok = set(s['steps']) <= set(want['steps']) and all(x > end for x in set(want['steps']) - set(s['steps']))
@@ -189,13 +195,22 @@ def _shorter_run(root:Path, sp:Splits, cfg:ExpertConfig) -> Path|None:
 
 # %% ../nbs/04_expert.ipynb #2cc19015
 def train_expert(sp:Splits, cfg:ExpertConfig=ExpertConfig(), root=None, show:bool=True) -> Trajectory:
-    "Train (or reuse from `root`, by default the cache, or continue a shorter or killed run of) the expert `cfg` on `sp`."
+    "Train (or reuse from `root`, by default the cache, or continue a shorter or killed run of) the expert `cfg` on `sp`; one process trains it, others wait and reuse it."
     check(cfg.epochs >= 1, f'expert epochs must be >= 1, got {cfg.epochs}')
     check(cfg.lr > 0, f'expert lr must be > 0, got {cfg.lr}')
     root = Path(root or cache_dir()/'experts')
     dest = root/f'{cfg.arch}-{expert_key(sp, cfg)}'
     if (dest/'expert.json').exists(): return Trajectory(dest)
-    tmp, settings = dest.with_name(dest.name + '.partial'), _settings(sp, cfg)
+    with entry_lock(dest, say=print if show else None):
+        if (dest/'expert.json').exists(): return Trajectory(dest)  # trained by another process while this one waited
+        _train_into(dest.with_name(dest.name + '.partial'), root, sp, cfg, show)
+        if dest.exists(): shutil.rmtree(dest)  # a folder without expert.json is no expert: never used
+        dest.with_name(dest.name + '.partial').rename(dest)
+    return Trajectory(dest)
+
+def _train_into(tmp:Path, root:Path, sp:Splits, cfg:ExpertConfig, show:bool):
+    "Train expert `cfg` in the folder `tmp`, continuing what it holds of this run, else a shorter finished run in `root`."
+    settings = _settings(sp, cfg)
     state = _load_state(tmp)
     if state is None or state.get('settings') != settings:  # nothing of this run to continue
         shutil.rmtree(tmp, ignore_errors=True); tmp.mkdir(parents=True)
@@ -203,6 +218,7 @@ def train_expert(sp:Splits, cfg:ExpertConfig=ExpertConfig(), root=None, show:boo
         if prior is not None:
             state = _load_state(prior)
             for r in state['rows']: shutil.copy2(prior/r['file'], tmp/r['file'])
+    for t in tmp.glob('.*.tmp'): t.unlink()  # left by a process killed mid-write
     learn = expert_learner(sp, cfg, cbs=[SaveTrajectory(tmp, sp, cfg.steps, rows=state and state['rows']),
                                          ExpertState(tmp, settings, state)])
     start = state['epoch'] if state else 0
@@ -212,8 +228,6 @@ def train_expert(sp:Splits, cfg:ExpertConfig=ExpertConfig(), root=None, show:boo
     meta = dict(asdict(cfg), data_key=sp.key, n_in=sp.n_in, n_classes=sp.c, im_size=sp.im_size,
                 steps_per_epoch=len(learn.dls.train), classes=sp.train.classes)
     (tmp/'expert.json').write_text(json.dumps(meta, indent=1))
-    tmp.rename(dest)
-    return Trajectory(dest)
 
 # %% ../nbs/04_expert.ipynb #5ef97d12
 EXPERT_RECIPES = {

@@ -240,7 +240,9 @@ def save_learned(labels:torch.Tensor, x:torch.Tensor, name:str) -> Path:
     "Keep `labels` `(N, C)` of images `x` as `name` for the `learned` recipe; the file."
     check(labels.dim() == 2 and len(labels) == len(x), f'labels of shape {tuple(labels.shape)} do not fit {len(x)} images')
     f = labels_dir()/f'{name}.pt'
-    atomic_save(dict(labels=labels.detach().float().cpu(), fingerprint=_fingerprint(x)), f)
+    with entry_lock(f):  # writers one at a time; a reader sees the old file or the new one, whole
+        for t in f.parent.glob(f'.{f.name}.*.tmp'): t.unlink()  # left by a process killed mid-write
+        atomic_save(dict(labels=labels.detach().float().cpu(), fingerprint=_fingerprint(x)), f)
     return f
 
 @label_recipe

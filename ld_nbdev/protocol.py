@@ -4,7 +4,7 @@
 
 # %% ../nbs/09_protocol.ipynb #4a92551c
 from __future__ import annotations
-import json, math, os, platform, shutil, subprocess, sys, time
+import json, math, os, platform, shutil, subprocess, sys, time, weakref
 from types import SimpleNamespace
 from typing import ClassVar
 from dataclasses import dataclass, asdict, fields, replace, MISSING
@@ -13,7 +13,7 @@ import pandas as pd, torch, matplotlib.pyplot as plt
 from .core import *
 from .data import DATASETS, get_dataset, prepare, TensorDL
 from .models import MODELS
-from .expert import ExpertConfig, AUGS, train_expert
+from .expert import ExpertConfig, AUGS, train_expert, expert_checkpoints
 from .student import StudentConfig
 from .sweep import Ledger, Bench, run_sweep, csv_ready
 from .records import *
@@ -31,6 +31,8 @@ def _one(v):
     "A per-IPC value: the number itself when there is only one."
     v = _tup(v)
     return v if v is None or len(v) > 1 else v[0]
+
+def _join(xs, sep:str=' ') -> str: return sep.join(map(str, xs))
 
 # %% ../nbs/09_protocol.ipynb #df121cd9
 def per_ipc(v, ipcs, name:str) -> dict:
@@ -113,9 +115,18 @@ class Protocol:
         return {i: replace(self.student_config(), epochs=e) for i, e in self.epochs_per_ipc().items()}
 
     def check_data(self, d):
-        "Checks that need the data, before any expert trains: `d` has the classes `c`, the `smallest` class's training images and the expert's `last` step."
-        for i in self.ipc: check(i <= d.smallest, f'--ipc {i} is larger than the smallest class allows ({d.smallest} training images)')
-        for s in self.expert_steps: check(s <= d.last, f"--expert_steps {s} is past the expert's last step ({d.last})")
+        "Checks that need the data, before any expert trains: `d` has the classes `c` named `classes`, each class's training images `counts` and those the validation split leaves `kept` (their least: `smallest`), the expert's `last` step and the `steps` every expert saves (a namespace made by hand may leave out counts, kept and steps)."
+        if getattr(d, 'counts', None) is not None:
+            for name, n, k in zip(d.classes, d.counts, d.kept):
+                check(k >= 1, f'class {name!r} has {n} training image{"s" * (n != 1)} and the validation split (--valid_frac {self.valid_frac}) '
+                              f'holds out {n - k}: every class needs at least one image to train on and one to validate on')
+        for i in self.ipc: check(i <= d.smallest, f'--ipc {i} is larger than the smallest class allows ({d.smallest} training images after the validation split)')
+        past, fit = [s for s in self.expert_steps if s > d.last], [s for s in self.expert_steps if s <= d.last]
+        check(not past, f"--expert_steps {_join(past)} {'is' if len(past) == 1 else 'are'} past the expert's last step ({d.last}, after "
+                        f"{self.expert_epochs} epoch{'s' * (self.expert_epochs != 1)}): give --expert_steps {_join(fit) if fit else f'of at most {d.last}'}, "
+                        f"more --expert_epochs or a smaller --expert_bs")
+        if getattr(d, 'steps', None) is not None:
+            for s in self.steps or (): check(s in d.steps, f'--steps {s}: the expert has no checkpoint at that step; it will have {_join(d.steps, ", ")}')
 
 # %% ../nbs/09_protocol.ipynb #bd5e220b
 PRESETS = {
@@ -139,14 +150,12 @@ def bench_for(p:Protocol, device=None, show:bool=True) -> Bench:
     "The data and experts of protocol `p` on `device`, as a `Bench`; every check that needs the data runs before an expert trains."
     ds = get_dataset(p.dataset, p.data, p.max_per_class, show=show)
     counts = ds['train'].counts().tolist()
-    n_train = sum(n - max(1, round(p.valid_frac * n)) for n in counts)  # what `split_valid` leaves to train on
-    p.check_data(SimpleNamespace(c=len(counts), classes=ds['train'].classes, last=math.ceil(n_train / p.expert_bs) * p.expert_epochs,
-                                 smallest=int(min(counts) * (1 - p.valid_frac))))
+    kept = [n - min(n, max(1, round(p.valid_frac * n))) for n in counts]  # what `split_valid` leaves to train on
+    have = set.intersection(*(set(expert_checkpoints(sum(kept), c)) for c in p.expert_configs()))
+    p.check_data(SimpleNamespace(c=len(counts), classes=ds['train'].classes, counts=counts, kept=kept, smallest=min(kept),
+                                 last=math.ceil(sum(kept) / p.expert_bs) * p.expert_epochs, steps=sorted(have)))
     sp = prepare(ds, valid_frac=p.valid_frac, zca=p.zca, seed=p.seed, device=device or pick_device())
-    experts = [train_expert(sp, c, show=show) for c in p.expert_configs()]
-    for t in experts:
-        for s in p.steps or (): check(s in t.steps, f'--steps {s}: the expert has no checkpoint at that step; it has {t.steps}')
-    return Bench(sp, experts)
+    return Bench(sp, [train_expert(sp, c, show=show) for c in p.expert_configs()])
 
 # %% ../nbs/09_protocol.ipynb #d575f802
 def run_settings(p:Protocol, device) -> dict:
@@ -168,16 +177,53 @@ def versions() -> dict:
     return dict(libs, commit=commit, dirty=dirty)
 
 # %% ../nbs/09_protocol.ipynb #c10671f3
+_HELD = {}  # lock file -> [descriptor, runs of this process holding it, whether the folder was made for it]
+
+def _hold_folder(out:Path, wait:bool=False, say=None) -> Path:
+    "Take the lock of run folder `out` for this process, or wait for it (`wait`), or refuse; the lock file. This process's runs share it (a notebook opens one folder many times)."
+    f = (out/RunFolder.LOCK).resolve()
+    if f in _HELD: _HELD[f][1] += 1; return f
+    made, fd = not out.exists(), hold_lock(f, wait=False)
+    if fd is None:
+        who = lock_holder(f)
+        who = f' ({who})' if who else ''
+        check(wait, f'{out}: another run holds this folder{who}; wait for it or pass --wait')
+        if say: say(f'{out}: waiting for the run that holds this folder{who}')
+        fd = hold_lock(f)
+    _HELD[f] = [fd, 1, made]
+    return f
+
+def _let_go(f:Path, held=_HELD, release=release_lock):  # bound now: it may run at exit, when a notebook's names are gone
+    "One run of this process lets go of the folder lock `f`; the last one releases it (and removes the folder if it was made for a run that wrote nothing)."
+    h = held.get(f)
+    if h is None: return
+    h[1] -= 1
+    if h[1]: return
+    del held[f]
+    release(h[0], f)
+    if h[2]:
+        try: f.parent.rmdir()  # only when empty
+        except OSError: pass
+
 class RunFolder:
-    "The output folder `out` of a run with `settings`: refused if it holds something else (unless `force`), else resumed; settings in `grows` may be raised on resume."
-    def __init__(self, out, settings:dict, force:bool=False, defaults:dict|None=None, grows=(), retired:dict|None=None):
+    "The output folder `out` of a run with `settings`, held by this run alone (`wait`: queue behind another holder); refused if it holds something else (unless `force`), else resumed; settings in `grows` may be raised on resume."
+    LOCK = '.run.lock'  # the folder's lock file, there only while a run holds the folder (or left by a killed one, and then free)
+    def __init__(self, out, settings:dict, force:bool=False, defaults:dict|None=None, grows=(), retired:dict|None=None,
+                 wait:bool=False, say=None):
         self.out, self.force, self.t0, self.grows = Path(out), force, time.time(), tuple(grows)
         self.settings = json.loads(json.dumps(settings, default=str))
         self.defaults, self.retired = (json.loads(json.dumps(d or {}, default=str)) for d in (defaults, retired))
-        busy = self.out.exists() and any(self.out.iterdir())
-        diff = self.differences()
-        what = 'other files' if diff is None else f"another run ({'; '.join(diff[:4])}{f'; {len(diff) - 4} more' if len(diff) > 4 else ''})"
-        check(force or not busy or diff == [], f'{self.out}: output folder exists and holds {what}; pass --force to overwrite it')
+        self._free = weakref.finalize(self, _let_go, _hold_folder(self.out, wait, say))  # let go when released or dropped
+        try:
+            busy = any(f.name != self.LOCK for f in self.out.iterdir())
+            diff = self.differences()
+            what = 'other files' if diff is None else f"another run ({'; '.join(diff[:4])}{f'; {len(diff) - 4} more' if len(diff) > 4 else ''})"
+            check(force or not busy or diff == [], f'{self.out}: output folder exists and holds {what}; pass --force to overwrite it')
+        except BaseException: self.release(); raise
+
+    def release(self):
+        "Let go of the folder (the run is over); the lock is let go at the latest when this object goes or the process ends."
+        self._free()
 
     def differences(self) -> list|None:
         "How the folder's run differs from these settings, one 'name: had -> wanted' each ([]: resumable; None: no run there); a setting its `config.json` predates counts as its value in `defaults`, one it holds that runs no longer have as its value in `retired`."
@@ -199,7 +245,9 @@ class RunFolder:
         "Make the folder (emptied first with `force`), write `config.json`; the run's ledger, reusing the ledgers of the run folders `reuse`."
         for d in reuse: check((Path(d)/'ledger.csv').exists(), f'{d}: no ledger.csv there to reuse')
         self.resume = self.resumable() and not self.force
-        if self.force and self.out.exists(): shutil.rmtree(self.out)
+        if self.force:  # everything but the lock this run holds
+            for f in self.out.iterdir():
+                if f.name != self.LOCK: shutil.rmtree(f) if f.is_dir() and not f.is_symlink() else f.unlink()
         self.out.mkdir(parents=True, exist_ok=True)
         for f in self.out.glob('.*.tmp'): f.unlink()  # left by a run killed mid-write
         try: self.before = float(json.loads((self.out/'wall.json').read_text())['wall_s']) if self.resume else 0.0
@@ -287,17 +335,20 @@ class Run:
         for line in (*lines, f'written to {self.folder.out}/ in {run["wall_s"]:.0f} s'): self.say(line)
         return run
 
-def open_run(name:str, p:Protocol, out, force:bool=False, quiet:bool=False, cpu:bool=False, reuse=(), backend=None) -> Run:
-    "Start experiment `name` of protocol `p` in folder `out`, trained on `backend` (None: here); the `Run`."
+def open_run(name:str, p:Protocol, out, force:bool=False, quiet:bool=False, cpu:bool=False, reuse=(), backend=None,
+             wait:bool=False) -> Run:
+    "Start experiment `name` of protocol `p` in folder `out` (held by this run; `wait`: queue behind another), trained on `backend` (None: here); the `Run`."
     device = pick_device(cpu)
-    rf = RunFolder(out, run_settings(p, device), force, defaults={f.name: f.default for f in fields(p) if f.default is not MISSING},
-                   grows=p.grows, retired=RETIRED)
-    eps = '/'.join(map(str, p.epochs_per_ipc().values()))
     say = (lambda *a: None) if quiet else (lambda *a: print(*a, flush=True))
-    say(f'{name}: {p.name} on {device}, IPC {", ".join(map(str, p.ipc))}, {p.students} students x {eps} epochs')
-    bench = bench_for(p, device, show=not quiet)
-    say(f'expert{"s" if len(bench.experts) > 1 else ""}: {", ".join(str(t.path) for t in bench.experts.values())}')
-    ledger = rf.open(reuse)
+    rf = RunFolder(out, run_settings(p, device), force, defaults={f.name: f.default for f in fields(p) if f.default is not MISSING},
+                   grows=p.grows, retired=RETIRED, wait=wait, say=say)
+    try:
+        eps = '/'.join(map(str, p.epochs_per_ipc().values()))
+        say(f'{name}: {p.name} on {device}, IPC {", ".join(map(str, p.ipc))}, {p.students} students x {eps} epochs')
+        bench = bench_for(p, device, show=not quiet)
+        say(f'expert{"s" if len(bench.experts) > 1 else ""}: {", ".join(str(t.path) for t in bench.experts.values())}')
+        ledger = rf.open(reuse)
+    except BaseException: rf.release(); raise
     if rf.resume and len(ledger): say(f'resuming {out}: {len(ledger)} students already finished')
     return Run(name, p, rf, ledger, bench, device, backend, quiet)
 
@@ -342,14 +393,16 @@ class Experiment:
         return self.finds(rec)
 
     def __call__(self, p:Protocol|None=None, out=None, force:bool=False, quiet:bool=False, cpu:bool=False, backend=None,
-                 reuse=(), **kw):
-        "Run the experiment with settings `p` (by default its CPU preset) into `out`; what its body returns."
+                 reuse=(), wait:bool=False, **kw):
+        "Run the experiment with settings `p` (by default its CPU preset) into `out` (`wait`: queue behind a run holding it); what its body returns."
         p = self.protocol() if p is None else p
         if type(p) is not self.settings:
             mine = {f.name for f in fields(self.settings)}
             p = self.settings(**{f.name: getattr(p, f.name) for f in fields(p) if f.name in mine})
         out = out or (self.out(p) if callable(self.out) else self.out) or f'runs/{self.name}'
-        return self.body(open_run(self.name, p, out, force, quiet, cpu, reuse, backend), **kw)
+        r = open_run(self.name, p, out, force, quiet, cpu, reuse, backend, wait)
+        try: return self.body(r, **kw)
+        finally: r.folder.release()
 
 EXPERIMENTS = {}
 

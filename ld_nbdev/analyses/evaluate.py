@@ -21,7 +21,7 @@ from ..plots import titled
 # %% auto #0
 __all__ = ['SCORES_NOTE', 'set_ipc', 'EvaluateSettings', 'bench_set', 'write_library_sets', 'has_own_labels', 'factorial_cells',
            'cell_trials', 'tagged', 'candidate_lrs', 'choose_lrs', 'factorial', 'dd_scores', 'evaluate_summary',
-           'plot_evaluate', 'run_evaluate']
+           'plot_evaluate', 'run_evaluate', 'set_shares', 'shares_finding']
 
 # %% ../../nbs/analyses/13_evaluate.ipynb #54c6fe64
 def set_ipc(s:DistilledSet) -> int|None:
@@ -204,3 +204,20 @@ def run_evaluate(r:Run) -> pd.DataFrame:
     return summ
 
 run_evaluate.finds = lambda rec: decomposition_finding(factorial(rec.rows))
+
+# %% ../../nbs/analyses/13_evaluate.ipynb #56063103
+def set_shares(recs:dict) -> pd.DataFrame:
+    "The decompositions of several evaluate records (name -> `Record`), one row per set, IPC, label source and part (pp)."
+    return pd.concat([decomposition(factorial(r.rows)).assign(set=n, ipc=r.config['ipc'][0]) for n, r in recs.items()], ignore_index=True)
+
+def shares_finding(shares:pd.DataFrame) -> str:
+    "Per IPC: what expert labels add to random images, against the range of the sets' images' shares (hard labels) and the best total."
+    out = []
+    for ipc, d in shares[shares.labels == 'expert'].groupby('ipc'):
+        v = d.pivot_table(index='set', columns='part', values='pp')
+        lo, hi, best = v.images.idxmin(), v.images.idxmax(), v.total.idxmax()
+        beaten = int((v.images > v.labels).sum())
+        out.append(f"IPC {ipc}: expert soft labels on random images add {v.labels.iloc[0]:+.1f} pp over hard labels; the sets' "
+                   f"images add from {v.images[lo]:+.1f} pp ({lo}) to {v.images[hi]:+.1f} pp ({hi}), so {beaten} of {len(v)} sets' images "
+                   f"bring more than the labels do; the best set with expert labels gains {v.total[best]:+.1f} pp in all ({best}).")
+    return ' '.join(out)
