@@ -180,9 +180,9 @@ def test_bad_folder_refused_with_path(tmp_path, damage, msg):
             (tmp_path / split / c).mkdir(parents=True)
             for i in range(3): _img(tmp_path / split / c / f'{i}.png', 'RGB', (8, 8))
     damage(tmp_path)
-    r = run_cli('--data', tmp_path, '--ipc', '1', '--out', tmp_path / 'out')
-    assert r.returncode == 2 and msg in r.stderr and str(tmp_path) in r.stderr, r.stderr
-    assert len(r.stderr.strip().splitlines()) == 1 and not (tmp_path / 'out').exists()
+    code, _, err = cli('--data', tmp_path, '--ipc', '1', '--out', tmp_path / 'out', prog='ld_baseline')
+    one_line_error(code, err, msg, 'ld_baseline')
+    assert str(tmp_path) in err and not (tmp_path / 'out').exists()
 
 
 # 5. Training health

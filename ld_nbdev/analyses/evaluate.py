@@ -21,7 +21,7 @@ from ..plots import titled
 # %% auto #0
 __all__ = ['SCORES_NOTE', 'set_ipc', 'EvaluateSettings', 'bench_set', 'write_library_sets', 'has_own_labels', 'factorial_cells',
            'cell_trials', 'tagged', 'candidate_lrs', 'choose_lrs', 'factorial', 'dd_scores', 'evaluate_summary',
-           'plot_evaluate', 'run_evaluate', 'set_shares', 'shares_finding']
+           'plot_evaluate', 'run_evaluate', 'full_data_acc', 'set_shares', 'shares_finding']
 
 # %% ../../nbs/analyses/13_evaluate.ipynb #54c6fe64
 def set_ipc(s:DistilledSet) -> int|None:
@@ -35,7 +35,7 @@ class EvaluateSettings(Protocol):
     layout: str|None = None       # the set's layout (ld_nbdev, mtt, dc, ratbptt, kip, folder); default: told by its files
     space: str|None = None        # the preprocessing of its images, for layouts that do not record it: normalized, zca or raw
     exp: int|None = None          # for a DC / DSA / DM file: which of its experiments (default 0)
-    full_acc: float|None = None   # test accuracy with the full real training set and hard labels (a fraction), for DD-Ranking's HLR and LRS; NaN without it
+    full_acc: float|None = None   # test accuracy with the full real training set and hard labels (a fraction), for DD-Ranking's HLR and LRS; default: the expert's at its last checkpoint
 
     def __post_init__(self):
         super().__post_init__()
@@ -197,11 +197,19 @@ def run_evaluate(r:Run) -> pd.DataFrame:
     rows = tagged(r.sweep(list(final)), final)
     f = factorial(rows)
     summ = evaluate_summary(rows)
-    r.save(rows=rows, summary=summ, decomposition=decomposition(f).rename(columns={'labels': 'label_source'}), scores=dd_scores(f, p.full_acc),
+    full, source = full_data_acc(r)
+    r.save(rows=rows, summary=summ, decomposition=decomposition(f).rename(columns={'labels': 'label_source'}),
+           scores=dd_scores(f, full).assign(full_acc_from=source),
            evaluate=plot_evaluate(rows, r.title(f'{s.method or Path(p.set).name}, IPC {ipc}, {p.students} students per cell')),
            **({} if sel is None else dict(selection=sel)))
     r.finish(decomposition_finding(f), set=str(p.set), set_key=key, method=s.method, step=step, lrs={f'{i}/{l}': v for (i, l), v in lr.items()})
     return summ
+
+def full_data_acc(r:Run) -> tuple:
+    "HLR's full-data accuracy and where it comes from: `--full_acc` if given, else the expert's test accuracy at its last checkpoint."
+    if r.p.full_acc is not None: return r.p.full_acc, 'given (--full_acc)'
+    m = r.expert.manifest
+    return float(m.test_acc.iloc[-1]), f'the expert {r.expert.name} (the whole training split, hard labels), its last checkpoint: epoch {m.epoch.iloc[-1]:g}'
 
 run_evaluate.finds = lambda rec: decomposition_finding(factorial(rec.rows))
 
