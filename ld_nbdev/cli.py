@@ -73,8 +73,8 @@ def parser_for(exp, prog:str) -> argparse.ArgumentParser:
 
 # %% ../nbs/13_cli.ipynb #ab0b47a8
 def run_experiment(name:str, argv, prog:str):
-    "Parse `argv` for experiment `name` and run it; bad input ends in one line on stderr and exit status 2."
-    from ld_nbdev.core import LDError
+    "Parse `argv` for experiment `name` and run it; bad input ends in one line on stderr and exit status 2, a disk fault in one line and exit status 1."
+    from ld_nbdev.core import LDError, disk_fault
     exp = load_experiments()[name]
     a = parser_for(exp, prog).parse_args(argv)
     try:
@@ -87,6 +87,10 @@ def run_experiment(name:str, argv, prog:str):
         return exp(p, a.out, force=a.force, quiet=a.quiet, cpu=a.cpu, backend=backend, reuse=a.reuse, wait=a.wait)
     except LDError as e:
         print(f'{prog}: error: {e}', file=sys.stderr); sys.exit(2)
+    except OSError as e:  # a full or failing disk: the run stops; what it finished is kept, and the same command goes on
+        if not disk_fault(e): raise
+        print(f'{prog}: error: {disk_fault(e)}; the run stopped and kept what it finished: free space (or mend the disk) '
+              'and run the same command to go on', file=sys.stderr); sys.exit(1)
 
 # %% ../nbs/13_cli.ipynb #f122ea0d
 def _own_stderr():

@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_core.ipynb #f5c0a959
 from __future__ import annotations
-import os, json, hashlib, tempfile, fcntl, socket, time
+import os, io, errno, json, hashlib, tempfile, fcntl, socket, time
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from functools import partial
@@ -13,9 +13,9 @@ import numpy as np, torch
 from fastai.optimizer import OptimWrapper
 
 # %% auto #0
-__all__ = ['LDError', 'check', 'pick_device', 'sgd', 'seeded_gen', 'atomic_write', 'atomic_save', 'atomic_csv', 'config_hash',
-           'cache_dir', 'holder_note', 'hold_lock', 'release_lock', 'lock_holder', 'lock_file', 'entry_lock',
-           'set_seed']
+__all__ = ['DISK_FAULTS', 'LDError', 'check', 'pick_device', 'sgd', 'seeded_gen', 'atomic_write', 'atomic_save', 'atomic_csv',
+           'disk_fault', 'config_hash', 'cache_dir', 'holder_note', 'hold_lock', 'release_lock', 'lock_holder',
+           'lock_file', 'entry_lock', 'set_seed']
 
 # %% ../nbs/00_core.ipynb #4f2d1e0c
 class LDError(ValueError):
@@ -55,8 +55,9 @@ def atomic_write(path, write_fn):
         write_fn(tmp)
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; results are for sharing like any other file
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         if os.path.exists(tmp): os.remove(tmp)
+        if isinstance(e, OSError) and not e.filename: e.filename = str(path)  # a failed write names its file
         raise
     return path
 
@@ -66,13 +67,22 @@ def _umask():
 
 # %% ../nbs/00_core.ipynb #efcd5206
 def atomic_save(obj, path):
-    "`torch.save` to `path` atomically."
-    return atomic_write(path, lambda p: torch.save(obj, p))
+    "`torch.save` to `path` atomically; a full or failing disk raises `OSError` naming the file, as any other write here does."
+    buf = io.BytesIO(); torch.save(obj, buf)  # torch's own file writer would turn ENOSPC into a RuntimeError
+    return atomic_write(path, lambda p: Path(p).write_bytes(buf.getbuffer()))
 
 # %% ../nbs/00_core.ipynb #72e5db2c
 def atomic_csv(df, path):
     "Write the DataFrame `df` to `path` as CSV (no index), atomically."
     return atomic_write(path, lambda p: df.to_csv(p, index=False))
+
+# %% ../nbs/00_core.ipynb #5da651eb
+DISK_FAULTS = (errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS, errno.EFBIG)
+
+def disk_fault(e:BaseException) -> str|None:
+    "The one-line account of `e` if it is a disk fault (full, over quota, failing, read-only, file too large), else None."
+    if not isinstance(e, OSError) or e.errno not in DISK_FAULTS: return None
+    return f'{os.strerror(e.errno)} writing {e.filename or "a file"}'
 
 # %% ../nbs/00_core.ipynb #c5fdcc45
 def config_hash(cfg:dict, n:int=12) -> str:

@@ -125,8 +125,11 @@ class Ledger:
     def _add(self, row):
         new = not self.path.exists() or self.path.stat().st_size == 0
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.path, 'a') as f:  # one write of whole lines
-            f.write(_csv_text([row], header=new)); f.flush(); os.fsync(f.fileno())
+        try:
+            with open(self.path, 'a') as f:  # one write of whole lines; a fault in it leaves at most a torn last line
+                f.write(_csv_text([row], header=new)); f.flush(); os.fsync(f.fileno())
+        except OSError as e:
+            e.filename = e.filename or str(self.path); raise
 
     def adopt(self, trials) -> int:
         "Copy the rows of those `trials` not here that a ledger in `reuse` holds; how many were copied."
