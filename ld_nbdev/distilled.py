@@ -16,7 +16,7 @@ from .data import ImageSet, Preprocess, _read_images
 __all__ = ['SPACES', 'LABEL_KINDS', 'CIFAR10_CLASSES', 'CIFAR100_CLASSES', 'DATASET_INFO', 'META', 'TENSORS', 'FORMAT',
            'NORM_STATS', 'IMAGE_EXTS', 'SOFT_LABELS', 'READERS', 'IMAGE_SOURCES', 'LABEL_SOURCES', 'DistilledSet',
            'check_set', 'from_pixels', 'from_prepared', 'ZCA', 'fit_zca', 'DatasetInfo', 'dataset_info', 'check_fits',
-           'save_set', 'load_set', 'sets_dir', 'set_key', 'store_set', 'stored_set', 'read_mtt', 'read_dc',
+           'save_set', 'load_set', 'sets_dir', 'set_key', 'store_set', 'stored_set', 'keep_set', 'read_mtt', 'read_dc',
            'read_ratbptt', 'read_kip', 'read_image_folder', 'detect_layout', 'read_set', 'check_students', 'cell_stats',
            'decomposition', 'ddranking_scores', 'decomposition_finding']
 
@@ -379,6 +379,13 @@ def stored_set(key:str) -> DistilledSet:
     d = sets_dir()/key
     check((d/META).is_file(), f'no stored set {key!r} in {sets_dir()}: store it first (store_set)')
     return load_set(d)
+
+# %% ../nbs/15_distilled.ipynb #760db023
+def keep_set(s:DistilledSet, path) -> Path:
+    "Write `s` to the folder `path` unless it already holds the same set (by `set_key`); the folder."
+    p = Path(path)
+    if not ((p/META).is_file() and set_key(load_set(p)) == set_key(s)): save_set(s, p)
+    return p
 
 # %% ../nbs/15_distilled.ipynb #ace46a8f
 _C10 = ((0.4914, 0.4822, 0.4465), (0.2023, 0.1994, 0.2010))

@@ -184,8 +184,7 @@ def run_evaluate(r:Run) -> pd.DataFrame:
     "The factorial {the set's images, random images} x {hard, its own, expert labels} at the set's IPC, checkpoint and learning rates chosen on validation; the summary."
     p, s, ipc = r.p, r.p.distilled, r.p.ipc[0]
     key = store_set(s)
-    if not ((r.folder.out/'set'/'distilled.json').exists() and set_key(load_set(r.folder.out/'set')) == key):
-        save_set(s, r.folder.out/'set')  # torch.save is not byte-stable: a set already kept is not written again
+    keep_set(s, r.folder.out/'set')
     _, chosen = r.choose_checkpoints()
     step = int(chosen.step.iloc[0])
     cells, lrs, cfg = factorial_cells(key, s, r.expert.name, step, p.temperature[0]), candidate_lrs(p, s), r.students[ipc]
