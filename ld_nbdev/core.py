@@ -14,8 +14,8 @@ from fastai.optimizer import OptimWrapper
 
 # %% auto #0
 __all__ = ['DISK_FAULTS', 'LDError', 'check', 'pick_device', 'sgd', 'seeded_gen', 'atomic_write', 'atomic_save', 'atomic_csv',
-           'disk_fault', 'config_hash', 'cache_dir', 'holder_note', 'hold_lock', 'release_lock', 'lock_holder',
-           'lock_file', 'entry_lock', 'set_seed']
+           'saved_state', 'disk_fault', 'config_hash', 'cache_dir', 'holder_note', 'hold_lock', 'release_lock',
+           'lock_holder', 'lock_file', 'entry_lock', 'set_seed']
 
 # %% ../nbs/00_core.ipynb #4f2d1e0c
 class LDError(ValueError):
@@ -75,6 +75,16 @@ def atomic_save(obj, path):
 def atomic_csv(df, path):
     "Write the DataFrame `df` to `path` as CSV (no index), atomically."
     return atomic_write(path, lambda p: df.to_csv(p, index=False))
+
+# %% ../nbs/00_core.ipynb #b55bc33d
+def saved_state(folder, settings:dict, steps:int, what:str, unit:str='steps') -> dict|None:
+    "The state a resumable loop saved as `folder/state.pt`, None if none; refused if it holds `what` made with other `settings`, or for more `unit` than `steps`."
+    f = None if folder is None else Path(folder)/'state.pt'
+    if f is None or not f.exists(): return None
+    st = torch.load(f, map_location='cpu', weights_only=True)
+    check(st['settings'] == settings, f'{folder}: holds {what} with other settings or from another start; use another folder')
+    check(st['step'] <= steps, f'{folder}: holds {what} for {st["step"]} {unit}, more than the {steps} asked')
+    return st
 
 # %% ../nbs/00_core.ipynb #5da651eb
 DISK_FAULTS = (errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS, errno.EFBIG)

@@ -100,13 +100,10 @@ def learn_labels(x:torch.Tensor, train_x:torch.Tensor, train_y:torch.Tensor, c:i
     settings = dict({k: v for k, v in asdict(cfg).items() if k not in ('steps', 'save_every')}, n=len(x), c=c,  # what the run is; not how long
                     x_sum=round(float(x.double().sum()), 4), init=None if init is None else round(float(init.double().sum()), 6))
     start, hist, state_f = 0, [], None if folder is None else Path(folder)/'state.pt'
-    if state_f is not None and state_f.exists():
-        st = torch.load(state_f, map_location='cpu', weights_only=True)
-        check(st['settings'] == settings, f'{folder}: holds labels learned with other settings or images; use another folder')
+    if (st := saved_state(folder, settings, cfg.steps, 'labels learned')) is not None:
         with torch.no_grad(): L.copy_(st['logits'].to(dev))
         opt.load_state_dict(st['opt']); gp.set_state(st['gp']); gb.set_state(st['gb'])
         start, hist = st['step'], st['history']
-        check(start <= cfg.steps, f'{folder}: holds labels learned for {start} steps, more than the {cfg.steps} asked')
     def save(step):
         if state_f is not None:
             atomic_save(dict(settings=settings, logits=L.detach().cpu(), opt=opt.state_dict(), gp=gp.get_state(), gb=gb.get_state(),
