@@ -19,8 +19,8 @@ from .sweep import Ledger, Bench, run_sweep, csv_ready
 from .records import *
 
 # %% auto #0
-__all__ = ['PRESETS', 'RETIRED', 'ANALYSIS', 'PRESET_KINDS', 'EXPERIMENTS', 'per_ipc', 'Protocol', 'protocol', 'bench_for',
-           'run_settings', 'versions', 'RunFolder', 'Run', 'open_run', 'Experiment', 'experiment']
+__all__ = ['PRESETS', 'RETIRED', 'ANALYSIS', 'PRESET_KINDS', 'EXPERIMENTS', 'per_ipc', 'Protocol', 'narrowed', 'protocol',
+           'bench_for', 'run_settings', 'versions', 'RunFolder', 'Run', 'open_run', 'Experiment', 'experiment']
 
 # %% ../nbs/09_protocol.ipynb #87c053d5
 def _tup(v):
@@ -137,10 +137,21 @@ PRESETS = {
 }
 
 # %% ../nbs/09_protocol.ipynb #f7c0eeaa
+def narrowed(base:dict, given:dict, cls:type=Protocol) -> dict:
+    "`base` (a preset's settings) with `given` on top; where `given` picks some of the IPCs of `base` and leaves its per-IPC epochs alone, they are narrowed to those IPCs."
+    kw = {**base, **given}
+    if given.get('ipc') is None: return kw
+    was, now = _tup(base.get('ipc', next(f.default for f in fields(cls) if f.name == 'ipc'))), _tup(given['ipc'])
+    for name in ('epochs', 'select_epochs'):
+        v = base.get(name)
+        if name not in given and isinstance(v, (tuple, list)) and len(v) == len(was) and set(now) <= set(was):
+            kw[name] = tuple(v[was.index(i)] for i in now)
+    return kw
+
 def protocol(preset:str='cpu', cls:type=Protocol, **overrides) -> Protocol:
     "The preset `preset` with the non-None `overrides` on top, checked, as `cls` (`Protocol` or an analysis's settings class)."
     check(preset in PRESETS, f'unknown preset {preset!r}; choose one of {", ".join(PRESETS)}')
-    kw = {**PRESETS[preset], **{k: v for k, v in overrides.items() if v is not None}}
+    kw = narrowed(PRESETS[preset], {k: v for k, v in overrides.items() if v is not None}, cls)
     bad = set(kw) - {f.name for f in fields(cls)}
     check(not bad, f'unknown setting(s) {", ".join(sorted(bad))}')
     return cls(**kw)
@@ -382,7 +393,7 @@ class Experiment:
         kind = preset[len(self.name) + 1:] if preset.startswith(self.name + '_') else preset
         base = self.preset(kind) if kind in PRESET_KINDS else {**PRESETS[preset], **(self.defaults or {})} if preset in PRESETS else None
         check(base is not None, f'unknown preset {preset!r}; choose one of {", ".join(self.preset_names())}')
-        kw = {**base, **{k: v for k, v in overrides.items() if v is not None}}
+        kw = narrowed(base, {k: v for k, v in overrides.items() if v is not None}, self.settings)
         bad = set(kw) - {f.name for f in fields(self.settings)}
         check(not bad, f'unknown setting(s) {", ".join(sorted(bad))}')
         return self.settings(**kw)
