@@ -18,12 +18,12 @@ def test_distiller_killed_with_sigkill_goes_on_to_the_same_set(tmp_path, name):
     assert code == 0, err
     state = killed / name / 'ipc2' / 'state.pt'
     p = subprocess.Popen([str(BIN / 'ld_run'), *args, '--out', str(killed)], stderr=subprocess.PIPE, text=True,
-                         env={**os.environ, 'OMP_NUM_THREADS': '1'})
+                         env={**os.environ, 'OMP_NUM_THREADS': str(torch.get_num_threads())})  # the threads of the runs it is compared with: the same sums
     t0 = time.time()
-    while not state.exists():
+    saved = lambda: torch.load(state, weights_only=True)['step'] if state.exists() else 0  # written whole (atomic rename)
+    while saved() == 0:  # the state of step 0 is saved at the start: wait for one past it
         assert p.poll() is None and time.time() - t0 < 120, 'the run ended before its first save'
         time.sleep(0.01)
-    time.sleep(0.2)
     p.send_signal(signal.SIGKILL); p.wait()
     step = torch.load(state, weights_only=True)['step']
     assert 0 < step < last, step  # killed in the middle of the distillation
