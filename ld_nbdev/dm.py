@@ -22,8 +22,8 @@ from .plots import titled
 
 # %% auto #0
 __all__ = ['DMConfig', 'embedder', 'siamese_dsa', 'random_net', 'dm_loss', 'distill_dm', 'curve_steps', 'curve_trials',
-           'curve_rows', 'curve_summary', 'plot_curve', 'curve_finding', 'DMSettings', 'dm_images', 'plot_dm',
-           'show_set', 'dm_finding', 'run_dm']
+           'curve_rows', 'plot_curve', 'curve_finding', 'DMSettings', 'dm_images', 'plot_dm', 'show_set', 'dm_finding',
+           'run_dm']
 
 # %% ../nbs/17_dm.ipynb #8f9b0d1d
 @dataclass(frozen=True)
@@ -134,12 +134,6 @@ def curve_rows(r:Run, points:dict, col:str) -> pd.DataFrame:
     step = {t.key: s for t, (_, s) in trials.items()}
     return rows.assign(**{col: rows.key.map(step)})
 
-def curve_summary(rows:pd.DataFrame, col:str) -> pd.DataFrame:
-    "Per IPC and step `col`: the students' test accuracy, mean and sd (%), and their count."
-    ok = rows[rows.status == 'ok']
-    return (ok.groupby(['ipc', col]).test_acc.agg(['mean', 'std', 'size']).mul([100, 100, 1])
-              .rename(columns={'mean': 'test_mean', 'std': 'test_std', 'size': 'students'}).reset_index())
-
 def plot_curve(rows:pd.DataFrame, col:str, ax, xlabel:str, title:str):
     "Students' test accuracy against the step `col` on `ax`: mean ± sd per IPC, a dot per student."
     ok = rows[rows.status == 'ok']
@@ -246,11 +240,11 @@ def run_dm(r:Run) -> pd.DataFrame:
         hists.append(h)
     hist = pd.concat(hists, ignore_index=True)
     rows = curve_rows(r, points, 'dm_iter')
-    curve = curve_summary(rows, 'dm_iter')
+    curve = cell_summary(rows, ('ipc', 'dm_iter'))
     r.save(rows=rows, history=hist, curve=curve,
            dm=plot_dm(rows, hist, r.title(f'DM, {p.dm_real} real images per class per iteration, {p.students} students per point')),
            **{f'images_ipc{i}': show_set(s, title=f'{p.name}: DM images, IPC {i}, {p.dm_iters} iterations') for i, s in sets.items()})
     r.finish(dm_finding(curve), sets={str(i): str(r.folder.out/'dm'/f'ipc{i}'/'set') for i in p.ipc})
     return curve
 
-run_dm.finds = lambda rec: dm_finding(curve_summary(rec.rows, 'dm_iter'))
+run_dm.finds = lambda rec: dm_finding(cell_summary(rec.rows, ('ipc', 'dm_iter')))

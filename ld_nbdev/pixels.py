@@ -21,7 +21,7 @@ from .sweep import Trial
 from .distilled import from_prepared, load_set, keep_set, store_set
 from .records import *
 from .protocol import *
-from .dm import show_set, curve_steps, curve_rows, curve_summary, plot_curve, curve_finding
+from .dm import show_set, curve_steps, curve_rows, plot_curve, curve_finding
 from .plots import titled
 
 # %% auto #0
@@ -63,10 +63,11 @@ def learn_set(x0:torch.Tensor, labels0:torch.Tensor, train_x:torch.Tensor, train
     X = x0.detach().clone().float().requires_grad_(li)
     L = init_logits(labels0.cpu(), len(x0), c).to(dev).requires_grad_(ll)
     opt = torch.optim.Adam([g for g, on in ((dict(params=[X], lr=cfg.image_lr), li), (dict(params=[L], lr=cfg.outer_lr), ll)) if on])
-    labels = (lambda: F.softmax(L, 1)) if ll else (lambda: labels0.to(dev).float())  # fixed labels exactly as given (one-hot stays one-hot)
+    fixed = labels0.to(dev).float()  # exactly as given: one-hot stays one-hot
+    labels = (lambda: F.softmax(L, 1)) if ll else (lambda: fixed)
     gp, gb = seeded_gen(cfg.seed), seeded_gen(cfg.seed + 1, dev)
     settings = dict({k: v for k, v in asdict(cfg).items() if k not in ('steps', 'save_every')}, n=len(x0), c=c,
-                    x_sum=round(float(x0.double().sum()), 4), labels_sum=round(float((labels0.double() * torch.arange(1, c + 1)).sum()), 6))
+                    x_sum=round(float(x0.double().sum()), 4), labels_sum=round(float((labels0.double().cpu() * torch.arange(1, c + 1)).sum()), 6))
     start, hist, state_f = 0, [], None if folder is None else Path(folder)/'state.pt'
     if (st := saved_state(folder, settings, cfg.steps, 'a set learned')) is not None:
         with torch.no_grad(): X.copy_(st['images'].to(dev)); L.copy_(st['logits'].to(dev))
@@ -195,11 +196,11 @@ def run_pixels(r:Run) -> pd.DataFrame:
         hists.append(h)
     hist = pd.concat(hists, ignore_index=True)
     rows = curve_rows(r, points, 'pix_step')
-    curve = curve_summary(rows, 'pix_step')
+    curve = cell_summary(rows, ('ipc', 'pix_step'))
     r.save(rows=rows, history=hist, curve=curve,
            pixels=plot_pixels(rows, hist, r.title(f'learned pixels ({p.pix_learn}), {p.students} students per point')),
            **{f'images_ipc{i}': show_set(s, title=f'{p.name}: learned pixels ({p.pix_learn}), IPC {i}, {p.pix_steps} steps') for i, s in sets.items()})
     r.finish(pixel_finding(curve, p.pix_learn), sets={str(i): str(r.folder.out/'pixels'/f'ipc{i}'/'set') for i in p.ipc})
     return curve
 
-run_pixels.finds = lambda rec: pixel_finding(curve_summary(rec.rows, 'pix_step'), json.loads((rec.folder/'run.json').read_text())['protocol']['pix_learn'])
+run_pixels.finds = lambda rec: pixel_finding(cell_summary(rec.rows, ('ipc', 'pix_step')), rec.config['pix_learn'])
