@@ -11,11 +11,13 @@ from functools import partial
 from pathlib import Path
 import numpy as np, torch
 from fastai.optimizer import OptimWrapper
+from fastai.callback.core import Callback
 
 # %% auto #0
-__all__ = ['DISK_FAULTS', 'LDError', 'check', 'pick_device', 'sgd', 'seeded_gen', 'atomic_write', 'atomic_save', 'atomic_csv',
-           'saved_state', 'disk_fault', 'config_hash', 'cache_dir', 'holder_note', 'hold_lock', 'release_lock',
-           'lock_holder', 'lock_file', 'entry_lock', 'set_seed']
+__all__ = ['PRECISIONS', 'DISK_FAULTS', 'LDError', 'check', 'pick_device', 'sgd', 'has_bf16', 'check_precision', 'autocast',
+           'Autocast', 'seeded_gen', 'atomic_write', 'atomic_save', 'atomic_csv', 'saved_state', 'disk_fault',
+           'config_hash', 'cache_dir', 'holder_note', 'hold_lock', 'release_lock', 'lock_holder', 'lock_file',
+           'entry_lock', 'set_seed']
 
 # %% ../nbs/00_core.ipynb #4f2d1e0c
 class LDError(ValueError):
@@ -39,6 +41,45 @@ def pick_device(cpu:bool=False) -> torch.device:
 def sgd(mom:float=0.9, wd:float=5e-4):
     "PyTorch's SGD (momentum `mom`, L2 weight decay `wd`) as a fastai `opt_func`."
     return partial(OptimWrapper, opt=torch.optim.SGD, momentum=mom, weight_decay=wd)
+
+# %% ../nbs/00_core.ipynb #27f8fa4d
+PRECISIONS = ('fp32', 'bf16')
+
+def _cpu_flags() -> set:
+    "The feature flags of this machine's CPU (`/proc/cpuinfo`; empty where there is none)."
+    try: text = Path('/proc/cpuinfo').read_text()
+    except OSError: return set()
+    return {f for line in text.splitlines() if line.split(':')[0].strip() in ('flags', 'Features') for f in line.split(':', 1)[1].split()}
+
+def has_bf16(device) -> bool:
+    "Whether `device` computes in bfloat16 natively: a CUDA GPU that says so, a CPU with AVX512-BF16, AMX or (ARM) BF16."
+    device = torch.device(device)
+    if device.type == 'cuda': return torch.cuda.is_bf16_supported()
+    return bool(_cpu_flags() & {'avx512_bf16', 'amx_bf16', 'bf16'})
+
+def check_precision(precision:str, device=None):
+    "Refuse an unknown precision, or `bf16` on a `device` without native bfloat16."
+    check(precision in PRECISIONS, f'unknown precision {precision!r}; choose one of {", ".join(PRECISIONS)}')
+    device = torch.device(device or pick_device())
+    check(precision != 'bf16' or has_bf16(device),
+          f'--precision bf16: this {"GPU" if device.type == "cuda" else "CPU"} has no bfloat16 instructions '
+          f'({"torch.cuda.is_bf16_supported() is False" if device.type == "cuda" else "no avx512_bf16, amx_bf16 or bf16 flag"}); '
+          'use --precision fp32')
+
+def autocast(precision:str, device) -> torch.autocast:
+    "The autocast context of `precision` on `device`: bfloat16 for `bf16`, off for `fp32`."
+    return torch.autocast(torch.device(device).type, torch.bfloat16, enabled=precision == 'bf16')
+
+# %% ../nbs/00_core.ipynb #81554a4d
+class Autocast(Callback):
+    "Run each batch's forward pass under the autocast of `precision` ('bf16': bfloat16) on the batch's device; predictions in float32."
+    order = 8  # after DSA (5) and the online teacher (6): augmentation and relabelling stay in float32
+    def __init__(self, precision:str='bf16'): self.precision, self.ctx = precision, None
+    def before_batch(self):
+        self.ctx = autocast(self.precision, self.xb[0].device); self.ctx.__enter__()
+    def after_pred(self):
+        self.ctx.__exit__(None, None, None); self.ctx = None
+        self.learn.pred = self.pred.float()
 
 # %% ../nbs/00_core.ipynb #70d91bc5
 def seeded_gen(seed:int, device='cpu') -> torch.Generator:

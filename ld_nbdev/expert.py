@@ -36,6 +36,7 @@ class ExpertConfig:
     steps: tuple = (10, 25, 50, 100)  # extra checkpoints, in optimiser steps
     seed: int = 0             # model initialisation and batch order
     compile: bool = False     # train through `torch.compile` (checkpoints equal eager ones to rounding)
+    precision: str = 'fp32'   # 'fp32', or 'bf16': forward passes (training and scoring) under bfloat16 autocast
 
 # %% ../nbs/04_expert.ipynb #eb3ce90f
 AUGS = {'flip': ('flip',), 'dsa': tuple(DSA_FAMILIES), 'none': ()}
@@ -48,7 +49,9 @@ def expert_learner(sp:Splits, cfg:ExpertConfig=ExpertConfig(), cbs=None) -> Lear
     model = compiled(get_model(cfg.arch, sp.n_in, sp.c, sp.im_size).to(sp.train.x.device), cfg.compile)
     dls = DataLoaders(TensorDL(sp.train.x, sp.train.y, bs=cfg.bs, shuffle=True, seed=cfg.seed),
                       TensorDL(sp.valid.x, sp.valid.y, bs=1024))
+    check_precision(cfg.precision, sp.train.x.device)
     aug = [DSA(AUGS[cfg.aug], seed=cfg.seed)] if AUGS[cfg.aug] else []
+    aug += [Autocast(cfg.precision)] if cfg.precision != 'fp32' else []
     return Learner(dls, model, loss_func=torch.nn.CrossEntropyLoss(), opt_func=sgd(cfg.mom, cfg.wd), lr=cfg.lr,
                    metrics=accuracy, cbs=aug + list(cbs or []))
 
@@ -103,8 +106,9 @@ def load_weights(model:torch.nn.Module, f) -> torch.nn.Module:
 class SaveTrajectory(Callback):
     "Save checkpoints at step 0, at `steps` and after every epoch, with a manifest row for each (continuing `rows`)."
     order = 60  # after the Recorder has updated the smoothed loss
-    def __init__(self, path, sp:Splits, steps=(), rows=None):
+    def __init__(self, path, sp:Splits, steps=(), rows=None, precision:str='fp32', compile:bool=False):
         self.path, self.sp, self.steps, self.rows = Path(path), sp, set(steps), list(rows or [])
+        self.score = dict(precision=precision, compile=compile)  # how checkpoints are scored: as the expert trains
 
     def before_fit(self):
         if not self.rows: self._save(0, float('nan'))
@@ -117,7 +121,8 @@ class SaveTrajectory(Callback):
         m, sp = uncompiled(self.learn.model), self.sp  # plain weights and evaluation, whatever trains
         atomic_save(m.state_dict(), self.path/f'step_{step:06d}.pt')
         self.rows.append(dict(step=step, epoch=step / len(self.learn.dls.train), train_loss=loss,
-                              valid_acc=accuracy_of(m, sp.valid.x, sp.valid.y), test_acc=accuracy_of(m, sp.test.x, sp.test.y),
+                              valid_acc=accuracy_of(m, sp.valid.x, sp.valid.y, **self.score),
+                              test_acc=accuracy_of(m, sp.test.x, sp.test.y, **self.score),
                               file=f'step_{step:06d}.pt'))
         df = pd.DataFrame(self.rows)
         atomic_csv(df, self.path/'trajectory.csv')
@@ -168,13 +173,18 @@ class ExpertState(Callback):
 
 # %% ../nbs/04_expert.ipynb #3ccdc400
 def expert_key(sp:Splits, cfg:ExpertConfig) -> str:
-    "The cache key of expert `cfg` on data `sp`: data and every setting (`compile` only when on, so eager keys keep their value)."
+    "The cache key of expert `cfg` on data `sp`: data and every setting (`compile` only when on and `precision` only when not fp32, so older keys keep their value)."
     d = asdict(cfg)
     if not d['compile']: del d['compile']
+    if d['precision'] == 'fp32': del d['precision']
     return config_hash({'data': sp.key, **d})
 
 # %% ../nbs/04_expert.ipynb #8136a364
-def _settings(sp:Splits, cfg:ExpertConfig) -> dict: return dict(asdict(cfg), data_key=sp.key, steps=sorted(cfg.steps))
+def _settings(sp:Splits, cfg:ExpertConfig) -> dict:
+    "What a resumable state is checked against (`precision` only when not fp32: states saved before it existed still resume)."
+    d = dict(asdict(cfg), data_key=sp.key, steps=sorted(cfg.steps))
+    if d['precision'] == 'fp32': del d['precision']
+    return d
 
 def _load_state(folder:Path) -> dict|None:
     "The training state saved in `folder`, or None if there is none or it cannot be read."
@@ -187,7 +197,7 @@ def _shorter_run(root:Path, sp:Splits, cfg:ExpertConfig) -> Path|None:
     for f in root.glob(f'{cfg.arch}-*/resume.pt'):
         s = (_load_state(f.parent) or {}).get('settings')
         if not s or f.parent.suffix == '.partial' or not (f.parent/'expert.json').exists(): continue  # finished experts only
-        same = all(s[k] == want[k] for k in want if k not in ('epochs', 'steps'))
+        same = all(s.get(k) == want.get(k) for k in set(s) | set(want) if k not in ('epochs', 'steps'))
         end = s['epochs'] * json.loads((f.parent/'expert.json').read_text())['steps_per_epoch']
         steps_ok = set(s['steps']) <= set(want['steps']) and all(x > end for x in set(want['steps']) - set(s['steps']))
         if same and steps_ok and s['epochs'] < cfg.epochs and (best is None or s['epochs'] > best[0]): best = (s['epochs'], f.parent)
@@ -219,7 +229,7 @@ def _train_into(tmp:Path, root:Path, sp:Splits, cfg:ExpertConfig, show:bool):
             state = _load_state(prior)
             for r in state['rows']: shutil.copy2(prior/r['file'], tmp/r['file'])
     for t in tmp.glob('.*.tmp'): t.unlink()  # left by a process killed mid-write
-    learn = expert_learner(sp, cfg, cbs=[SaveTrajectory(tmp, sp, cfg.steps, rows=state and state['rows']),
+    learn = expert_learner(sp, cfg, cbs=[SaveTrajectory(tmp, sp, cfg.steps, rows=state and state['rows'], precision=cfg.precision, compile=cfg.compile),
                                          ExpertState(tmp, settings, state)])
     start = state['epoch'] if state else 0
     if show: learn.fit(cfg.epochs, start_epoch=start)

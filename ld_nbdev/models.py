@@ -8,8 +8,8 @@ import copy, torch, torch.nn as nn
 from .core import *
 
 # %% auto #0
-__all__ = ['MODELS', 'conv_block', 'ConvNet', 'resnet18', 'auto_depth', 'get_model', 'StackedConvNet', 'predict_logits',
-           'accuracy_of', 'compiled', 'uncompiled']
+__all__ = ['MODELS', 'SCORE_BS', 'conv_block', 'ConvNet', 'resnet18', 'auto_depth', 'get_model', 'StackedConvNet',
+           'predict_logits', 'accuracy_of', 'compiled', 'uncompiled', 'Scorer', 'scorer']
 
 # %% ../nbs/02_models.ipynb #047f4d9a
 def conv_block(n_in:int, n_out:int):
@@ -95,22 +95,26 @@ class StackedConvNet(nn.Module):
 
 # %% ../nbs/02_models.ipynb #d3c39670
 @torch.inference_mode()
-def predict_logits(model:nn.Module, x:torch.Tensor, bs:int=1024) -> torch.Tensor:
-    "Logits of `model` (in eval mode) on `x`, computed in batches on the model's device."
+def _eager_logits(model:nn.Module, x:torch.Tensor, bs:int, precision:str) -> torch.Tensor:
     dev = next(model.parameters()).device
     fast = dev.type == 'cpu' and x.dim() == 4
     m = copy.deepcopy(model).to(memory_format=torch.channels_last) if fast else model
     was_training = m.training
     m.eval()
     fmt = torch.channels_last if fast else torch.contiguous_format
-    out = torch.cat([m(x[i:i + bs].to(dev).contiguous(memory_format=fmt)) for i in range(0, len(x), bs)])
+    with autocast(precision, dev):
+        out = torch.cat([m(x[i:i + bs].to(dev).contiguous(memory_format=fmt)).float() for i in range(0, len(x), bs)])
     m.train(was_training)
     return out
 
+def predict_logits(model:nn.Module, x:torch.Tensor, bs:int=1024, precision:str='fp32', compile:bool=False) -> torch.Tensor:
+    "Logits of `model` (in eval mode) on `x`, in batches on the model's device, in `precision`; `compile`: through the shared compiled `Scorer` (batches of `SCORE_BS`)."
+    return scorer(model, precision)(model, x) if compile else _eager_logits(model, x, bs, precision)
+
 # %% ../nbs/02_models.ipynb #9dd20d68
-def accuracy_of(model:nn.Module, x:torch.Tensor, y:torch.Tensor, bs:int=1024) -> float:
-    "Top-1 accuracy of `model` on `(x, y)`."
-    return (predict_logits(model, x, bs).argmax(1).cpu() == y.cpu()).float().mean().item()
+def accuracy_of(model:nn.Module, x:torch.Tensor, y:torch.Tensor, bs:int=1024, precision:str='fp32', compile:bool=False) -> float:
+    "Top-1 accuracy of `model` on `(x, y)` (scored as `predict_logits` does)."
+    return (predict_logits(model, x, bs, precision, compile).argmax(1).cpu() == y.cpu()).float().mean().item()
 
 # %% ../nbs/02_models.ipynb #c3a03573
 def compiled(model:torch.nn.Module, on:bool=True) -> torch.nn.Module:
@@ -123,3 +127,36 @@ def compiled(model:torch.nn.Module, on:bool=True) -> torch.nn.Module:
 def uncompiled(model:torch.nn.Module) -> torch.nn.Module:
     "The plain module behind a compiled one (the module itself otherwise)."
     return getattr(model, '_orig_mod', model)
+
+# %% ../nbs/02_models.ipynb #f6cf7c73
+SCORE_BS = 256  # the compiled scorer's batch: the fastest in benchmarks/precision_speed.csv (checked below)
+
+class Scorer:
+    "A compiled, shape-stable inference path for models shaped like `model`: batches of `bs`, in `precision`."
+    def __init__(self, model:nn.Module, precision:str='fp32', bs:int=SCORE_BS):
+        self.dev = next(model.parameters()).device
+        self.fmt = torch.channels_last if self.dev.type == 'cpu' else torch.contiguous_format
+        self.m = copy.deepcopy(uncompiled(model)).eval().to(memory_format=self.fmt)
+        self.f, self.precision, self.bs, self.calls = compiled(self.m), precision, bs, 0
+
+    def __call__(self, model:nn.Module, x:torch.Tensor) -> torch.Tensor:
+        "Logits of `model` (shaped like this scorer's) on `x`."
+        with torch.no_grad(): self.m.load_state_dict(uncompiled(model).state_dict())
+        out = []
+        with torch.inference_mode(), autocast(self.precision, self.dev):
+            for i in range(0, len(x), self.bs):
+                b = x[i:i + self.bs].to(self.dev)
+                n = len(b)
+                if n < self.bs: b = torch.cat([b, b.new_zeros(self.bs - n, *b.shape[1:])])
+                out.append(self.f(b.contiguous(memory_format=self.fmt))[:n].float())
+        self.calls += 1
+        return torch.cat(out)
+
+_SCORERS = {}
+
+def scorer(model:nn.Module, precision:str='fp32') -> Scorer:
+    "The process's `Scorer` for models of `model`'s class, parameter shapes and device in `precision` (made on first use)."
+    m = uncompiled(model)
+    k = (type(m), tuple((n, tuple(v.shape), v.dtype) for n, v in m.state_dict().items()), next(m.parameters()).device, precision)
+    if k not in _SCORERS: _SCORERS[k] = Scorer(m, precision)
+    return _SCORERS[k]

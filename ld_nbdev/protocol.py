@@ -59,7 +59,9 @@ class Protocol:
     zca: bool = False                # ZCA-whiten the images
     arch: str = 'convnet'            # model of expert and students: convnet, convnetd3, convnetd4 or resnet18
     seed: int = 0                    # seed of the split, the images, the expert and the first student
-    compile: bool = False            # train students and experts through torch.compile (faster on long runs; equal to rounding)
+    compile: bool = False            # train and score students and experts through torch.compile (faster on long runs; equal to rounding)
+    precision: str = 'fp32'          # fp32, or bf16: students' and experts' forward passes (training and scoring) under bfloat16 autocast
+    expert_precision: str|None = None  # the experts' precision, when it differs from --precision (compare students on one expert)
     experts: int = 1                 # experts, seeds seed, seed+1, ...; more than 1 adds ensemble-label students
     expert_epochs: int = 1           # expert training epochs
     expert_lr: float = 0.01          # expert learning rate
@@ -77,6 +79,9 @@ class Protocol:
         if self.data is None: check(self.dataset in DATASETS, f'unknown dataset {self.dataset!r}; choose one of '
                                     f'{", ".join(DATASETS)} or pass a folder with --data')
         else: check(Path(self.data).expanduser().is_dir(), f'{self.data}: data folder not found')
+        for k in ('precision', 'expert_precision'):
+            v = getattr(self, k)
+            check(v is None and k != 'precision' or v in PRECISIONS, f'--{k}: unknown precision {v!r}; choose one of {", ".join(PRECISIONS)}')
         check(self.arch in MODELS, f'unknown model {self.arch!r}; choose one of {", ".join(MODELS)}')
         for i in self.ipc: check(i >= 1, f'--ipc must be >= 1, got {i}')
         check(self.students >= 1, f'--students must be >= 1, got {self.students}')
@@ -105,14 +110,20 @@ class Protocol:
         "The `i`-th expert's settings (seed `seed + i`)."
         return ExpertConfig(arch=self.arch, epochs=self.expert_epochs, lr=self.expert_lr, mom=self.expert_mom, wd=self.expert_wd,
                             bs=self.expert_bs, aug=self.expert_aug, steps=self.expert_steps, seed=self.seed + i,
-                            compile=self.compile)
+                            compile=self.compile, precision=self.expert_precision or self.precision)
     def expert_configs(self) -> list:
         "The settings of every expert the run trains (an analysis comparing expert recipes gives its own)."
         return [self.expert_config(i) for i in range(self.experts)]
-    def student_config(self) -> StudentConfig: return StudentConfig(arch=self.arch, lr=self.lr[0], compile=self.compile)
+    def student_config(self) -> StudentConfig:
+        return StudentConfig(arch=self.arch, lr=self.lr[0], compile=self.compile, precision=self.precision)
     def student_configs(self) -> dict:
         "IPC -> the students' settings (the first learning rate, that IPC's epochs)."
         return {i: replace(self.student_config(), epochs=e) for i, e in self.epochs_per_ipc().items()}
+
+    def check_device(self, device):
+        "Checks that need the device, before any data is read: bfloat16 only where it is native."
+        for k in ('precision', 'expert_precision'):
+            if getattr(self, k): check_precision(getattr(self, k), device)
 
     def check_data(self, d):
         "Checks that need the data, before any expert trains: `d` has the classes `c` named `classes`, each class's training images `counts` and those the validation split leaves `kept` (their least: `smallest`), the expert's `last` step and the `steps` every expert saves (a namespace made by hand may leave out counts, kept and steps)."
@@ -351,6 +362,7 @@ def open_run(name:str, p:Protocol, out, force:bool=False, quiet:bool=False, cpu:
     "Start experiment `name` of protocol `p` in folder `out` (held by this run; `wait`: queue behind another), trained on `backend` (None: here); the `Run`."
     device = pick_device(cpu)
     say = (lambda *a: None) if quiet else (lambda *a: print(*a, flush=True))
+    p.check_device(device)
     rf = RunFolder(out, run_settings(p, device), force, defaults={f.name: f.default for f in fields(p) if f.default is not MISSING},
                    grows=p.grows, retired=RETIRED, wait=wait, say=say)
     try:

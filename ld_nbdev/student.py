@@ -34,7 +34,8 @@ class StudentConfig:
     dsa: bool = True        # DSA augmentation of every batch
     phases: int = 4         # learning-rate phases: the rate is cut `phases - 1` times, evenly
     gamma: float = 0.3      # factor of each cut
-    compile: bool = False   # train through `torch.compile` (faster on long runs; numerically equal only to rounding)
+    compile: bool = False   # train (and score) through `torch.compile` (faster on long runs; numerically equal only to rounding)
+    precision: str = 'fp32' # 'fp32', or 'bf16': forward passes (training and scoring) under bfloat16 autocast
 
 # %% ../nbs/06_student.ipynb #c3601eb4
 def step_sched(lr:float, phases:int=4, gamma:float=0.3):
@@ -65,6 +66,7 @@ def _check(x, labels, cfg):
     check(labels.dim() in (2, 3), f'labels must be probabilities of shape (N, classes), got shape {tuple(labels.shape)}')
     check(cfg.epochs >= 1, f'student epochs must be >= 1, got {cfg.epochs}')
     check(cfg.lr > 0, f'student lr must be > 0, got {cfg.lr}')
+    check_precision(cfg.precision, x.device)
     check(len(x) == labels.shape[-2], f'{len(x)} images but {labels.shape[-2]} labels')
 
 # %% ../nbs/06_student.ipynb #2d768f73
@@ -79,7 +81,7 @@ def student_learner(x:torch.Tensor, labels:torch.Tensor, cfg:StudentConfig=Stude
     idx = torch.arange(len(x), device=x.device)
     dls = DataLoaders(TensorDL(x, idx, bs=cfg.bs, shuffle=True, seed=seed, passes=passes), TensorDL())
     cbs = [SoftTargets(labels.to(x.device)), StopOnNaN()] + ([DSA(seed=seed)] if cfg.dsa else []) + \
-          ([OnlineTeacher(teacher)] if teacher is not None else [])
+          ([OnlineTeacher(teacher)] if teacher is not None else []) + ([Autocast(cfg.precision)] if cfg.precision != 'fp32' else [])
     return Learner(dls, model, loss_func=soft_ce, opt_func=sgd(cfg.mom, cfg.wd), lr=cfg.lr, cbs=cbs)
 
 # %% ../nbs/06_student.ipynb #de2a2a38
@@ -153,7 +155,8 @@ def stacked_learner(x:torch.Tensor, labels:torch.Tensor, cfg:StudentConfig=Stude
         set_seed(s); nets.append(get_model(cfg.arch, x.shape[1], labels.shape[-1], x.shape[-1]))
     model = compiled(StackedConvNet(nets).to(x.device), cfg.compile)
     dls = DataLoaders(MemberDL(x, seeds, cfg.bs, passes=cfg.epochs), TensorDL())
-    cbs = [SoftTargets(labels.to(x.device)), MemberHealth()] + ([MemberDSA(seeds)] if cfg.dsa else [])
+    cbs = [SoftTargets(labels.to(x.device)), MemberHealth()] + ([MemberDSA(seeds)] if cfg.dsa else []) + \
+          ([Autocast(cfg.precision)] if cfg.precision != 'fp32' else [])
     if teachers is not None and any(t is not None for t in teachers):  # member i relabelled by teachers[i] (None: stored labels)
         check(len(teachers) == len(seeds), f'{len(teachers)} teachers but {len(seeds)} seeds'); cbs.append(OnlineTeacher(teachers))
     return Learner(dls, model, loss_func=soft_ce, opt_func=sgd(cfg.mom, cfg.wd), lr=cfg.lr, cbs=cbs)

@@ -54,7 +54,10 @@ class Trial:
         return dict(d, params=json.dumps(dict(self.params)), experts=' '.join(self.experts), **asdict(self.student))
 
     @cached_property
-    def key(self) -> str: return config_hash(self.record(), 16)  # computed once: trials are frozen
+    def key(self) -> str:  # computed once: trials are frozen
+        r = self.record()
+        if r['precision'] == 'fp32': del r['precision']  # float32 trials keep the keys they had before precision was a setting
+        return config_hash(r, 16)
 
 # %% ../nbs/07_sweep.ipynb #70e9a6a5
 LEDGER_COLS = ['key', *[f.name for f in fields(Trial) if f.name != 'student'], *[f.name for f in fields(StudentConfig)],
@@ -62,7 +65,9 @@ LEDGER_COLS = ['key', *[f.name for f in fields(Trial) if f.name != 'student'], *
 RESULT_COLS = LEDGER_COLS[LEDGER_COLS.index('acc'):]  # what training a trial gives
 
 # %% ../nbs/07_sweep.ipynb #60ec78d6
-_OLD_LAYOUTS = [[c for c in LEDGER_COLS if c not in gone] for gone in (('valid_acc', 'class_acc'), ('class_acc',))]  # earlier versions'
+_OLD_LAYOUTS = [[c for c in LEDGER_COLS if c not in gone] for gone in
+                (('precision',), ('valid_acc', 'class_acc', 'precision'), ('class_acc', 'precision'))]  # earlier versions'
+_WAS = dict(precision='fp32')  # what a column an earlier version lacked held in its rows
 _STR_COLS = ['key', 'data', 'recipe', 'params', 'experts', 'images', 'score', 'arch', 'class_acc', 'status', 'device']  # hashes look like numbers
 
 def _csv_text(rows, header:bool, cols=LEDGER_COLS) -> str:
@@ -102,7 +107,7 @@ class Ledger:
         rows = list(csv.DictReader(io.StringIO(whole)))
         if not rows: return
         if list(rows[0]) in _OLD_LAYOUTS:  # an earlier version's: today's layout in memory, on disk at the next append
-            rows, self._stale = [{c: r.get(c, '') for c in LEDGER_COLS} for r in rows], True
+            rows, self._stale = [{c: r.get(c, _WAS.get(c, '')) for c in LEDGER_COLS} for r in rows], True
         check(list(rows[0]) == LEDGER_COLS, f'{self.path}: not a ledger of this version of ld_nbdev')
         for r in rows: self.rows.setdefault(r['key'], r)
 
@@ -201,24 +206,25 @@ class Job:
     teachers: list|None = None  # a `Teacher` per student that relabels its augmented batches (None: its stored labels)
 
 # %% ../nbs/07_sweep.ipynb #795aa10e
-def class_scores(model, x:torch.Tensor, y:torch.Tensor, c:int) -> tuple:
-    "Accuracy of `model` on `(x, y)` and its accuracy on each of the `c` classes (NaN for a class with no images)."
+def class_scores(model, x:torch.Tensor, y:torch.Tensor, c:int, precision:str='fp32', compile:bool=False) -> tuple:
+    "Accuracy of `model` on `(x, y)` and its accuracy on each of the `c` classes (NaN for a class with no images), scored as `predict_logits` does."
     y = y.cpu()
-    hit = (predict_logits(model, x).argmax(1).cpu() == y).float()
+    hit = (predict_logits(model, x, precision=precision, compile=compile).argmax(1).cpu() == y).float()
     return hit.mean().item(), torch.zeros(c).index_add_(0, y, hit) / torch.bincount(y, minlength=c)
 
 # %% ../nbs/07_sweep.ipynb #939f54f6
 def train_job(job:Job, evals:dict, on_done=None) -> list:
     "Train `job`'s students and score each on its split in `evals` (`{'valid': (x, y), 'test': (x, y)}`); one result dict each."
     out, last, c = [], time.time(), job.labels.shape[-1]
+    how = dict(precision=job.cfg.precision, compile=job.cfg.compile)  # students are scored as they trained
     def done(i, res):
         nonlocal last
         ok, split = not isinstance(res, TrainingDiverged), job.scores[i]
-        acc, per = class_scores(res, *evals[split], c) if ok else (float('nan'), None)
+        acc, per = class_scores(res, *evals[split], c, **how) if ok else (float('nan'), None)
         r = dict(acc=acc, class_acc='' if per is None else class_text(per),
                  status='ok' if ok else f'diverged: {str(res).splitlines()[-1].strip()}',
                  seconds=round(time.time() - last, 3), device=job.x.device.type)
-        r['valid_acc'] = acc if split == 'valid' or not ok else accuracy_of(res, *evals['valid'])
+        r['valid_acc'] = acc if split == 'valid' or not ok else accuracy_of(res, *evals['valid'], **how)
         last = time.time(); out.append(r)
         if on_done: on_done(i, r)
     train_students(job.x, job.labels, job.cfg, job.seeds, on_done=done, teachers=job.teachers)
