@@ -40,12 +40,12 @@ def timed(f):
     t = time.perf_counter(); f(); return time.perf_counter() - t
 
 
-def expert_images_per_s(n, compile_, epochs=2):
-    "Images per second of an expert epoch (flips, batch 256) after the first, through `expert_learner`; random CIFAR-sized data."
+def expert_images_per_s(n, compile_, epochs=2, precision='fp32', aug='flip'):
+    "Images per second of an expert epoch (`aug`, batch 256, `precision`) after the first, through `expert_learner`; random CIFAR-sized data."
     g = seeded_gen(0)
     s = ImageSet(torch.randn(n, 3, 32, 32, generator=g), torch.randint(10, (n,), generator=g), [str(i) for i in range(10)])
     small = s.subset(torch.arange(256))
-    learn = expert_learner(Splits(s, small, small, None, 'bench'), ExpertConfig(epochs=1, compile=compile_))
+    learn = expert_learner(Splits(s, small, small, None, 'bench'), ExpertConfig(epochs=1, compile=compile_, precision=precision, aug=aug))
     with learn.no_bar(), learn.no_logging():
         learn.fit(1)  # compiles, when asked to
         t = timed(lambda: learn.fit(epochs - 1))

@@ -129,15 +129,15 @@ def uncompiled(model:torch.nn.Module) -> torch.nn.Module:
     return getattr(model, '_orig_mod', model)
 
 # %% ../nbs/02_models.ipynb #f6cf7c73
-SCORE_BS = 256  # the compiled scorer's batch: the fastest in benchmarks/precision_speed.csv (checked below)
+SCORE_BS = 64  # the compiled scorer's batch: the fastest bfloat16 batch in benchmarks/precision_speed.csv (checked below)
 
 class Scorer:
     "A compiled, shape-stable inference path for models shaped like `model`: batches of `bs`, in `precision`."
-    def __init__(self, model:nn.Module, precision:str='fp32', bs:int=SCORE_BS):
+    def __init__(self, model:nn.Module, precision:str='fp32', bs:int|None=None):
         self.dev = next(model.parameters()).device
         self.fmt = torch.channels_last if self.dev.type == 'cpu' else torch.contiguous_format
         self.m = copy.deepcopy(uncompiled(model)).eval().to(memory_format=self.fmt)
-        self.f, self.precision, self.bs, self.calls = compiled(self.m), precision, bs, 0
+        self.f, self.precision, self.bs, self.calls = compiled(self.m), precision, bs or SCORE_BS, 0  # read when made: a benchmark may set it
 
     def __call__(self, model:nn.Module, x:torch.Tensor) -> torch.Tensor:
         "Logits of `model` (shaped like this scorer's) on `x`."
@@ -157,6 +157,6 @@ _SCORERS = {}
 def scorer(model:nn.Module, precision:str='fp32') -> Scorer:
     "The process's `Scorer` for models of `model`'s class, parameter shapes and device in `precision` (made on first use)."
     m = uncompiled(model)
-    k = (type(m), tuple((n, tuple(v.shape), v.dtype) for n, v in m.state_dict().items()), next(m.parameters()).device, precision)
+    k = (type(m), tuple((n, tuple(v.shape), v.dtype) for n, v in m.state_dict().items()), next(m.parameters()).device, precision, SCORE_BS)
     if k not in _SCORERS: _SCORERS[k] = Scorer(m, precision)
     return _SCORERS[k]

@@ -39,7 +39,8 @@ def student_rows(experts, df:pd.DataFrame) -> pd.DataFrame:
     nan = pd.Series(float('nan'), df.index)
     out = pd.DataFrame(dict(ipc=df.ipc, recipe=df.recipe, expert=df.experts, step=df.get('step', nan), T=df.get('T', nan),
                             seed=df.seed, epochs=df.epochs, lr=df.lr, test_acc=df.acc, valid_acc=df.valid_acc,
-                            status=df.status, seconds=df.seconds, device=df.device))
+                            status=df.status, seconds=df.seconds, device=df.device,
+                            precision=df['precision'] if 'precision' in df else 'fp32'))
     for col, src in (('expert_epoch', 'epoch'), ('expert_valid_acc', 'valid_acc'), ('expert_test_acc', 'test_acc')):
         out[col] = [man[e].loc[int(s), src] if e in man and pd.notna(s) else float('nan') for e, s in zip(out.expert, out.step)]
     params = dict.fromkeys(k for p in df.params for k in json.loads(p) if k not in ('step', 'T'))
