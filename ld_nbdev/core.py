@@ -57,14 +57,14 @@ def has_bf16(device) -> bool:
     if device.type == 'cuda': return torch.cuda.is_bf16_supported()
     return bool(_cpu_flags() & {'avx512_bf16', 'amx_bf16', 'bf16'})
 
-def check_precision(precision:str, device=None):
-    "Refuse an unknown precision, or `bf16` on a `device` without native bfloat16."
+def check_precision(precision:str, device=None, flag:str='--precision'):
+    "Refuse an unknown precision, or `bf16` on a `device` without native bfloat16 (the message names the setting `flag`)."
     check(precision in PRECISIONS, f'unknown precision {precision!r}; choose one of {", ".join(PRECISIONS)}')
     device = torch.device(device or pick_device())
     check(precision != 'bf16' or has_bf16(device),
-          f'--precision bf16: this {"GPU" if device.type == "cuda" else "CPU"} has no bfloat16 instructions '
+          f'{flag} bf16: this {"GPU" if device.type == "cuda" else "CPU"} has no bfloat16 instructions '
           f'({"torch.cuda.is_bf16_supported() is False" if device.type == "cuda" else "no avx512_bf16, amx_bf16 or bf16 flag"}); '
-          'use --precision fp32')
+          f'use {flag} fp32')
 
 def autocast(precision:str, device) -> torch.autocast:
     "The autocast context of `precision` on `device`: bfloat16 for `bf16`, off for `fp32`."

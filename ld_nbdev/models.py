@@ -8,8 +8,8 @@ import copy, torch, torch.nn as nn
 from .core import *
 
 # %% auto #0
-__all__ = ['MODELS', 'SCORE_BS', 'conv_block', 'ConvNet', 'resnet18', 'auto_depth', 'get_model', 'StackedConvNet',
-           'predict_logits', 'accuracy_of', 'compiled', 'uncompiled', 'Scorer', 'scorer']
+__all__ = ['MODELS', 'TIE_MARGIN', 'SCORE_BS', 'conv_block', 'ConvNet', 'resnet18', 'auto_depth', 'get_model', 'StackedConvNet',
+           'settle_ties', 'predict_logits', 'accuracy_of', 'compiled', 'uncompiled', 'Scorer', 'scorer']
 
 # %% ../nbs/02_models.ipynb #047f4d9a
 def conv_block(n_in:int, n_out:int):
@@ -94,6 +94,20 @@ class StackedConvNet(nn.Module):
 
 
 # %% ../nbs/02_models.ipynb #d3c39670
+TIE_MARGIN = 4  # how many times the calibration batch's largest bfloat16 error a top-two margin must exceed to stand
+
+def settle_ties(logits:torch.Tensor, x:torch.Tensor, fp32, n:int=64) -> torch.Tensor:
+    "bfloat16 `logits` of images `x` with the first `n` images, and those whose top two logits lie too close for bfloat16 to call, recomputed by `fp32` (images -> float32 logits)."
+    if logits.shape[1] < 2 or not len(x): return logits
+    ref = fp32(x[:n])
+    err = (logits[:len(ref)] - ref).abs().max()  # this model's bfloat16 error, measured on the first images
+    logits[:len(ref)] = ref
+    top = logits.topk(2, 1).values
+    close = ((top[:, 0] - top[:, 1]) <= TIE_MARGIN * err).nonzero().flatten()
+    close = close[close >= len(ref)]
+    if len(close): logits[close] = fp32(x[close])
+    return logits
+
 @torch.inference_mode()
 def _eager_logits(model:nn.Module, x:torch.Tensor, bs:int, precision:str) -> torch.Tensor:
     dev = next(model.parameters()).device
@@ -105,7 +119,7 @@ def _eager_logits(model:nn.Module, x:torch.Tensor, bs:int, precision:str) -> tor
     with autocast(precision, dev):
         out = torch.cat([m(x[i:i + bs].to(dev).contiguous(memory_format=fmt)).float() for i in range(0, len(x), bs)])
     m.train(was_training)
-    return out
+    return out if precision == 'fp32' else settle_ties(out, x, lambda v: _eager_logits(model, v, bs, 'fp32'))
 
 def predict_logits(model:nn.Module, x:torch.Tensor, bs:int=1024, precision:str='fp32', compile:bool=False) -> torch.Tensor:
     "Logits of `model` (in eval mode) on `x`, in batches on the model's device, in `precision`; `compile`: through the shared compiled `Scorer` (batches of `SCORE_BS`)."
@@ -139,18 +153,23 @@ class Scorer:
         self.m = copy.deepcopy(uncompiled(model)).eval().to(memory_format=self.fmt)
         self.f, self.precision, self.bs, self.calls = compiled(self.m), precision, bs or SCORE_BS, 0  # read when made: a benchmark may set it
 
-    def __call__(self, model:nn.Module, x:torch.Tensor) -> torch.Tensor:
-        "Logits of `model` (shaped like this scorer's) on `x`."
-        with torch.no_grad(): self.m.load_state_dict(uncompiled(model).state_dict())
+    def _run(self, x:torch.Tensor, precision:str) -> torch.Tensor:
         out = []
-        with torch.inference_mode(), autocast(self.precision, self.dev):
+        with torch.inference_mode(), autocast(precision, self.dev):
             for i in range(0, len(x), self.bs):
                 b = x[i:i + self.bs].to(self.dev)
                 n = len(b)
                 if n < self.bs: b = torch.cat([b, b.new_zeros(self.bs - n, *b.shape[1:])])
                 out.append(self.f(b.contiguous(memory_format=self.fmt))[:n].float())
-        self.calls += 1
         return torch.cat(out)
+
+    def __call__(self, model:nn.Module, x:torch.Tensor) -> torch.Tensor:
+        "Logits of `model` (shaped like this scorer's) on `x`; in bfloat16, near ties settled in float32."
+        with torch.no_grad(): self.m.load_state_dict(uncompiled(model).state_dict())
+        out = self._run(x, self.precision)
+        if self.precision != 'fp32': out = settle_ties(out, x, lambda v: self._run(v, 'fp32'), self.bs)
+        self.calls += 1
+        return out
 
 _SCORERS = {}
 

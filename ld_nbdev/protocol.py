@@ -123,7 +123,7 @@ class Protocol:
     def check_device(self, device):
         "Checks that need the device, before any data is read: bfloat16 only where it is native."
         for k in ('precision', 'expert_precision'):
-            if getattr(self, k): check_precision(getattr(self, k), device)
+            if getattr(self, k): check_precision(getattr(self, k), device, f'--{k}')
 
     def check_data(self, d):
         "Checks that need the data, before any expert trains: `d` has the classes `c` named `classes`, each class's training images `counts` and those the validation split leaves `kept` (their least: `smallest`), the expert's `last` step and the `steps` every expert saves (a namespace made by hand may leave out counts, kept and steps)."

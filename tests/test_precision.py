@@ -16,12 +16,12 @@ def test_bf16_refused_on_a_cpu_without_it(tmp_path):
     out = tmp_path / 'out'
     with patch('ld_nbdev.core._cpu_flags', lambda: {'avx2', 'avx512f'}):
         one_line_error(*cli('baseline', '--preset', 'digits', '--precision', 'bf16', '--out', out)[::2],
-                       '--precision bf16: this CPU has no bfloat16 instructions', 'ld_run')
+                       '--precision bf16: this CPU has no bfloat16 instructions', 'ld_run baseline')
         one_line_error(*cli('baseline', '--preset', 'digits', '--expert_precision', 'bf16', '--out', out)[::2],
-                       '--precision bf16: this CPU has no bfloat16 instructions', 'ld_run')
+                       '--expert_precision bf16: this CPU has no bfloat16 instructions', 'ld_run baseline')
     assert not out.exists()
     one_line_error(*cli('baseline', '--preset', 'digits', '--precision', 'fp16', '--out', out)[::2],
-                   "--precision: unknown precision 'fp16'", 'ld_run')
+                   "--precision: unknown precision 'fp16'", 'ld_run baseline')
 
 
 @pytest.mark.skipif(not has_bf16('cpu'), reason='this CPU has no bfloat16')
