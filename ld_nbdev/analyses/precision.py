@@ -77,7 +77,7 @@ def run_precision(r:Run) -> pd.DataFrame:
 
 # %% ../../nbs/analyses/14_precision.ipynb #adcb1db8
 def precision_finding(rows:pd.DataFrame) -> str:
-    "Sentences: per cell, float32 against bfloat16 and the paired difference; how many cells lie within the spread; the time per student."
+    "Sentences: per cell, float32 against bfloat16 and the paired difference; how many cells lie within the spread."
     t = precision_table(rows)
     if not len(t): return 'No cell has students in both precisions yet.'
     out = [f"IPC {r.ipc}, {r.labels}: float32 {r.fp32_mean:.1f} ± {r.fp32_std:.1f} %, bfloat16 {r.bf16_mean:.1f} ± {r.bf16_std:.1f} %; "
@@ -85,8 +85,7 @@ def precision_finding(rows:pd.DataFrame) -> str:
            f"{'within' if r.within else 'outside'} their spread ({r.spread:.2f})." for r in t.itertuples()]
     n = int(t.within.sum())
     out.append(f"{n} of {len(t)} cells lie within the students' spread; the mean difference over all cells is "
-               f"{t.diff_mean.mean():+.2f} points. A bfloat16 student took {t.bf16_s.sum() / t.fp32_s.sum():.2f} of a float32 one's "
-               'time (training and scoring, as the ledger timed them).')
+               f"{t.diff_mean.mean():+.2f} points. (What bfloat16 saves in time is the benchmark's to say: BENCHMARKS.md.)")
     return ' '.join(out)
 
 run_precision.finds = lambda rec: precision_finding(rec.rows)
