@@ -143,7 +143,7 @@ def uncompiled(model:torch.nn.Module) -> torch.nn.Module:
     return getattr(model, '_orig_mod', model)
 
 # %% ../nbs/02_models.ipynb #f6cf7c73
-SCORE_BS = 64  # the compiled scorer's batch: the fastest bfloat16 batch in benchmarks/precision_speed.csv (checked below)
+SCORE_BS = 32  # the compiled scorer's batch: the fastest bfloat16 batch in benchmarks/precision_speed.csv (checked below)
 
 class Scorer:
     "A compiled, shape-stable inference path for models shaped like `model`: batches of `bs`, in `precision`."

@@ -42,7 +42,8 @@ def table2_record(summ:pd.DataFrame, run:dict, ipcs=PAPER_IPCS, paper:pd.DataFra
                 T_grid=' '.join(map(str, p['temperature'])), expert_epochs=e['epochs'], expert_lr=e['lr'],
                 expert_bs=e['bs'], expert_steps=' '.join(map(str, e['steps'])), device=run['device'], gpu=run.get('gpu'), cpu=run['cpu'], threads=run['threads'], wall_s=run['wall_s'],
                 torch=run['torch'], fastai=run['fastai'], fastcore=run['fastcore'], python=run['python'],
-                commit=run['commit'], dirty=run.get('dirty'), note=run.get('note'))
+                commit=run['commit'], dirty=run.get('dirty'), note=run.get('note'),
+                **({'precision': p['precision'], 'compile': p.get('compile')} if p.get('precision', 'fp32') != 'fp32' else {}))  # float32 records keep their columns
     first = ['dataset', 'ipc', 'labels', 'status', 'acc_mean', 'acc_std', 'students', 'paper_acc']
     rec = rec.assign(**info)
     return rec[first + [c for c in rec if c not in first]]
@@ -108,7 +109,9 @@ def record_markdown(rec:pd.DataFrame) -> str:
     if same: lines += ['', f'At IPC {", ".join(map(str, same))} validation chose for `soft_T` what `soft` uses, so they are '
                        'the same students, trained once.']
     hw = f'{r0.gpu}, ' if isinstance(r0.gpu, str) else ''
-    lines += ['', f'Device: {r0.device} ({hw}{r0.cpu}, {r0.threads} CPU threads); {r0.wall_s / 60:.0f} min in all, data, experts and '
+    prec = (f'; forward passes under bfloat16 autocast{", compiled" if r0.get("compile") is True else ""} (`--precision bf16`)'
+            if isinstance(r0.get('precision'), str) and r0.precision != 'fp32' else '')
+    lines += ['', f'Device: {r0.device} ({hw}{r0.cpu}, {r0.threads} CPU threads{prec}); {r0.wall_s / 60:.0f} min in all, data, experts and '
               f'every student. torch {r0.torch}, fastai {r0.fastai}, fastcore {r0.fastcore}, Python {r0.python}; commit '
               f'`{r0.commit}`' + (' (with uncommitted changes)' if pd.notna(r0.dirty) and bool(r0.dirty) else '') + '.']
     if isinstance(r0.note, str): lines += ['', f'Note (from `run.json`): {r0.note}']
