@@ -167,7 +167,7 @@ class Scorer:
         "Logits of `model` (shaped like this scorer's) on `x`; in bfloat16, near ties settled in float32."
         with torch.no_grad(): self.m.load_state_dict(uncompiled(model).state_dict())
         out = self._run(x, self.precision)
-        if self.precision != 'fp32': out = settle_ties(out, x, lambda v: self._run(v, 'fp32'), self.bs)
+        if self.precision != 'fp32': out = settle_ties(out, x, lambda v: self._run(v, 'fp32'))  # calibrated on 64 images, whatever the batch
         self.calls += 1
         return out
 

@@ -45,7 +45,7 @@ cifar = pytest.mark.skipif(not (cifar10_path() / 'test').exists(), reason='CIFAR
 @cifar
 def test_compiled_scoring_agrees_with_eager_float32_on_the_cifar10_test_set():
     "Top-1 agreement with eager float32 over the 10,000 test images: compiled float32 and compiled bfloat16 both at least 99.9 %."
-    sp = prepare(get_dataset('cifar10', show=False), seed=0)
+    sp = prepare(get_dataset('cifar10', max_per_class=1000, show=False), seed=0)  # the whole test set (1,000 a class), a fifth of train: a third of the decoding
     g = torch.Generator().manual_seed(0)
     idx = torch.cat([torch.nonzero(sp.train.y == c).flatten()[torch.randperm(int((sp.train.y == c).sum()), generator=g)[:10]]
                      for c in range(10)])
