@@ -14,10 +14,10 @@ from fastai.optimizer import OptimWrapper
 from fastai.callback.core import Callback
 
 # %% auto #0
-__all__ = ['PRECISIONS', 'DISK_FAULTS', 'LDError', 'check', 'pick_device', 'sgd', 'has_bf16', 'check_precision', 'autocast',
-           'Autocast', 'seeded_gen', 'atomic_write', 'atomic_save', 'atomic_csv', 'saved_state', 'disk_fault',
-           'config_hash', 'cache_dir', 'holder_note', 'hold_lock', 'release_lock', 'lock_holder', 'lock_file',
-           'entry_lock', 'set_seed']
+__all__ = ['PRECISIONS', 'DISK_FAULTS', 'LDError', 'check', 'pick_device', 'sgd', 'has_bf16', 'check_precision', 'auto_precision',
+           'autocast', 'Autocast', 'seeded_gen', 'atomic_write', 'atomic_save', 'atomic_csv', 'saved_state',
+           'disk_fault', 'config_hash', 'cache_dir', 'holder_note', 'hold_lock', 'release_lock', 'lock_holder',
+           'lock_file', 'entry_lock', 'set_seed']
 
 # %% ../nbs/00_core.ipynb #4f2d1e0c
 class LDError(ValueError):
@@ -65,6 +65,10 @@ def check_precision(precision:str, device=None, flag:str='--precision'):
           f'{flag} bf16: this {"GPU" if device.type == "cuda" else "CPU"} has no bfloat16 instructions '
           f'({"torch.cuda.is_bf16_supported() is False" if device.type == "cuda" else "no avx512_bf16, amx_bf16 or bf16 flag"}); '
           f'use {flag} fp32')
+
+def auto_precision(device, small:bool=False) -> str:
+    "What `--precision auto` runs on `device`: `bf16` where it is native, unless the data is `small`; else `fp32`."
+    return 'bf16' if has_bf16(device) and not small else 'fp32'
 
 def autocast(precision:str, device) -> torch.autocast:
     "The autocast context of `precision` on `device`: bfloat16 for `bf16`, off for `fp32`."

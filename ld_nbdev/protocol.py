@@ -4,7 +4,7 @@
 
 # %% ../nbs/09_protocol.ipynb #4a92551c
 from __future__ import annotations
-import json, math, os, platform, shutil, subprocess, sys, time, weakref
+import functools, json, math, os, platform, shutil, subprocess, sys, time, weakref
 from types import SimpleNamespace
 from typing import ClassVar
 from dataclasses import dataclass, asdict, fields, replace, MISSING
@@ -19,8 +19,9 @@ from .sweep import Ledger, Bench, run_sweep, csv_ready
 from .records import *
 
 # %% auto #0
-__all__ = ['PRESETS', 'RETIRED', 'ANALYSIS', 'PRESET_KINDS', 'EXPERIMENTS', 'per_ipc', 'Protocol', 'narrowed', 'protocol',
-           'bench_for', 'run_settings', 'versions', 'RunFolder', 'Run', 'open_run', 'Experiment', 'experiment']
+__all__ = ['SMALL_DATASETS', 'SMALL_TREE', 'PRESETS', 'RETIRED', 'ANALYSIS', 'PRESET_KINDS', 'EXPERIMENTS', 'per_ipc',
+           'small_data', 'Protocol', 'narrowed', 'protocol', 'bench_for', 'run_settings', 'versions', 'RunFolder',
+           'Run', 'open_run', 'Experiment', 'experiment']
 
 # %% ../nbs/09_protocol.ipynb #87c053d5
 def _tup(v):
@@ -42,6 +43,24 @@ def per_ipc(v, ipcs, name:str) -> dict:
     return dict(zip(ipcs, vs))
 
 # %% ../nbs/09_protocol.ipynb #165cc500
+SMALL_DATASETS = ('digits',)  # so small that compiling costs more than it saves: `--precision auto` stays float32 eager
+SMALL_TREE = 5000  # an ImageFolder tree with fewer training images is small too
+
+@functools.lru_cache(maxsize=64)
+def _files_under(root:Path, limit:int) -> int:
+    "How many files `root` holds, counting no further than `limit`."
+    n = 0
+    for _, _, fs in os.walk(root):
+        n += len(fs)
+        if n >= limit: break
+    return min(n, limit)
+
+def small_data(p) -> bool:
+    "Whether `p`'s data is too small for compiling to pay: a small named set, a quick check (`--max_per_class`), a small tree."
+    if p.max_per_class is not None: return True
+    if p.data is None: return p.dataset in SMALL_DATASETS
+    return _files_under(Path(p.data).expanduser().resolve()/'train', SMALL_TREE) < SMALL_TREE
+
 @dataclass(frozen=True)
 class Protocol:
     "The settings of a run, checked when made."
@@ -60,7 +79,7 @@ class Protocol:
     arch: str = 'convnet'            # model of expert and students: convnet, convnetd3, convnetd4 or resnet18
     seed: int = 0                    # seed of the split, the images, the expert and the first student
     compile: bool = False            # train and score students and experts through torch.compile (faster on long runs; equal to rounding)
-    precision: str = 'fp32'          # fp32, or bf16: students' and experts' forward passes (training and scoring) under bfloat16 autocast
+    precision: str = 'auto'          # auto (bf16, compiled, where native; else fp32), fp32 or bf16: forward passes' precision
     expert_precision: str|None = None  # the experts' precision, when it differs from --precision (compare students on one expert)
     experts: int = 1                 # experts, seeds seed, seed+1, ...; more than 1 adds ensemble-label students
     expert_epochs: int = 1           # expert training epochs
@@ -81,7 +100,8 @@ class Protocol:
         else: check(Path(self.data).expanduser().is_dir(), f'{self.data}: data folder not found')
         for k in ('precision', 'expert_precision'):
             v = getattr(self, k)
-            check(v is None and k != 'precision' or v in PRECISIONS, f'--{k}: unknown precision {v!r}; choose one of {", ".join(PRECISIONS)}')
+            ok = PRECISIONS + ('auto',) * (k == 'precision')
+            check(v is None and k != 'precision' or v in ok, f'--{k}: unknown precision {v!r}; choose one of {", ".join(ok)}')
         check(self.arch in MODELS, f'unknown model {self.arch!r}; choose one of {", ".join(MODELS)}')
         for i in self.ipc: check(i >= 1, f'--ipc must be >= 1, got {i}')
         check(self.students >= 1, f'--students must be >= 1, got {self.students}')
@@ -106,24 +126,32 @@ class Protocol:
     def select_epochs_per_ipc(self) -> dict:
         "Epochs of the selection students per IPC (half the students' epochs unless given)."
         return per_ipc(self.select_epochs or [max(1, e // 2) for e in self.epochs_per_ipc().values()], self.ipc, '--select_epochs')
+    def resolved(self, device=None):
+        "These settings with `--precision auto` decided for `device` (default: a run's): see `auto_precision`."
+        if self.precision != 'auto': return self
+        prec = auto_precision(device or pick_device(), small=small_data(self))
+        return replace(self, precision=prec, compile=self.compile or prec == 'bf16')
     def expert_config(self, i:int=0) -> ExpertConfig:
         "The `i`-th expert's settings (seed `seed + i`)."
-        return ExpertConfig(arch=self.arch, epochs=self.expert_epochs, lr=self.expert_lr, mom=self.expert_mom, wd=self.expert_wd,
-                            bs=self.expert_bs, aug=self.expert_aug, steps=self.expert_steps, seed=self.seed + i,
-                            compile=self.compile, precision=self.expert_precision or self.precision)
+        p = self.resolved()
+        return ExpertConfig(arch=p.arch, epochs=p.expert_epochs, lr=p.expert_lr, mom=p.expert_mom, wd=p.expert_wd,
+                            bs=p.expert_bs, aug=p.expert_aug, steps=p.expert_steps, seed=p.seed + i,
+                            compile=p.compile, precision=p.expert_precision or p.precision)
     def expert_configs(self) -> list:
         "The settings of every expert the run trains (an analysis comparing expert recipes gives its own)."
         return [self.expert_config(i) for i in range(self.experts)]
     def student_config(self) -> StudentConfig:
-        return StudentConfig(arch=self.arch, lr=self.lr[0], compile=self.compile, precision=self.precision)
+        p = self.resolved()
+        return StudentConfig(arch=p.arch, lr=p.lr[0], compile=p.compile, precision=p.precision)
     def student_configs(self) -> dict:
         "IPC -> the students' settings (the first learning rate, that IPC's epochs)."
         return {i: replace(self.student_config(), epochs=e) for i, e in self.epochs_per_ipc().items()}
 
     def check_device(self, device):
         "Checks that need the device, before any data is read: bfloat16 only where it is native."
+        p = self.resolved(device)
         for k in ('precision', 'expert_precision'):
-            if getattr(self, k): check_precision(getattr(self, k), device, f'--{k}')
+            if getattr(p, k): check_precision(getattr(p, k), device, f'--{k}')
 
     def check_data(self, d):
         "Checks that need the data, before any expert trains: `d` has the classes `c` named `classes`, each class's training images `counts` and those the validation split leaves `kept` (their least: `smallest`), the expert's `last` step and the `steps` every expert saves (a namespace made by hand may leave out counts, kept and steps)."
@@ -170,18 +198,21 @@ def protocol(preset:str='cpu', cls:type=Protocol, **overrides) -> Protocol:
 # %% ../nbs/09_protocol.ipynb #fb4b996f
 def bench_for(p:Protocol, device=None, show:bool=True) -> Bench:
     "The data and experts of protocol `p` on `device`, as a `Bench`; every check that needs the data runs before an expert trains."
+    device = device or pick_device()
+    p = p.resolved(device)
     ds = get_dataset(p.dataset, p.data, p.max_per_class, show=show)
     counts = ds['train'].counts().tolist()
     kept = [n - min(n, max(1, round(p.valid_frac * n))) for n in counts]  # what `split_valid` leaves to train on
     have = set.intersection(*(set(expert_checkpoints(sum(kept), c)) for c in p.expert_configs()))
     p.check_data(SimpleNamespace(c=len(counts), classes=ds['train'].classes, counts=counts, kept=kept, smallest=min(kept),
                                  last=math.ceil(sum(kept) / p.expert_bs) * p.expert_epochs, steps=sorted(have)))
-    sp = prepare(ds, valid_frac=p.valid_frac, zca=p.zca, seed=p.seed, device=device or pick_device())
+    sp = prepare(ds, valid_frac=p.valid_frac, zca=p.zca, seed=p.seed, device=device)
     return Bench(sp, [train_expert(sp, c, show=show) for c in p.expert_configs()])
 
 # %% ../nbs/09_protocol.ipynb #d575f802
 def run_settings(p:Protocol, device) -> dict:
     "What a run folder's `config.json` holds: the protocol, the data folder resolved, the device kind."
+    p = p.resolved(device)
     return dict(asdict(p), dataset=p.name, data=str(Path(p.data).expanduser().resolve()) if p.data else None, device=device.type)
 
 # %% ../nbs/09_protocol.ipynb #906ab007
@@ -361,6 +392,7 @@ def open_run(name:str, p:Protocol, out, force:bool=False, quiet:bool=False, cpu:
              wait:bool=False) -> Run:
     "Start experiment `name` of protocol `p` in folder `out` (held by this run; `wait`: queue behind another), trained on `backend` (None: here); the `Run`."
     device = pick_device(cpu)
+    p = p.resolved(device)
     say = (lambda *a: None) if quiet else (lambda *a: print(*a, flush=True))
     p.check_device(device)
     rf = RunFolder(out, run_settings(p, device), force, defaults={f.name: f.default for f in fields(p) if f.default is not MISSING},

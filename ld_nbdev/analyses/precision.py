@@ -64,7 +64,7 @@ def plot_precision(rows:pd.DataFrame, title:str|None=None):
 
 # %% ../../nbs/analyses/14_precision.ipynb #96f92057
 @experiment('precision', 'the same students trained and scored in float32 and in bfloat16: is the difference within their spread?',
-            settings=PrecisionSettings)
+            settings=PrecisionSettings, defaults=dict(precision='fp32'))  # float32 is the baseline it compares against
 def run_precision(r:Run) -> pd.DataFrame:
     "The float32 checkpoint sweep, then per IPC hard and chosen-soft students in both precisions; the comparison table."
     p = r.p
