@@ -97,7 +97,8 @@ def compare_labels(bench:Bench, p:Protocol, ledger=None, backend=None, show:bool
     "The label kinds compared at each IPC of settings `p`, at the checkpoint, T and lr chosen on validation: `(results, selection)` frames, a row per student / candidate."
     eps, seps, student = p.epochs_per_ipc(), p.select_epochs_per_ipc(), p.student_config()
     ledger = ledger if ledger is not None else Ledger()
-    cands = [t for i in p.ipc for t in candidates(bench, i, replace(student, epochs=seps[i]), p.lr, p.temperature, seed=p.seed, hard=True)]
+    cands = [t for i in p.ipc for t in candidates(bench, i, replace(student, epochs=seps[i]), p.lr, p.temperature,
+                                 steps=p.steps, seed=p.seed, hard=True)]
     sel = score_candidates(bench, cands, ledger, backend, show)
     chosen = {i: choices(sel[sel.ipc == i], p.temperature, len(bench.experts) > 1) for i in p.ipc}
     kinds = {i: kind_trials(bench, i, chosen[i], replace(student, epochs=eps[i]), p.students, p.seed) for i in p.ipc}
