@@ -103,6 +103,7 @@ def load_imagenet(path=None, max_per_class:int|None=None, size:tuple|None=None, 
 
 # %% ../nbs/01a_imagenet.ipynb #4a0615e4
 _SAFE = {(m, n) for m in ('numpy.core.multiarray', 'numpy._core.multiarray') for n in ('_reconstruct', 'scalar')} | \
+        {(m, '_frombuffer') for m in ('numpy.core.numeric', 'numpy._core.numeric')} | \
         {('numpy', 'ndarray'), ('numpy', 'dtype'), ('_codecs', 'encode')} | \
         {(m, n) for m in ('builtins', '__builtin__') for n in ('dict', 'list', 'int', 'float', 'str')}
 
