@@ -170,6 +170,8 @@ def test_ilsvrc_bad_input(tmp_path, empty_cache, spoil, msg):
     (lambda r: write_batches(r, 64), 'is this the 64 px release? pick the matching --dataset'),
     (lambda r: write_batches(r, 32, c=4, batches=1) and (r / 'val_data').write_bytes(pickle.dumps(
         {'data': np.zeros((2, 3072), np.uint8), 'labels': [1, 2]})), 'no val images of class [3]'),
+    (lambda r: (r / 'val_data').write_bytes(pickle.dumps({'data': np.zeros((3, 3072), np.uint8), 'labels': [1, 2]})),
+     'val_data: expected data of N rows of uint8 and N labels, got data uint8 (3, 3072) and (2,) labels'),
 ])
 def test_downsampled_bad_input(tmp_path, spoil, msg):
     root = write_batches(tmp_path / 'b', 32); spoil(root)
