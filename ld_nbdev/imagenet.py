@@ -8,7 +8,6 @@ import os, pickle, re, warnings
 from pathlib import Path
 import numpy as np, pandas as pd, torch
 from fastai.data.external import URLs
-from torchvision.transforms import v2
 from .core import *
 from .data import ImageSet, DATASETS, _class_files, _read_images, _decode_cached
 
@@ -199,6 +198,7 @@ DATASETS.update(imagenet=load_imagenet, imagenet64=load_imagenet64, imagenet32=l
 # %% ../nbs/01a_imagenet.ipynb #5c3941d0
 def imagenet_eval_tfm(size:int=224, resize:int=256):
     "The reference eval transform: shorter side to `resize`, centre crop `size`; of a PIL image, uint8 image or batch."
+    from torchvision.transforms import v2  # here: importing torchvision takes seconds, and every run imports this module
     return v2.Compose([v2.Resize(resize, antialias=True), v2.CenterCrop(size)])
 
 class PerImage:
@@ -210,4 +210,5 @@ class PerImage:
 
 def imagenet_train_tfm(size:int=224):
     "The reference training transform: a random resized crop to `size` and a random flip, each image its own."
+    from torchvision.transforms import v2
     return PerImage(v2.Compose([v2.RandomResizedCrop(size, antialias=True), v2.RandomHorizontalFlip()]))
