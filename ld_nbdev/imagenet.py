@@ -178,8 +178,9 @@ def load_downsampled(path, res:int, max_per_class:int|None=None, show:bool=False
     check(not missing,
           f'{files["val"][0]}: no val images of class {missing[:1]} ({len(missing)} class(es) without any)')
     mapping = Path(path).expanduser()/'map_clsloc.txt'  # the devkit's `<wnid> <number> <name>` lines, if kept beside
-    lines = mapping.read_text().splitlines() if mapping.is_file() else []
-    names = {int(n): w for w, n, *_ in (line.split() for line in lines if line.strip())}  # else named by their number
+    rows = [line.split() for line in (mapping.read_text().splitlines() if mapping.is_file() else []) if line.strip()]
+    check(all(len(r) >= 2 and r[1].isdigit() for r in rows), f'{mapping}: expected "<wnid> <number> <name>" lines')
+    names = {int(n): w for w, n, *_ in rows}  # without the file, classes are named by their number
     classes = [names.get(i + 1, str(i + 1)) for i in range(c)]
     mk = lambda x, y: ImageSet(torch.from_numpy(x), torch.from_numpy(y), classes)
     return {'train': mk(xt, yt), 'test': mk(xv, yv)}
