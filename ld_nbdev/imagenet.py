@@ -199,7 +199,7 @@ DATASETS.update(imagenet=load_imagenet, imagenet64=load_imagenet64, imagenet32=l
 # %% ../nbs/01a_imagenet.ipynb #5c3941d0
 def imagenet_eval_tfm(size:int=224, resize:int=256):
     "The reference eval transform: shorter side to `resize`, centre crop `size`; of a PIL image, uint8 image or batch."
-    from torchvision.transforms import v2  # here: torchvision takes seconds to import, and every run imports this module
+    from torchvision.transforms import v2  # here: torchvision is slow to import, and every run imports this module
     return v2.Compose([v2.Resize(resize, antialias=True), v2.CenterCrop(size)])
 
 class PerImage:
