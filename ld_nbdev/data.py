@@ -4,7 +4,7 @@
 
 # %% ../nbs/01_data.ipynb #b05cf3c5
 from __future__ import annotations
-import os, math, warnings, hashlib
+import os, math, warnings, hashlib, inspect
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -85,8 +85,8 @@ def _class_files(split_dir:Path, max_per_class=None, nested:bool|None=False):
     return files
 
 # %% ../nbs/01_data.ipynb #3cf799f3
-def _read_images(files:dict, size=None, grey=None, show:bool=False):
-    "Decode `{class: [paths]}` into an `ImageSet`, converting modes and sizes by the rules above."
+def _read_images(files:dict, size=None, grey=None, show:bool=False, strict:bool=False):
+    "Decode `{class: [paths]}` into an `ImageSet`, converting modes and sizes by the rules above (`strict`: an unreadable file is an error, not skipped)."
     heads, bad = [], []
     for ci, fs in enumerate(files.values()):  # pass 1: headers only, cheap even for large images
         for f in fs:
@@ -108,6 +108,8 @@ def _read_images(files:dict, size=None, grey=None, show:bool=False):
                 arr[n] = np.asarray(im).reshape(arr.shape[1:])
         except (UnidentifiedImageError, OSError): bad.append(f); continue
         ys.append(ci); n += 1
+    check(not (bad and strict), f'{bad[0] if bad else ""}: not a readable image (corrupt or truncated); replace it from the release '
+                                 f'({len(bad)} unreadable file(s))')
     if bad: warnings.warn(f'skipped {len(bad)} unreadable file(s), first: {bad[0]}')
     if n_resized: warnings.warn(f'resized {n_resized} image(s) to {size[0]}x{size[1]}')
     x = torch.from_numpy(arr[:n]).permute(0, 3, 1, 2).contiguous()
@@ -247,7 +249,9 @@ DATASETS = {'cifar10': load_cifar10, 'cifar100': load_cifar100, 'tinyimagenet': 
 
 # %% ../nbs/01_data.ipynb #adb05076
 def get_dataset(name:str, data:str|None=None, max_per_class:int|None=None, show:bool=False) -> dict:
-    "Load a dataset by name (`cifar10`, `cifar100`, `tinyimagenet`, `digits`), or any ImageFolder tree given as `data` (`show`: a decoding bar)."
+    "Load a dataset by name (`cifar10`, `cifar100`, `tinyimagenet`, `digits`, and those other modules register), from the folder `data` if its loader takes a `path`, else any ImageFolder tree given as `data` (`show`: a decoding bar)."
+    if data is not None and name in DATASETS and 'path' in inspect.signature(DATASETS[name]).parameters:
+        return DATASETS[name](path=data, max_per_class=max_per_class, show=show)  # a named layout in a folder of one's own
     if data is not None: return load_folder(data, max_per_class=max_per_class, show=show)
     check(name in DATASETS, f'unknown dataset {name!r}; choose one of {", ".join(DATASETS)} or pass a folder with --data')
     return DATASETS[name](max_per_class=max_per_class, show=show)

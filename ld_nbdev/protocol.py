@@ -17,6 +17,8 @@ from .expert import ExpertConfig, AUGS, train_expert, expert_checkpoints
 from .student import StudentConfig
 from .sweep import Ledger, Bench, run_sweep, csv_ready
 from .records import *
+from . import imagenet  # registers imagenet, imagenet64 and imagenet32 in DATASETS
+from .external import ExternalExpert, check_fits, external_trajectory
 
 # %% auto #0
 __all__ = ['SMALL_DATASETS', 'SMALL_TREE', 'PRESETS', 'RETIRED', 'ANALYSIS', 'PRESET_KINDS', 'EXPERIMENTS', 'per_ipc',
@@ -90,6 +92,8 @@ class Protocol:
     expert_aug: str = 'flip'         # expert augmentation: flip, dsa (all six families) or none
     expert_steps: tuple[int, ...] = (25, 50, 100)  # expert checkpoints at these optimiser steps, beside those after every epoch
     steps: tuple[int, ...]|None = None  # the expert checkpoints (optimiser steps) an analysis sweeps; default: all after step 0
+    expert: str|None = None          # an expert trained elsewhere: torchvision model_<e>.pth files or MTT replay buffers
+    expert_index: int = 0            # which expert of --expert's replay buffers (counted from 0 across the files)
 
     def __post_init__(self):
         for f in fields(self):  # a setting given once or several times, as a tuple
@@ -119,6 +123,11 @@ class Protocol:
         for s in self.expert_steps: check(s >= 1, f'--expert_steps must be >= 1, got {s}')
         for s in self.steps or (): check(s >= 0, f'--steps must be >= 0, got {s}')
         if self.max_per_class is not None: check(self.max_per_class >= 2, f'--max_per_class must be >= 2, got {self.max_per_class}')
+        check(self.expert_index >= 0, f'--expert_index must be >= 0, got {self.expert_index}')
+        check(self.expert is not None or self.expert_index == 0, '--expert_index picks an expert of --expert: give --expert PATH')
+        if self.expert is not None:
+            check(Path(self.expert).expanduser().exists(), f'--expert {self.expert}: not found')
+            check(self.experts == 1, f'--expert gives one expert, --experts asks for {self.experts}: leave --experts out')
 
     @property
     def name(self) -> str: return Path(self.data).name if self.data else self.dataset
@@ -204,9 +213,13 @@ def bench_for(p:Protocol, device=None, show:bool=True) -> Bench:
     counts = ds['train'].counts().tolist()
     kept = [n - min(n, max(1, round(p.valid_frac * n))) for n in counts]  # what `split_valid` leaves to train on
     have = set.intersection(*(set(expert_checkpoints(sum(kept), c)) for c in p.expert_configs()))
+    ext = p.expert and ExternalExpert(p.expert, p.expert_index)  # an expert trained elsewhere: checked here, converted below
+    if ext: check_fits(ext, p.arch, ds['train'].x.shape[1], len(counts), ds['train'].x.shape[-1])
     p.check_data(SimpleNamespace(c=len(counts), classes=ds['train'].classes, counts=counts, kept=kept, smallest=min(kept),
-                                 last=math.ceil(sum(kept) / p.expert_bs) * p.expert_epochs, steps=sorted(have)))
+                                 last=math.inf if ext else math.ceil(sum(kept) / p.expert_bs) * p.expert_epochs,
+                                 steps=ext.steps if ext else sorted(have)))
     sp = prepare(ds, valid_frac=p.valid_frac, zca=p.zca, seed=p.seed, device=device)
+    if ext: return Bench(sp, [external_trajectory(ext, sp, p.arch, p.expert_precision or p.precision, p.compile, show=show)])
     return Bench(sp, [train_expert(sp, c, show=show) for c in p.expert_configs()])
 
 # %% ../nbs/09_protocol.ipynb #d575f802
