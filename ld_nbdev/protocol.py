@@ -168,8 +168,8 @@ def protocol(preset:str='cpu', cls:type=Protocol, **overrides) -> Protocol:
     return cls(**kw)
 
 # %% ../nbs/09_protocol.ipynb #fb4b996f
-def bench_for(p:Protocol, device=None, show:bool=True) -> Bench:
-    "The data and experts of protocol `p` on `device`, as a `Bench`; every check that needs the data runs before an expert trains."
+def bench_for(p:Protocol, device=None, show:bool=True, train=train_expert) -> Bench:
+    "The data and experts of protocol `p` on `device`, as a `Bench` (experts made by `train(sp, cfg, show=)`); every check that needs the data runs before an expert trains."
     ds = get_dataset(p.dataset, p.data, p.max_per_class, show=show)
     counts = ds['train'].counts().tolist()
     kept = [n - min(n, max(1, round(p.valid_frac * n))) for n in counts]  # what `split_valid` leaves to train on
@@ -177,7 +177,7 @@ def bench_for(p:Protocol, device=None, show:bool=True) -> Bench:
     p.check_data(SimpleNamespace(c=len(counts), classes=ds['train'].classes, counts=counts, kept=kept, smallest=min(kept),
                                  last=math.ceil(sum(kept) / p.expert_bs) * p.expert_epochs, steps=sorted(have)))
     sp = prepare(ds, valid_frac=p.valid_frac, zca=p.zca, seed=p.seed, device=device or pick_device())
-    return Bench(sp, [train_expert(sp, c, show=show) for c in p.expert_configs()])
+    return Bench(sp, [train(sp, c, show=show) for c in p.expert_configs()])
 
 # %% ../nbs/09_protocol.ipynb #d575f802
 def run_settings(p:Protocol, device) -> dict:
