@@ -204,8 +204,8 @@ def _shorter_run(root:Path, sp:Splits, cfg:ExpertConfig) -> Path|None:
     return None if best is None else best[1]
 
 # %% ../nbs/04_expert.ipynb #2cc19015
-def train_expert(sp:Splits, cfg:ExpertConfig=ExpertConfig(), root=None, show:bool=True) -> Trajectory:
-    "Train (or reuse from `root`, by default the cache, or continue a shorter or killed run of) the expert `cfg` on `sp`; one process trains it, others wait and reuse it."
+def train_expert(sp:Splits, cfg:ExpertConfig=ExpertConfig(), root=None, show:bool=True, cbs=()) -> Trajectory:
+    "Train (or reuse from `root`, by default the cache, or continue a shorter or killed run of) the expert `cfg` on `sp` (`cbs`: more callbacks for its `Learner`); one process trains it, others wait and reuse it."
     check(cfg.epochs >= 1, f'expert epochs must be >= 1, got {cfg.epochs}')
     check(cfg.lr > 0, f'expert lr must be > 0, got {cfg.lr}')
     root = Path(root or cache_dir()/'experts')
@@ -213,12 +213,12 @@ def train_expert(sp:Splits, cfg:ExpertConfig=ExpertConfig(), root=None, show:boo
     if (dest/'expert.json').exists(): return Trajectory(dest)
     with entry_lock(dest, say=print if show else None):
         if (dest/'expert.json').exists(): return Trajectory(dest)  # trained by another process while this one waited
-        _train_into(dest.with_name(dest.name + '.partial'), root, sp, cfg, show)
+        _train_into(dest.with_name(dest.name + '.partial'), root, sp, cfg, show, cbs)
         if dest.exists(): shutil.rmtree(dest)  # a folder without expert.json is no expert: never used
         dest.with_name(dest.name + '.partial').rename(dest)
     return Trajectory(dest)
 
-def _train_into(tmp:Path, root:Path, sp:Splits, cfg:ExpertConfig, show:bool):
+def _train_into(tmp:Path, root:Path, sp:Splits, cfg:ExpertConfig, show:bool, cbs=()):
     "Train expert `cfg` in the folder `tmp`, continuing what it holds of this run, else a shorter finished run in `root`."
     settings = _settings(sp, cfg)
     state = _load_state(tmp)
@@ -230,7 +230,7 @@ def _train_into(tmp:Path, root:Path, sp:Splits, cfg:ExpertConfig, show:bool):
             for r in state['rows']: shutil.copy2(prior/r['file'], tmp/r['file'])
     for t in tmp.glob('.*.tmp'): t.unlink()  # left by a process killed mid-write
     learn = expert_learner(sp, cfg, cbs=[SaveTrajectory(tmp, sp, cfg.steps, rows=state and state['rows'], precision=cfg.precision, compile=cfg.compile),
-                                         ExpertState(tmp, settings, state)])
+                                         ExpertState(tmp, settings, state), *cbs])
     start = state['epoch'] if state else 0
     if show: learn.fit(cfg.epochs, start_epoch=start)
     else:

@@ -139,7 +139,8 @@ def compiled(model:torch.nn.Module, on:bool=True) -> torch.nn.Module:
     return torch.compile(model, dynamic=False)
 
 def uncompiled(model:torch.nn.Module) -> torch.nn.Module:
-    "The plain module behind a compiled one (the module itself otherwise)."
+    "The plain module behind a compiled or a data-parallel (DDP) one (the module itself otherwise)."
+    if isinstance(model, nn.parallel.DistributedDataParallel): model = model.module
     return getattr(model, '_orig_mod', model)
 
 # %% ../nbs/02_models.ipynb #f6cf7c73

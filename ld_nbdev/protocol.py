@@ -205,8 +205,8 @@ def protocol(preset:str='cpu', cls:type=Protocol, **overrides) -> Protocol:
     return cls(**kw)
 
 # %% ../nbs/09_protocol.ipynb #fb4b996f
-def bench_for(p:Protocol, device=None, show:bool=True) -> Bench:
-    "The data and experts of protocol `p` on `device`, as a `Bench`; every check that needs the data runs before an expert trains."
+def bench_for(p:Protocol, device=None, show:bool=True, train=train_expert) -> Bench:
+    "The data and experts of protocol `p` on `device`, as a `Bench` (experts made by `train(sp, cfg, show=)`); every check that needs the data runs before an expert trains."
     device = device or pick_device()
     p = p.resolved(device)
     ds = get_dataset(p.dataset, p.data, p.max_per_class, show=show)
@@ -220,7 +220,7 @@ def bench_for(p:Protocol, device=None, show:bool=True) -> Bench:
                                  steps=ext.steps if ext else sorted(have)))
     sp = prepare(ds, valid_frac=p.valid_frac, zca=p.zca, seed=p.seed, device=device)
     if ext: return Bench(sp, [external_trajectory(ext, sp, p.arch, p.expert_precision or p.precision, p.compile, show=show)])
-    return Bench(sp, [train_expert(sp, c, show=show) for c in p.expert_configs()])
+    return Bench(sp, [train(sp, c, show=show) for c in p.expert_configs()])
 
 # %% ../nbs/09_protocol.ipynb #d575f802
 def run_settings(p:Protocol, device) -> dict:
