@@ -65,22 +65,26 @@ def ray_cluster(tmp_path_factory):
     exe = shutil.which('ray', path=str(BIN))
     if exe is None: pytest.skip('ray is not installed (pip install -e ".[ray]")')
     port, tmp = _free_port(), tmp_path_factory.mktemp('ray')
-    head = subprocess.Popen([exe, 'start', '--head', '--block', f'--port={port}', '--num-cpus=2', '--include-dashboard=false',
-                             f'--temp-dir={tmp}'], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True, env={**os.environ, 'OMP_NUM_THREADS': '1'})
+    head = subprocess.Popen([exe, 'start', '--head', '--block', f'--port={port}', '--node-ip-address=127.0.0.1', '--num-cpus=2',
+                             '--include-dashboard=false', f'--temp-dir={tmp}'], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True, env={**os.environ, 'OMP_NUM_THREADS': '1'})
+
+    def stop():
+        os.killpg(head.pid, signal.SIGTERM)
+        try: head.wait(timeout=30)
+        except subprocess.TimeoutExpired: os.killpg(head.pid, signal.SIGKILL); head.wait()
     address, t0 = f'127.0.0.1:{port}', time.time()
     import ray
-    while True:  # ready when a driver can join it
-        assert head.poll() is None, head.stderr.read()[-2000:]
-        try:
-            ray.init(address=address, log_to_driver=False, logging_level='ERROR'); ray.shutdown(); break
-        except Exception:
-            assert time.time() - t0 < 120, 'the Ray head did not come up in 2 minutes'
-            time.sleep(1)
-    yield address
-    os.killpg(head.pid, signal.SIGTERM)
-    try: head.wait(timeout=30)
-    except subprocess.TimeoutExpired: os.killpg(head.pid, signal.SIGKILL); head.wait()
+    try:
+        while True:  # ready when a driver can join it
+            assert head.poll() is None, head.stderr.read()[-2000:]
+            try:
+                ray.init(address=address, log_to_driver=False, logging_level='ERROR'); ray.shutdown(); break
+            except Exception:
+                assert time.time() - t0 < 120, 'the Ray head did not come up in 2 minutes'
+                time.sleep(1)
+        yield address
+    finally: stop()
 
 
 @pytest.fixture(scope='session')
