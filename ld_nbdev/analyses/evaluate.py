@@ -4,7 +4,7 @@
 
 # %% ../../nbs/analyses/13_evaluate.ipynb #97a1fdc6
 from __future__ import annotations
-import inspect, json
+import inspect, json, math
 from dataclasses import dataclass, replace
 from pathlib import Path
 import numpy as np, pandas as pd, torch, torch.nn.functional as F
@@ -13,22 +13,104 @@ from ..core import *
 from ..data import get_dataset
 from ..student import StudentConfig
 from ..sweep import Trial, Bench
-from ..distilled import *
+from ..sets import *
+from ..readers import *
 from ..records import *
 from ..protocol import *
 from ..plots import titled
 
 # %% auto #0
-__all__ = ['SCORES_NOTE', 'set_ipc', 'EvaluateSettings', 'bench_set', 'write_library_sets', 'has_own_labels', 'factorial_cells',
-           'cell_trials', 'tagged', 'candidate_lrs', 'choose_lrs', 'factorial', 'dd_scores', 'evaluate_summary',
-           'plot_evaluate', 'run_evaluate', 'full_data_acc', 'set_shares', 'shares_finding']
+__all__ = ['IMAGE_SOURCES', 'LABEL_SOURCES', 'SCORES_NOTE', 'check_students', 'cell_stats', 'decomposition', 'ddranking_scores',
+           'decomposition_finding', 'EvaluateSettings', 'bench_set', 'write_library_sets', 'has_own_labels',
+           'factorial_cells', 'cell_trials', 'tagged', 'candidate_lrs', 'choose_lrs', 'factorial', 'dd_scores',
+           'evaluate_summary', 'plot_evaluate', 'run_evaluate', 'full_data_acc', 'set_shares', 'shares_finding']
+
+# %% ../../nbs/analyses/13_evaluate.ipynb #90022259
+IMAGE_SOURCES, LABEL_SOURCES = ('set', 'random'), ('hard', 'own', 'expert')
+
+def check_students(frame:pd.DataFrame) -> pd.DataFrame:
+    "Refuse, in one line, a students frame that lacks the columns, uses other levels, or holds accuracies that are not fractions."
+    missing = {'images', 'labels', 'test_acc'} - set(frame.columns)
+    check(not missing, f"the students frame lacks column(s) {', '.join(sorted(missing))}")
+    for col, levels in (('images', IMAGE_SOURCES), ('labels', LABEL_SOURCES)):
+        bad = sorted(set(frame[col]) - set(levels))
+        if bad: raise LDError(f"{col} must be one of {', '.join(levels)}, found {bad[0]!r}")
+    acc = frame['test_acc'].astype(float)
+    check(acc.notna().all() and np.isfinite(acc).all(), 'test_acc holds missing or infinite values')
+    check(len(acc) == 0 or (acc.min() >= 0 and acc.max() <= 1), f'test_acc must be a fraction in [0, 1]; found {acc.max():.4g} (percent?)')
+    return frame
+
+# %% ../../nbs/analyses/13_evaluate.ipynb #b40935f5
+def cell_stats(frame:pd.DataFrame) -> pd.DataFrame:
+    "Mean test accuracy, its standard error and the student count of each (images, labels) cell."
+    return check_students(frame).groupby(['images', 'labels'])['test_acc'].agg(mean='mean', se='sem', n='count')
+
+# %% ../../nbs/analyses/13_evaluate.ipynb #d5788c28
+def decomposition(frame:pd.DataFrame) -> pd.DataFrame:
+    "Per label source (own, expert): the gain over random images with hard labels, split into images' and labels' shares and their interaction (pp, with standard errors)."
+    cs = cell_stats(frame)
+    check(('random', 'hard') in cs.index, 'the students frame has no random images with hard labels: the baseline of every share')
+    cell = lambda i, l: cs.loc[(i, l), ['mean', 'se']].tolist() if (i, l) in cs.index else [np.nan, np.nan]
+    quad = lambda *cells: math.sqrt(sum(c[1] ** 2 for c in cells))
+    rows = []
+    for L in ('own', 'expert'):
+        if ('set', L) not in cs.index and ('random', L) not in cs.index: continue
+        b, sh, sl, rl = cell('random', 'hard'), cell('set', 'hard'), cell('set', L), cell('random', L)
+        parts = {'total': (sl[0] - b[0], quad(sl, b)), 'images': (sh[0] - b[0], quad(sh, b)), 'labels': (rl[0] - b[0], quad(rl, b)),
+                 'interaction': (sl[0] - sh[0] - rl[0] + b[0], quad(sl, sh, rl, b))}
+        rows += [dict(labels=L, part=k, pp=100 * v, se_pp=100 * e) for k, (v, e) in parts.items()]
+    check(rows, "the students frame has no students with the set's own labels or expert labels")
+    return pd.DataFrame(rows)
+
+# %% ../../nbs/analyses/13_evaluate.ipynb #32ba3b48
+def ddranking_scores(frame:pd.DataFrame,          # one row per student: images, labels, test_acc
+                     full_acc:float|None=None,    # test accuracy with the full real training set and hard labels (a fraction)
+                     lam:float=0.5,               # LRS's weight of IOR against HLR
+                     random_labels:str='own',     # the labels of the random images in IOR: 'own', 'hard' or 'expert'
+                    ) -> pd.DataFrame:
+    "DD-Ranking's HLR and IOR (percent points) and LRS (from fractions), with standard errors, computed on a students frame."
+    check(full_acc is None or (isinstance(full_acc, (int, float)) and 0 <= full_acc <= 1), f'full_acc must be a fraction in [0, 1], got {full_acc!r}')
+    check(0 <= lam <= 1, f'lam must lie in [0, 1], got {lam}')
+    check(random_labels in LABEL_SOURCES, f"random_labels must be one of {', '.join(LABEL_SOURCES)}, got {random_labels!r}")
+    cs = cell_stats(frame)
+    cell = lambda i, l: cs.loc[(i, l), ['mean', 'se']].tolist() if (i, l) in cs.index else [np.nan, np.nan]
+    sh, so, ro = cell('set', 'hard'), cell('set', 'own'), cell('random', random_labels)
+    hlr = (np.nan if full_acc is None else full_acc - sh[0], sh[1])
+    ior = (so[0] - ro[0], math.sqrt(so[1] ** 2 + ro[1] ** 2))
+    a = lam * ior[0] - (1 - lam) * hlr[0]
+    lrs = (math.exp(a) - math.exp(-1)) / (math.e - math.exp(-1))
+    lrs_se = math.exp(a) / (math.e - math.exp(-1)) * math.sqrt((lam * ior[1]) ** 2 + ((1 - lam) * hlr[1]) ** 2)
+    return pd.DataFrame([dict(score='HLR', value=100 * hlr[0], se=100 * hlr[1], unit='pp'),
+                         dict(score='IOR', value=100 * ior[0], se=100 * ior[1], unit='pp'),
+                         dict(score='LRS', value=lrs, se=lrs_se, unit='score')])
+
+# %% ../../nbs/analyses/13_evaluate.ipynb #6bbfc68d
+def _pm(v:float, se:float) -> str:
+    if math.isnan(v): return 'n/a'
+    return f'{v:+.1f} pp' if math.isnan(se) else f'{v:+.1f} ± {se:.1f} pp'
+
+def decomposition_finding(frame:pd.DataFrame) -> str:
+    "One sentence per label source: the set's gain over random images with hard labels and how it splits between images and labels."
+    d, cs = decomposition(frame).set_index(['labels', 'part']), cell_stats(frame)
+    base = 100 * cs.loc[('random', 'hard'), 'mean']
+    out = []
+    for L in d.index.get_level_values(0).unique():
+        v, e = d.pp[L], d.se_pp[L]
+        sh, rl = (cs.loc[k, ['mean', 'se']] if k in cs.index else pd.Series({'mean': np.nan, 'se': np.nan}) for k in (('set', 'hard'), ('random', L)))
+        diff = 100 * (abs(rl['mean'] - base / 100) - abs(sh['mean'] - base / 100))  # which share moves the accuracy more, up or down
+        diff_se = 100 * math.sqrt(sh['se'] ** 2 + rl['se'] ** 2)
+        big = None if math.isnan(diff) or abs(diff) <= 2 * diff_se else 'labels' if diff > 0 else 'images'
+        share = (rl if big == 'labels' else sh)['mean'] - base / 100
+        verdict = ('' if math.isnan(diff) else 'images and labels carry similar shares' if big is None else
+                   f"the {big} carry more of it than the {'images' if big == 'labels' else 'labels'}" if share > 0 else
+                   f'the {big} move it most, and down')
+        who = "its own labels" if L == 'own' else 'expert soft labels'
+        out.append(f"With {who}, the set gains {_pm(v['total'], e['total'])} over random real images with hard labels ({base:.1f} %): "
+                   f"{_pm(v['images'], e['images'])} from its images, {_pm(v['labels'], e['labels'])} from the labels and "
+                   f"{_pm(v['interaction'], e['interaction'])} from their interaction" + (f'; {verdict}.' if verdict else '.'))
+    return ' '.join(out) + ' (± one standard error over students, combined in quadrature.)'
 
 # %% ../../nbs/analyses/13_evaluate.ipynb #54c6fe64
-def set_ipc(s:DistilledSet) -> int|None:
-    "The set's images per class: its `ipc`, or the count of each class's targets when every class has as many."
-    n = torch.bincount(s.targets, minlength=s.c)
-    return s.ipc or (int(n[0]) if bool((n == n[0]).all()) else None)
-
 @dataclass(frozen=True)
 class EvaluateSettings(Protocol):
     set: str|None = None          # the distilled set: a path in any layout read_set knows; the run's IPC is the set's
@@ -42,7 +124,7 @@ class EvaluateSettings(Protocol):
         check(self.set is not None, 'evaluate needs a distilled set: --set PATH')
         check(self.full_acc is None or 0 <= self.full_acc <= 1, f'--full_acc is a fraction in [0, 1], got {self.full_acc}')
         s = read_set(self.set, self.layout, **self.read_options())
-        ipc = set_ipc(s)
+        ipc = s.per_class()
         check(ipc is not None, f'{self.set}: the set does not have the same number of images in every class, so it has no IPC')
         object.__setattr__(self, 'distilled', s)  # read once; not a setting (the path is)
         for name in ('epochs', 'select_epochs'):  # a preset's value per IPC: the one of the set's IPC
@@ -75,8 +157,7 @@ class EvaluateSettings(Protocol):
 def bench_set(bench:Bench, t:Trial, **meta) -> DistilledSet:
     "Trial `t`'s images and labels on `bench` as a `DistilledSet` (hard labels as class indices, others as probabilities); `meta`: other fields."
     x, y = bench.xy(t)
-    n = torch.bincount(y.cpu(), minlength=bench.sp.c)
-    meta = {**dict(ipc=int(n[0]) if bool((n == n[0]).all()) else None, method=f'{t.images} images, {t.recipe} labels',
+    meta = {**dict(ipc=even_ipc(y, bench.sp.c), method=f'{t.images} images, {t.recipe} labels',
                    source=f'ld_nbdev trial {t.key}', notes=json.dumps(t.record())), **meta}
     hard = t.recipe == 'hard'
     return from_prepared(x, y if hard else bench.labels(t), bench.sp.train.classes, bench.sp.pre, 'indices' if hard else None,
