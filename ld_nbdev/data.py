@@ -274,12 +274,12 @@ class Preprocess:
     def __init__(self, train_x:torch.Tensor, # uint8 training images (N, C, H, W)
                  zca:bool=False,             # fit a ZCA whitening too
                  eps:float=0.1,              # added to every eigenvalue of the covariance
-                 normalize:bool=True,        # False: no per-channel normalisation (pixels in [0, 1], as kornia's ZCA sees them)
+                 normalize:bool=True,        # False: pixels in [0, 1], not normalised (as kornia's ZCA sees them)
                  centre:bool=False):         # subtract the mean image before whitening (`zca_mean`), as kornia does
         x = train_x.float() / 255
         C = x.shape[1]
-        self.mean, self.std = ((x.mean((0, 2, 3), keepdim=True), x.std((0, 2, 3), keepdim=True).clamp_min(1e-6)) if normalize
-                               else (torch.zeros(1, C, 1, 1), torch.ones(1, C, 1, 1)))
+        self.mean, self.std = torch.zeros(1, C, 1, 1), torch.ones(1, C, 1, 1)
+        if normalize: self.mean, self.std = x.mean((0, 2, 3), keepdim=True), x.std((0, 2, 3), keepdim=True).clamp_min(1e-6)
         self.zca = self.zca_mean = self._inv = None
         if zca:
             f = ((x - self.mean) / self.std).flatten(1).double()
@@ -291,7 +291,7 @@ class Preprocess:
 
     @classmethod
     def given(cls, mean, std, zca_inv=None, zca_mean=None):
-        "A `Preprocess` from stored statistics: per-channel `mean` and `std`, and the inverse whitening `zca_inv` with the vector `zca_mean` subtracted before whitening; it can `undo`."
+        "A `Preprocess` that can `undo`, from stored per-channel `mean` and `std`, inverse whitening and its `zca_mean`."
         p = cls.__new__(cls)
         p.mean, p.std = (torch.as_tensor(v, dtype=torch.float32).view(1, -1, 1, 1) for v in (mean, std))
         p.zca, p._inv, p.zca_mean = None, zca_inv, zca_mean
@@ -314,7 +314,7 @@ class Preprocess:
         return (f @ self.zca.to(x.device)).view_as(x)
 
     def undo(self, x:torch.Tensor, clamp:bool=True) -> torch.Tensor:
-        "Preprocessed images back to pixels in [0, 1] (clamped unless `clamp=False`): the whitening undone in double precision, then the normalisation."
+        "Preprocessed images back to pixels in [0, 1] (clamped unless `clamp=False`); the whitening undone in double."
         if self.zca_inv is not None:
             f = x.double().flatten(1) @ self.zca_inv.double().to(x.device)
             if self.zca_mean is not None: f = f + self.zca_mean.double().to(x.device)

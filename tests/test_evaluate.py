@@ -1,4 +1,4 @@
-"`ld_run evaluate` on a set in MTT's layout: read as it stands, refused in one line where the command line must say more."
+"`ld_run evaluate` on a set in MTT's layout: read as it stands, refused in one line where the options must say more."
 import json
 import torch
 from conftest import cli, one_line_error
@@ -6,12 +6,12 @@ from ld_nbdev.data import load_digits_set, Preprocess
 from ld_nbdev.sets import load_set
 
 PROG = 'ld_run evaluate'
-QUICK = ('--dataset', 'digits', '--students', '1', '--epochs', '2', '--expert_epochs', '1', '--expert_steps', '4', '--steps', '4',
-         '--quiet')
+QUICK = ('--dataset', 'digits', '--students', '1', '--epochs', '2', '--expert_epochs', '1', '--expert_steps', '4',
+         '--steps', '4', '--quiet')
 
 
 def mtt_digits(folder, normalise):
-    "A digits set in MTT's layout (images_best.pt, labels_best.pt), 2 images per class, its uint8 pixels mapped by `normalise`; the pixels."
+    "A digits set in MTT's layout (images_best.pt, labels_best.pt), 2 a class, its pixels mapped by `normalise`; the pixels."
     tr = load_digits_set()['train']
     pick = torch.cat([torch.nonzero(tr.y == k)[:2, 0] for k in range(10)])
     folder.mkdir()
@@ -22,7 +22,7 @@ def mtt_digits(folder, normalise):
 def test_refusals_name_the_option(tmp_path):
     d, _ = mtt_digits(tmp_path/'mtt', Preprocess(load_digits_set()['train'].x))
     out = tmp_path/'out'
-    for args, msg in (((), 'MTT-layout files do not record their preprocessing: give --space normalized, or --space zca'),
+    for args, msg in (((), 'do not record their preprocessing: give --space normalized, or --space zca'),
                       (('--space', 'normalized', '--mean', '0.5', '0.5', '0.5', '--std', '0.2', '0.2', '0.2'),
                        '--mean and --std give 3 value(s) each; digits has 1 channel(s)'),
                       (('--space', 'normalized', '--mean', '0.5'), 'give --mean and --std together'),
@@ -34,7 +34,7 @@ def test_refusals_name_the_option(tmp_path):
 
 
 def test_a_digits_mtt_set_is_evaluated_with_the_training_splits_statistics(tmp_path):
-    "Digits have no published normalisation: a set normalised with the training split's own statistics is read with them."
+    "Digits have no published normalisation: a set normalised with the training split's own statistics is read so."
     d, px = mtt_digits(tmp_path/'mtt', Preprocess(load_digits_set()['train'].x))
     code, out, err = cli('evaluate', '--set', d, '--space', 'normalized', '--out', tmp_path/'run', *QUICK)
     assert code == 0, err
@@ -46,7 +46,8 @@ def test_a_digits_mtt_set_is_evaluated_with_the_training_splits_statistics(tmp_p
 
 def test_given_statistics_are_used_and_said(tmp_path):
     d, px = mtt_digits(tmp_path/'mtt', lambda x: (x.float() / 255 - 0.5) / 0.25)
-    code, out, err = cli('evaluate', '--set', d, '--space', 'normalized', '--mean', '0.5', '--std', '0.25', '--out', tmp_path/'run', *QUICK)
+    code, out, err = cli('evaluate', '--set', d, '--space', 'normalized', '--mean', '0.5', '--std', '0.25',
+                         '--out', tmp_path/'run', *QUICK)
     assert code == 0, err
     assert json.loads((tmp_path/'run'/'run.json').read_text())['normalisation'] == 'given (--mean, --std)'
     assert torch.allclose(load_set(tmp_path/'run'/'set').pixels(), px, atol=1e-5)

@@ -29,6 +29,7 @@ __all__ = ['IMAGE_SOURCES', 'LABEL_SOURCES', 'CELL', 'SCORES_NOTE', 'run_evaluat
 
 # %% ../../nbs/analyses/13_evaluate.ipynb #90022259
 IMAGE_SOURCES, LABEL_SOURCES = ('set', 'random'), ('hard', 'own', 'expert')
+CELL = ('image_source', 'label_source', 'labels_chosen_on')  # what names a cell of a run's factorial
 
 def check_students(frame:pd.DataFrame) -> pd.DataFrame:
     "Refuse, in one line, a students frame that lacks the columns, uses other levels, or holds accuracies that are not fractions."
@@ -117,11 +118,12 @@ def decomposition_finding(frame:pd.DataFrame) -> str:
 class EvaluateSettings(Protocol):
     set: str|None = None          # the distilled set: a path in any layout read_set knows; the run's IPC is the set's
     layout: str|None = None       # the set's layout (ld_nbdev, mtt, dc, ratbptt, kip, folder); default: told by its files
-    space: str|None = None        # the preprocessing of its images, for layouts that do not record it: normalized, zca or raw
+    space: str|None = None        # its images' preprocessing, for layouts that do not record it: normalized, zca or raw
     exp: int|None = None          # for a DC / DSA / DM file: which of its experiments (default 0)
-    mean: tuple[float, ...]|None = None  # a normalised set's per-channel mean (1 or 3 numbers) where its files do not say; default: its method's published one, else the training split's own
+    mean: tuple[float, ...]|None = None  # a normalised set's per-channel mean (1 or 3 numbers), where nothing says it
     std: tuple[float, ...]|None = None   # that normalisation's per-channel standard deviation, given with --mean
-    full_acc: float|None = None   # test accuracy with the full real training set and hard labels (a fraction), for DD-Ranking's HLR and LRS; default: the expert's at its last checkpoint
+    full_acc: float|None = None   # test accuracy with the full real training set and hard labels (a fraction), for
+                                  # DD-Ranking's HLR and LRS; default: the expert's at its last checkpoint
 
     def __post_init__(self):
         super().__post_init__()
@@ -129,13 +131,14 @@ class EvaluateSettings(Protocol):
         check(self.full_acc is None or 0 <= self.full_acc <= 1, f'--full_acc is a fraction in [0, 1], got {self.full_acc}')
         check((self.mean is None) == (self.std is None), 'give --mean and --std together')
         if self.mean is None: return
-        check(self.space == 'normalized', '--mean and --std are the statistics of normalised pixels: give them with --space normalized')
+        check(self.space == 'normalized',
+              '--mean and --std are the statistics of normalised pixels: give them with --space normalized')
         check(len(self.mean) == len(self.std) and len(self.mean) in (1, 3),
               f'--mean and --std take one number per channel (1 or 3), got {len(self.mean)} and {len(self.std)}')
         check(all(v > 0 for v in self.std), f"--std must be positive, got {' '.join(map(str, self.std))}")
 
 def at_ipc(p:EvaluateSettings, ipc:int) -> EvaluateSettings:
-    "The settings `p` for a set of IPC `ipc`: the run's IPC is the set's, and a preset's epochs given per IPC become that IPC's."
+    "The settings `p` for a set of IPC `ipc`: the run's IPC, and a preset's epochs given per IPC become that IPC's."
     kw = {}
     for name in ('epochs', 'select_epochs'):
         v = getattr(p, name)
@@ -148,32 +151,38 @@ def at_ipc(p:EvaluateSettings, ipc:int) -> EvaluateSettings:
 def _nums(v) -> str: return ' '.join(f'{x:.4f}' for x in v)
 
 def normalisation(p:EvaluateSettings, layout:str, info:DatasetInfo, train) -> tuple:
-    "A normalised set's per-channel mean and std where its files do not say, and where they come from: --mean and --std, else its method family's published ones for the dataset, else the training split's own (`train()`)."
+    "Mean, std and their source for a normalised set whose files do not say: given, else published, else own."
     if p.mean is not None:
-        check(len(p.mean) == info.channels, f'--mean and --std give {len(p.mean)} value(s) each; {info.name} has {info.channels} channel(s)')
+        check(len(p.mean) == info.channels,
+              f'--mean and --std give {len(p.mean)} value(s) each; {info.name} has {info.channels} channel(s)')
         return list(p.mean), list(p.std), 'given (--mean, --std)'
-    if (stats := NORM_STATS.get(layout, {}).get(info.name)) is not None:
+    if (stats := NORM_STATS.get(layout, {}).get(info.name)) is not None:  # the method family's, for this dataset
         return *map(list, stats), f"{layout}'s published statistics for {info.name}"
     pre = Preprocess(train().x)
     mean, std = pre.mean.flatten().tolist(), pre.std.flatten().tolist()
     return mean, std, f"the training split's own (mean {_nums(mean)}, std {_nums(std)})"
 
 def read_evaluated(p:EvaluateSettings) -> tuple:
-    "The set `p` names, read in its layout and checked against the data (class count and order, channels, image size), and where its normalisation came from (None where its files say); any problem is one line."
+    "The set `p` names, read and checked against the data, and where its normalisation came from (None: its files say)."
     layout = p.layout or detect_layout(p.set)
     known, data = DATASET_INFO.get(p.dataset) if p.data is None else None, {}
     def train():  # the whole training split, loaded once, and only where the classes, a ZCA or statistics need it
         if not data: data.update(get_dataset(p.dataset, p.data, p.max_per_class))
         return data['train']
-    info = known if known is not None and known.classes is not None else dataset_info(p.dataset if p.data is None else p.name, {'train': train()})
-    takes, opts, note = inspect.signature(READERS.get(layout, read_set)).parameters, dict(space=p.space, exp=p.exp), None
-    if layout != 'ld_nbdev': opts['dataset'] = info  # a set of ours says its classes; it is checked against the data below
-    if p.space == 'zca' and 'train' in takes: opts['train'] = train()  # the whitening is refitted on the whole training split
-    if p.space == 'normalized' and 'mean' in takes: opts['mean'], opts['std'], note = normalisation(p, layout, info, train)
+    name = p.dataset if p.data is None else p.name
+    info = known if known is not None and known.classes is not None else dataset_info(name, {'train': train()})
+    takes = inspect.signature(READERS.get(layout, read_set)).parameters
+    opts, note = dict(space=p.space, exp=p.exp), None
+    if layout != 'ld_nbdev': opts['dataset'] = info  # a set of ours says its classes, checked against the data below
+    if p.space == 'zca' and 'train' in takes: opts['train'] = train()  # the whitening is refitted on the whole split
+    if p.space == 'normalized' and 'mean' in takes:
+        opts['mean'], opts['std'], note = normalisation(p, layout, info, train)
     s = read_set(p.set, layout, **opts)
-    check(s.per_class() is not None, f'{p.set}: the set does not have the same number of images in every class, so it has no IPC')
+    check(s.per_class() is not None,
+          f'{p.set}: the set does not have the same number of images in every class, so it has no IPC')
     C, H, W = s.images.shape[1:]
-    check_fits(s, DatasetInfo(p.name, list(info.classes), known.channels if known else C, tuple(known.size) if known else (H, W)))
+    size = (known.channels, tuple(known.size)) if known else (C, (H, W))
+    check_fits(s, DatasetInfo(p.name, list(info.classes), *size))
     return s, note
 
 # %% ../../nbs/analyses/13_evaluate.ipynb #a285ecf4
@@ -209,34 +218,39 @@ def has_own_labels(s:DistilledSet) -> bool:
     return not torch.equal(s.probs(), F.one_hot(s.targets, s.c).float())
 
 def selection_trials(bench:Bench, ipc:int, cfg:StudentConfig, key:str, steps, temps, n:int, seed:int=0) -> dict:
-    "Trial -> image source: the checkpoint sweep's soft-label students (each checkpoint in `steps` and T in `temps`, `n` seeds) on random images, and the same students on the stored set `key`'s images."
+    "Trial -> image source: the checkpoint sweep's soft-label students on random images, and on the set `key`'s."
     rnd = soft_trials(bench, {ipc: cfg}, steps, temps, n, seed, hard=False)
     return {**{t: 'random' for t in rnd}, **{replace(t, images=f'set:{key}'): 'set' for t in rnd}}
 
 def choose_per_source(rows:pd.DataFrame) -> pd.DataFrame:
-    "Per image source, the checkpoint and T whose selection students did best on validation (the earliest checkpoint, then the lowest T, on a tie)."
-    chosen = best_cells(cell_summary(rows, by=('image_source', 'ipc', 'recipe', 'expert', 'step', 'T')), by=('image_source',))
+    "Per image source, the validation-best checkpoint and T (the earliest checkpoint, then the lowest T, on a tie)."
+    cells = cell_summary(rows, by=('image_source', 'ipc', 'recipe', 'expert', 'step', 'T'))
+    chosen = best_cells(cells, by=('image_source',))
     for src in set(rows.image_source) - set(chosen.image_source):
         raise LDError(f'every selection student of the {src} images diverged; lower --lr')
     return chosen
 
 def factorial_cells(key:str, s:DistilledSet, expert:str, choices:dict) -> dict:
-    "(images, labels, labels chosen on) -> (image rule, label recipe, parameters, experts) of each cell of the factorial of the stored set `s` (`key`), expert labels at each image source's own choice (`choices`: source -> (step, T)), and the control: the set's images at the random images' choice."
+    "(images, labels, labels chosen on) -> (image rule, recipe, parameters, experts): the factorial of the set `s`."
     imgs = {'set': f'set:{key}', 'random': 'random'}
-    soft = lambda src: ('soft', dict(step=int(choices[src][0]), T=float(choices[src][1])), (expert,))
+    soft = lambda src: ('soft', dict(step=int(choices[src][0]), T=float(choices[src][1])), (expert,))  # src's choice
     labs = {'hard': ('hard', {}, ()), 'own': ('distilled', dict(set=key), ())}
     if not has_own_labels(s): del labs['own']
     cells = {(i, l, ''): (imgs[i], *labs[l]) for l in LABEL_SOURCES if l in labs for i in IMAGE_SOURCES}
-    return {**cells, **{(i, 'expert', i): (imgs[i], *soft(i)) for i in IMAGE_SOURCES}, ('set', 'expert', 'random'): (imgs['set'], *soft('random'))}
+    cells.update({(i, 'expert', i): (imgs[i], *soft(i)) for i in IMAGE_SOURCES})
+    cells[('set', 'expert', 'random')] = (imgs['set'], *soft('random'))  # the control: the random images' choice
+    return cells
 
-def cell_trials(bench:Bench, ipc:int, cells:dict, cfg:StudentConfig, lrs:dict, n:int, seed:int=0, score:str='test') -> list:
-    "(trial, cell) pairs: `n` students (seeds `seed`, `seed + 1`, ...) per cell and per learning rate in `lrs[cell]`, scored on `score`; two cells of the same trials share their students."
-    return [(Trial(bench.sp.key, ipc, recipe, params, experts, replace(cfg, lr=float(lr)), seed + k, images, image_seed=seed, score=score), cell)
+def cell_trials(bench:Bench, ipc:int, cells:dict, cfg:StudentConfig, lrs:dict, n:int, seed:int=0,
+                score:str='test') -> list:
+    "(trial, cell) pairs: `n` students (seeds `seed`, ...) per cell and lr in `lrs[cell]`, scored on `score`."
+    return [(Trial(bench.sp.key, ipc, recipe, params, experts, replace(cfg, lr=float(lr)), seed + k, images,
+                   image_seed=seed, score=score), cell)
             for cell, (images, recipe, params, experts) in cells.items() for lr in lrs[cell] for k in range(n)]
 
 def tagged(rows:pd.DataFrame, pairs:list) -> pd.DataFrame:
-    "Student rows of the (trial, cell) `pairs` with their cell as `image_source`, `label_source` and `labels_chosen_on` (a student in two cells has a row in each)."
-    cells = pd.DataFrame([dict(key=t.key, image_source=c[0], label_source=c[1], labels_chosen_on=c[2]) for t, c in pairs]).drop_duplicates()
+    "Student rows of the (trial, cell) `pairs`, with their cell's `CELL` columns; a student in two cells, once in each."
+    cells = pd.DataFrame([dict(key=t.key, **dict(zip(CELL, c))) for t, c in pairs]).drop_duplicates()
     return rows.merge(cells, on='key')
 
 def trials_of(pairs:list) -> list: return list(dict.fromkeys(t for t, _ in pairs))
@@ -246,11 +260,9 @@ def candidate_lrs(p:Protocol, s:DistilledSet) -> tuple:
     "The student learning rates to choose between: `p.lr`, and the set's own learned one."
     return tuple(dict.fromkeys([*p.lr, *([s.lr] if s.lr else [])]))
 
-CELL = ('image_source', 'label_source', 'labels_chosen_on')  # what names a cell of the factorial
-
 def choose_lrs(sel:pd.DataFrame) -> dict:
-    "Cell (its `CELL` columns in `sel`) -> the learning rate whose selection students did best on validation (the smaller on a tie)."
-    if 'labels_chosen_on' in sel: sel = sel.assign(labels_chosen_on=sel.labels_chosen_on.fillna(''))  # read back from a CSV: NaN
+    "Cell (its `CELL` columns in `sel`) -> the lr its selection students did best with (the smaller on a tie)."
+    if 'labels_chosen_on' in sel: sel = sel.assign(labels_chosen_on=sel.labels_chosen_on.fillna(''))  # CSV: NaN
     by, ok = [c for c in CELL if c in sel], sel[sel.status == 'ok']
     m = ok.groupby(by + ['lr'], dropna=False).valid_acc.mean().reset_index()
     best = m.sort_values(['valid_acc', 'lr'], ascending=[False, True]).groupby(by, dropna=False).head(1)
@@ -263,26 +275,27 @@ def choose_lrs(sel:pd.DataFrame) -> dict:
 SCORES_NOTE = 'DD-Ranking formulas on ld_nbdev students: lr and checkpoint chosen on validation, final accuracy (DD-Ranking chooses on test)'
 
 def factorial(rows:pd.DataFrame, per_source:bool=True) -> pd.DataFrame:
-    "The students `decomposition` reads from a run's rows: images ('set', 'random'), labels ('hard', 'own', 'expert'), test accuracy, seed; diverged ones left out. Expert labels as each image source chose them (`per_source`), or the single-choice control: the random images' choice for both (a record made before per-source choices has only that)."
+    "The students `decomposition` reads from a run's rows (diverged left out), expert labels chosen per image source."
     ok = rows[rows.status == 'ok']
-    if 'labels_chosen_on' in ok:
+    if 'labels_chosen_on' in ok:  # else a record made before per-source choices: the single choice is all it has
         on = ok.labels_chosen_on.fillna('')
-        ok = ok[(on == '') | (on == (ok.image_source if per_source else 'random'))]
-    return pd.DataFrame(dict(images=ok.image_source, labels=ok.label_source, test_acc=ok.test_acc, seed=ok.seed)).reset_index(drop=True)
+        ok = ok[(on == '') | (on == (ok.image_source if per_source else 'random'))]  # not per source: the control
+    f = dict(images=ok.image_source, labels=ok.label_source, test_acc=ok.test_acc, seed=ok.seed)
+    return pd.DataFrame(f).reset_index(drop=True)
 
 def control(rows:pd.DataFrame) -> pd.DataFrame:
-    "The decomposition with expert labels chosen per image source beside the single-choice control's, and their difference (pp)."
+    "The decomposition with expert labels chosen per image source, the single-choice control's, their difference (pp)."
     d = [decomposition(factorial(rows, ps)).query("labels == 'expert'").set_index('part').pp for ps in (True, False)]
     return pd.DataFrame(dict(per_source=d[0], single_choice=d[1], difference=d[0] - d[1])).reset_index()
 
 def choice_finding(rows:pd.DataFrame, chosen:pd.DataFrame) -> str:
-    "A sentence: the checkpoint and T each image source chose, and the set with expert labels at its own choice against the control."
+    "A sentence: each image source's checkpoint and T; the set with expert labels at its own choice and at the control."
     c = chosen.set_index('image_source')
     at = lambda s: f"step {int(c['step'][s])} at T {c['T'][s]:g}"
-    f, g = factorial(rows), factorial(rows, False)
-    own, single = (x[(x.images == 'set') & (x.labels == 'expert')] for x in (f, g))
-    return (f"Expert labels chosen on each image source's own validation: {at('set')} for the set's images, {at('random')} for random "
-            f"images; the set with expert labels scores {pm(own)} at its own choice and {pm(single)} at the random images' (the control).")
+    own, single = (x[(x.images == 'set') & (x.labels == 'expert')] for x in (factorial(rows), factorial(rows, False)))
+    return (f"Expert labels chosen on each image source's own validation: {at('set')} for the set's images, "
+            f"{at('random')} for random images; the set with expert labels scores {pm(own)} at its own choice and "
+            f"{pm(single)} at the random images' (the control).")
 
 def dd_scores(f:pd.DataFrame, full_acc:float|None=None) -> pd.DataFrame:
     "DD-Ranking's HLR, IOR and LRS on the students `f`: the set with its own labels (its hard ones if it has none) against random images labelled by the expert (with hard labels for a hard-label set)."
@@ -292,11 +305,12 @@ def dd_scores(f:pd.DataFrame, full_acc:float|None=None) -> pd.DataFrame:
     return ddranking_scores(g, full_acc, random_labels=rl).assign(random_labels=rl, full_acc=np.nan if full_acc is None else full_acc, note=SCORES_NOTE)
 
 def evaluate_summary(rows:pd.DataFrame) -> pd.DataFrame:
-    "Per cell: test accuracy mean and sd (%), validation mean (%), students, the chosen learning rate and the expert checkpoint and T."
+    "Per cell: test accuracy mean and sd (%), validation mean (%), students, the learning rate, the checkpoint and T."
     order = {k: i for i, k in enumerate(IMAGE_SOURCES + LABEL_SOURCES)}
-    return (cell_summary(rows.assign(labels_chosen_on=rows.labels_chosen_on.fillna('')) if 'labels_chosen_on' in rows else rows,
-                         by=('ipc', 'label_source', 'image_source', 'labels_chosen_on', 'step', 'T', 'lr'))
-            .sort_values(['label_source', 'image_source'], key=lambda c: c.map(order), kind='stable').reset_index(drop=True))
+    if 'labels_chosen_on' in rows: rows = rows.assign(labels_chosen_on=rows.labels_chosen_on.fillna(''))
+    return (cell_summary(rows, by=('ipc', 'label_source', 'image_source', 'labels_chosen_on', 'step', 'T', 'lr'))
+            .sort_values(['label_source', 'image_source'], key=lambda c: c.map(order), kind='stable')
+            .reset_index(drop=True))
 
 def plot_evaluate(rows:pd.DataFrame, title:str|None=None):
     "Left: each cell's test accuracy (mean ± sd, a dot per student); right: the gain over random images with hard labels split into images, labels and interaction (pp ± one standard error), the total as a diamond."
@@ -320,41 +334,41 @@ def plot_evaluate(rows:pd.DataFrame, title:str|None=None):
 
 # %% ../../nbs/analyses/13_evaluate.ipynb #d7a959c7
 class SetExperiment(Experiment):
-    "An experiment on a distilled set: it reads the set (`read_evaluated`) before its run holds a folder or trains anything, runs at the set's IPC (`at_ipc`), and hands the body the set."
+    "An experiment on a distilled set: the set is read before the run holds a folder or trains, the run is at its IPC."
     def __call__(self, p:EvaluateSettings|None=None, out=None, **kw):
         p = self.protocol() if p is None else p
-        check(isinstance(p, EvaluateSettings), f'{self.name} takes its own settings ({self.name}.protocol(...)), which name the set')
+        check(isinstance(p, EvaluateSettings), f'{self.name} takes its own settings ({self.name}.protocol(...))')
         s, note = read_evaluated(p)
         return super().__call__(at_ipc(p, s.per_class()), out, evaluated=(s, note), **kw)
 
 def evaluate_set(r:Run, evaluated:tuple) -> pd.DataFrame:
-    "The factorial {the set's images, random images} x {hard, its own, expert labels} at the set's IPC, checkpoint and T chosen on validation for each image source, learning rates chosen on validation; the summary."
+    "The factorial {set, random images} x {hard, own, expert labels}, all chosen on validation; the summary."
     (s, note), p, ipc = evaluated, r.p, r.p.ipc[0]
-    key = store_set(s)
+    key, cfg = store_set(s), r.students[ipc]
     keep_set(s, r.folder.out/'set')
     if note: r.say(f'the set is read with normalisation: {note}')
     r.write_trajectory()
-    pick, cfg = selection_trials(r.bench, ipc, r.students[ipc], key, r.steps(), p.temperature, p.students, p.seed), r.students[ipc]
+    pick = selection_trials(r.bench, ipc, cfg, key, r.steps(), p.temperature, p.students, p.seed)
     srows = r.sweep(list(pick))
     chosen = choose_per_source(srows.assign(image_source=srows.key.map({t.key: v for t, v in pick.items()})))
     choices = {c.image_source: (int(c.step), float(c.T)) for c in chosen.itertuples()}
     cells, lrs = factorial_cells(key, s, r.expert.name, choices), candidate_lrs(p, s)
     sel, lr = None, {c: lrs[0] for c in cells}
     if len(lrs) > 1:
-        pick = cell_trials(r.bench, ipc, cells, replace(cfg, epochs=p.select_epochs_per_ipc()[ipc]), {c: lrs for c in cells}, 1, p.seed, 'valid')
-        sel = tagged(r.sweep(trials_of(pick)), pick).drop(columns='test_acc')  # scored on validation only
+        sel_cfg = replace(cfg, epochs=p.select_epochs_per_ipc()[ipc])
+        pairs = cell_trials(r.bench, ipc, cells, sel_cfg, {c: lrs for c in cells}, 1, p.seed, 'valid')
+        sel = tagged(r.sweep(trials_of(pairs)), pairs).drop(columns='test_acc')  # scored on validation only
         lr = choose_lrs(sel)
     final = cell_trials(r.bench, ipc, cells, cfg, {c: (lr[c],) for c in cells}, p.students, p.seed)
     rows = tagged(r.sweep(trials_of(final)), final)
-    f = factorial(rows)
-    summ = evaluate_summary(rows)
-    full, source = full_data_acc(r)
-    r.save(rows=rows, summary=summ, chosen=chosen, decomposition=decomposition(f).rename(columns={'labels': 'label_source'}),
-           control=control(rows), scores=dd_scores(f, full).assign(full_acc_from=source),
-           evaluate=plot_evaluate(rows, r.title(f'{s.method or Path(p.set).name}, IPC {ipc}, {p.students} students per cell')),
-           **({} if sel is None else dict(selection=sel)))
-    r.finish(decomposition_finding(f), choice_finding(rows, chosen), set=str(p.set), set_key=key, method=s.method, normalisation=note,
-             step=choices['random'][0], choices={k: dict(step=v[0], T=v[1]) for k, v in choices.items()},
+    f, summ, (full, source) = factorial(rows), evaluate_summary(rows), full_data_acc(r)
+    title = r.title(f'{s.method or Path(p.set).name}, IPC {ipc}, {p.students} students per cell')
+    dec = decomposition(f).rename(columns={'labels': 'label_source'})
+    r.save(rows=rows, summary=summ, chosen=chosen, decomposition=dec, control=control(rows),
+           scores=dd_scores(f, full).assign(full_acc_from=source), evaluate=plot_evaluate(rows, title), **({} if sel is None else dict(selection=sel)))
+    r.finish(decomposition_finding(f), choice_finding(rows, chosen), set=str(p.set), set_key=key, method=s.method,
+             normalisation=note, step=choices['random'][0],
+             choices={k: dict(step=v[0], T=v[1]) for k, v in choices.items()},
              lrs={'/'.join(x for x in c if x): v for c, v in lr.items()})
     return summ
 
@@ -365,13 +379,14 @@ def full_data_acc(r:Run) -> tuple:
     return float(m.test_acc.iloc[-1]), f'the expert {r.expert.name} (the whole training split, hard labels), its last checkpoint: epoch {m.epoch.iloc[-1]:g}'
 
 def evaluate_finding(rec:Record) -> str:
-    "The decomposition in a sentence per label source, and, in a record with per-source choices, the choices in one more."
+    "The decomposition in a sentence per label source and, in a record with per-source choices, one on the choices."
     per_source = 'labels_chosen_on' in rec.rows and rec.has('chosen.csv') and 'image_source' in rec.frame('chosen.csv')
-    return ' '.join([decomposition_finding(factorial(rec.rows)), *([choice_finding(rec.rows, rec.frame('chosen.csv'))] if per_source else [])])
+    more = [choice_finding(rec.rows, rec.frame('chosen.csv'))] if per_source else []
+    return ' '.join([decomposition_finding(factorial(rec.rows)), *more])
 
 run_evaluate = EXPERIMENTS['evaluate'] = SetExperiment(
-    'evaluate', "a distilled set against random real images, with hard, its own and expert labels: its gain split into images and labels",
-    evaluate_set, EvaluateSettings, finds=evaluate_finding)
+    'evaluate', "a distilled set against random real images, with hard, its own and expert labels: its gain split into "
+    "images and labels", evaluate_set, EvaluateSettings, finds=evaluate_finding)
 run_evaluate.__doc__ = evaluate_set.__doc__
 
 # %% ../../nbs/analyses/13_evaluate.ipynb #56063103
