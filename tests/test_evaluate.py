@@ -11,7 +11,7 @@ QUICK = ('--dataset', 'digits', '--students', '1', '--epochs', '2', '--expert_ep
 
 
 def mtt_digits(folder, normalise):
-    "A digits set in MTT's layout (images_best.pt, labels_best.pt), 2 a class, its pixels mapped by `normalise`; the pixels."
+    "A digits set in MTT's layout (images_best.pt, labels_best.pt), its pixels mapped by `normalise`; the pixels."
     tr = load_digits_set()['train']
     pick = torch.cat([torch.nonzero(tr.y == k)[:2, 0] for k in range(10)])
     folder.mkdir()
@@ -51,3 +51,18 @@ def test_given_statistics_are_used_and_said(tmp_path):
     assert code == 0, err
     assert json.loads((tmp_path/'run'/'run.json').read_text())['normalisation'] == 'given (--mean, --std)'
     assert torch.allclose(load_set(tmp_path/'run'/'set').pixels(), px, atol=1e-5)
+
+
+def test_an_mtt_cifar10_set_is_read_with_mtts_fixed_statistics(tmp_path):
+    "An MTT-layout CIFAR-10 set is read as it stands: its pixels normalised with MTT's fixed CIFAR-10 mean and std."
+    from ld_nbdev.protocol import protocol
+    from ld_nbdev.readers import NORM_STATS
+    from ld_nbdev.analyses.evaluate import EvaluateSettings, read_evaluated
+    px = torch.rand(20, 3, 32, 32)
+    m, s = (torch.tensor(v).view(1, 3, 1, 1) for v in NORM_STATS['mtt']['cifar10'])
+    (tmp_path/'mtt').mkdir()
+    torch.save((px - m) / s, tmp_path/'mtt'/'images_best.pt')
+    torch.save(torch.arange(10).repeat(2), tmp_path/'mtt'/'labels_best.pt')
+    got, note = read_evaluated(protocol('cpu', EvaluateSettings, set=str(tmp_path/'mtt'), space='normalized'))
+    assert note == "mtt's published statistics for cifar10" and got.per_class() == 2
+    assert torch.allclose(got.pixels(), px, atol=1e-5)
