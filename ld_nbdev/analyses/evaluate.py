@@ -122,8 +122,7 @@ class EvaluateSettings(Protocol):
     exp: int|None = None          # for a DC / DSA / DM file: which of its experiments (default 0)
     mean: tuple[float, ...]|None = None  # a normalised set's per-channel mean (1 or 3 numbers), where nothing says it
     std: tuple[float, ...]|None = None   # that normalisation's per-channel standard deviation, given with --mean
-    full_acc: float|None = None   # test accuracy with the full real training set and hard labels (a fraction), for
-                                  # DD-Ranking's HLR and LRS; default: the expert's at its last checkpoint
+    full_acc: float|None = None  # full-data test accuracy, hard labels (a fraction), for HLR and LRS; default: expert's
 
     def __post_init__(self):
         super().__post_init__()
