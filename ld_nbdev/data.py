@@ -275,15 +275,37 @@ def select_ipc(ds:ImageSet, ipc:int, seed:int=0) -> torch.Tensor:
 # %% ../nbs/01_data.ipynb #c09edb56
 class Preprocess:
     "Scale to [0,1], normalise per channel, and optionally ZCA-whiten, with statistics from the training set."
-    def __init__(self, train_x:torch.Tensor, zca:bool=False, eps:float=0.1):
+    def __init__(self, train_x:torch.Tensor, # uint8 training images (N, C, H, W)
+                 zca:bool=False,             # fit a ZCA whitening too
+                 eps:float=0.1,              # added to every eigenvalue of the covariance
+                 normalize:bool=True,        # False: pixels in [0, 1], not normalised (as kornia's ZCA sees them)
+                 centre:bool=False):         # subtract the mean image before whitening (`zca_mean`), as kornia does
         x = train_x.float() / 255
-        self.mean, self.std = x.mean((0, 2, 3), keepdim=True), x.std((0, 2, 3), keepdim=True).clamp_min(1e-6)
-        self.zca = None
+        C = x.shape[1]
+        self.mean, self.std = torch.zeros(1, C, 1, 1), torch.ones(1, C, 1, 1)
+        if normalize: self.mean, self.std = x.mean((0, 2, 3), keepdim=True), x.std((0, 2, 3), keepdim=True).clamp_min(1e-6)
+        self.zca = self.zca_mean = self._inv = None
         if zca:
             f = ((x - self.mean) / self.std).flatten(1).double()
-            f = f - f.mean(0)
+            mu = f.mean(0)
+            f = f - mu
             evals, evecs = torch.linalg.eigh(f.T @ f / (len(f) - 1))
             self.zca = (evecs @ torch.diag((evals.clamp_min(0) + eps).rsqrt()) @ evecs.T).float()
+            if centre: self.zca_mean = mu.float()
+
+    @classmethod
+    def given(cls, mean, std, zca_inv=None, zca_mean=None):
+        "A `Preprocess` that can `undo`, from stored per-channel `mean` and `std`, inverse whitening and its `zca_mean`."
+        p = cls.__new__(cls)
+        p.mean, p.std = (torch.as_tensor(v, dtype=torch.float32).view(1, -1, 1, 1) for v in (mean, std))
+        p.zca, p._inv, p.zca_mean = None, zca_inv, zca_mean
+        return p
+
+    @property
+    def zca_inv(self) -> torch.Tensor|None:
+        "The inverse of the whitening (inverted in double precision), or None without ZCA."
+        if self._inv is None and self.zca is not None: self._inv = torch.linalg.inv(self.zca.double().cpu()).float()
+        return self._inv
 
     def __call__(self, x:torch.Tensor, bs:int=4096) -> torch.Tensor:
         out = torch.cat([self._one(x[i:i + bs]) for i in range(0, len(x), bs)]) if len(x) else x.float()
@@ -292,12 +314,17 @@ class Preprocess:
     def _one(self, x):
         x = (x.float() / 255 - self.mean.to(x.device)) / self.std.to(x.device)
         if self.zca is None: return x
-        return (x.flatten(1) @ self.zca.to(x.device)).view_as(x)
+        f = x.flatten(1) if self.zca_mean is None else x.flatten(1) - self.zca_mean.to(x.device)
+        return (f @ self.zca.to(x.device)).view_as(x)
 
-    def undo(self, x:torch.Tensor) -> torch.Tensor:
-        "Preprocessed images back to pixels in [0, 1], for showing them (ZCA undone by its inverse)."
-        if self.zca is not None: x = (x.flatten(1) @ torch.linalg.inv(self.zca).to(x.device)).view_as(x)
-        return (x * self.std.to(x.device) + self.mean.to(x.device)).clamp(0, 1)
+    def undo(self, x:torch.Tensor, clamp:bool=True) -> torch.Tensor:
+        "Preprocessed images back to pixels in [0, 1] (clamped unless `clamp=False`); the whitening undone in double."
+        if self.zca_inv is not None:
+            f = x.double().flatten(1) @ self.zca_inv.double().to(x.device)
+            if self.zca_mean is not None: f = f + self.zca_mean.double().to(x.device)
+            x = f.float().view_as(x)
+        x = x * self.std.to(x.device) + self.mean.to(x.device)
+        return x.clamp(0, 1) if clamp else x
 
 # %% ../nbs/01_data.ipynb #11cb8277
 class TensorDL:

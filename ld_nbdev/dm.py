@@ -15,7 +15,7 @@ from .core import *
 from .models import get_model
 from .augment import DSA_FAMILIES, dsa
 from .sweep import Trial
-from .distilled import DistilledSet, from_prepared, load_set, keep_set, store_set
+from .sets import DistilledSet, from_prepared, load_set, keep_set, store_set
 from .records import *
 from .protocol import *
 from .plots import titled

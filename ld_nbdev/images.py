@@ -10,7 +10,7 @@ from torch import nn
 from .core import *
 from .data import select_ipc
 from .models import ConvNet, predict_logits
-from .distilled import stored_set
+from .sets import stored_set, even_ipc
 
 # %% auto #0
 __all__ = ['IMAGE_RULES', 'split_head', 'expert_view', 'herding', 'kcenter']
@@ -88,9 +88,9 @@ def _coreset(fn):
 def _set_images(bench, ipc:int, seed:int, key:str) -> tuple:
     "The images of the stored distilled set `key` in the bench's preprocessing, with the class each stands for: `(x, y)`."
     s, tr = stored_set(key), bench.sp.train
-    n = torch.bincount(s.targets, minlength=s.c)
-    check(bool((n == n[0]).all()), f"'set:{key}' does not have the same number of images in every class")
-    check(int(n[0]) == ipc, f"'set:{key}' has {int(n[0])} images per class, not {ipc}")
+    n = even_ipc(s.targets, s.c)
+    check(n is not None, f"'set:{key}' does not have the same number of images in every class")
+    check(n == ipc, f"'set:{key}' has {n} images per class, not {ipc}")
     check(list(s.classes) == list(tr.classes), f"'set:{key}' is of the classes {', '.join(s.classes[:3])}, ...; the data's are {', '.join(tr.classes[:3])}, ...")
     check(tuple(s.images.shape[1:]) == tuple(tr.x.shape[1:]), f"'set:{key}' holds images of {tuple(s.images.shape[1:])}, the data {tuple(tr.x.shape[1:])}")
     px = s.pixels(clamp=False) * 255

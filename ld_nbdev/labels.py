@@ -11,7 +11,7 @@ from fastai.callback.core import Callback
 from fastcore.basics import store_attr
 from .core import *
 from .models import predict_logits
-from .distilled import stored_set
+from .sets import stored_set
 
 # %% auto #0
 __all__ = ['RECIPES', 'TEACHERS', 'soft_labels', 'hard_labels', 'ensemble_labels', 'TopK', 'topk_labels', 'label_nbytes',

@@ -18,7 +18,7 @@ from .augment import DSA_FAMILIES
 from .labels import hard_labels
 from .learned import LearnConfig, fresh_params, sgd_steps, init_logits
 from .sweep import Trial
-from .distilled import from_prepared, load_set, keep_set, store_set
+from .sets import from_prepared, load_set, keep_set, store_set
 from .records import *
 from .protocol import *
 from .dm import show_set, curve_steps, curve_rows, plot_curve, curve_finding

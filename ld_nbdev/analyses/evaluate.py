@@ -4,79 +4,191 @@
 
 # %% ../../nbs/analyses/13_evaluate.ipynb #97a1fdc6
 from __future__ import annotations
-import inspect, json
+import inspect, json, math
 from dataclasses import dataclass, replace
 from pathlib import Path
 import numpy as np, pandas as pd, torch, torch.nn.functional as F
 import matplotlib.pyplot as plt, matplotlib.ticker as mtick, seaborn as sns
 from ..core import *
-from ..data import get_dataset
+from ..data import get_dataset, Preprocess
 from ..student import StudentConfig
 from ..sweep import Trial, Bench
-from ..distilled import *
+from ..sets import *
+from ..readers import *
 from ..records import *
 from ..protocol import *
 from ..plots import titled
 
 # %% auto #0
-__all__ = ['SCORES_NOTE', 'set_ipc', 'EvaluateSettings', 'bench_set', 'write_library_sets', 'has_own_labels', 'factorial_cells',
-           'cell_trials', 'tagged', 'candidate_lrs', 'choose_lrs', 'factorial', 'dd_scores', 'evaluate_summary',
-           'plot_evaluate', 'run_evaluate', 'full_data_acc', 'set_shares', 'shares_finding']
+__all__ = ['IMAGE_SOURCES', 'LABEL_SOURCES', 'CELL', 'SCORES_NOTE', 'run_evaluate', 'check_students', 'cell_stats',
+           'decomposition', 'ddranking_scores', 'decomposition_finding', 'EvaluateSettings', 'at_ipc', 'normalisation',
+           'read_evaluated', 'bench_set', 'write_library_sets', 'has_own_labels', 'selection_trials',
+           'choose_per_source', 'factorial_cells', 'cell_trials', 'tagged', 'trials_of', 'candidate_lrs', 'choose_lrs',
+           'factorial', 'control', 'choice_finding', 'dd_scores', 'evaluate_summary', 'plot_evaluate', 'SetExperiment',
+           'evaluate_set', 'full_data_acc', 'evaluate_finding', 'set_shares', 'shares_finding']
+
+# %% ../../nbs/analyses/13_evaluate.ipynb #90022259
+IMAGE_SOURCES, LABEL_SOURCES = ('set', 'random'), ('hard', 'own', 'expert')
+CELL = ('image_source', 'label_source', 'labels_chosen_on')  # what names a cell of a run's factorial
+
+def check_students(frame:pd.DataFrame) -> pd.DataFrame:
+    "Refuse, in one line, a students frame that lacks the columns, uses other levels, or holds accuracies that are not fractions."
+    missing = {'images', 'labels', 'test_acc'} - set(frame.columns)
+    check(not missing, f"the students frame lacks column(s) {', '.join(sorted(missing))}")
+    for col, levels in (('images', IMAGE_SOURCES), ('labels', LABEL_SOURCES)):
+        bad = sorted(set(frame[col]) - set(levels))
+        if bad: raise LDError(f"{col} must be one of {', '.join(levels)}, found {bad[0]!r}")
+    acc = frame['test_acc'].astype(float)
+    check(acc.notna().all() and np.isfinite(acc).all(), 'test_acc holds missing or infinite values')
+    check(len(acc) == 0 or (acc.min() >= 0 and acc.max() <= 1), f'test_acc must be a fraction in [0, 1]; found {acc.max():.4g} (percent?)')
+    return frame
+
+# %% ../../nbs/analyses/13_evaluate.ipynb #b40935f5
+def cell_stats(frame:pd.DataFrame) -> pd.DataFrame:
+    "Mean test accuracy, its standard error and the student count of each (images, labels) cell."
+    return check_students(frame).groupby(['images', 'labels'])['test_acc'].agg(mean='mean', se='sem', n='count')
+
+# %% ../../nbs/analyses/13_evaluate.ipynb #d5788c28
+def decomposition(frame:pd.DataFrame) -> pd.DataFrame:
+    "Per label source (own, expert): the gain over random images with hard labels, split into images' and labels' shares and their interaction (pp, with standard errors)."
+    cs = cell_stats(frame)
+    check(('random', 'hard') in cs.index, 'the students frame has no random images with hard labels: the baseline of every share')
+    cell = lambda i, l: cs.loc[(i, l), ['mean', 'se']].tolist() if (i, l) in cs.index else [np.nan, np.nan]
+    quad = lambda *cells: math.sqrt(sum(c[1] ** 2 for c in cells))
+    rows = []
+    for L in ('own', 'expert'):
+        if ('set', L) not in cs.index and ('random', L) not in cs.index: continue
+        b, sh, sl, rl = cell('random', 'hard'), cell('set', 'hard'), cell('set', L), cell('random', L)
+        parts = {'total': (sl[0] - b[0], quad(sl, b)), 'images': (sh[0] - b[0], quad(sh, b)), 'labels': (rl[0] - b[0], quad(rl, b)),
+                 'interaction': (sl[0] - sh[0] - rl[0] + b[0], quad(sl, sh, rl, b))}
+        rows += [dict(labels=L, part=k, pp=100 * v, se_pp=100 * e) for k, (v, e) in parts.items()]
+    check(rows, "the students frame has no students with the set's own labels or expert labels")
+    return pd.DataFrame(rows)
+
+# %% ../../nbs/analyses/13_evaluate.ipynb #32ba3b48
+def ddranking_scores(frame:pd.DataFrame,          # one row per student: images, labels, test_acc
+                     full_acc:float|None=None,    # test accuracy with the full real training set and hard labels (a fraction)
+                     lam:float=0.5,               # LRS's weight of IOR against HLR
+                     random_labels:str='own',     # the labels of the random images in IOR: 'own', 'hard' or 'expert'
+                    ) -> pd.DataFrame:
+    "DD-Ranking's HLR and IOR (percent points) and LRS (from fractions), with standard errors, computed on a students frame."
+    check(full_acc is None or (isinstance(full_acc, (int, float)) and 0 <= full_acc <= 1), f'full_acc must be a fraction in [0, 1], got {full_acc!r}')
+    check(0 <= lam <= 1, f'lam must lie in [0, 1], got {lam}')
+    check(random_labels in LABEL_SOURCES, f"random_labels must be one of {', '.join(LABEL_SOURCES)}, got {random_labels!r}")
+    cs = cell_stats(frame)
+    cell = lambda i, l: cs.loc[(i, l), ['mean', 'se']].tolist() if (i, l) in cs.index else [np.nan, np.nan]
+    sh, so, ro = cell('set', 'hard'), cell('set', 'own'), cell('random', random_labels)
+    hlr = (np.nan if full_acc is None else full_acc - sh[0], sh[1])
+    ior = (so[0] - ro[0], math.sqrt(so[1] ** 2 + ro[1] ** 2))
+    a = lam * ior[0] - (1 - lam) * hlr[0]
+    lrs = (math.exp(a) - math.exp(-1)) / (math.e - math.exp(-1))
+    lrs_se = math.exp(a) / (math.e - math.exp(-1)) * math.sqrt((lam * ior[1]) ** 2 + ((1 - lam) * hlr[1]) ** 2)
+    return pd.DataFrame([dict(score='HLR', value=100 * hlr[0], se=100 * hlr[1], unit='pp'),
+                         dict(score='IOR', value=100 * ior[0], se=100 * ior[1], unit='pp'),
+                         dict(score='LRS', value=lrs, se=lrs_se, unit='score')])
+
+# %% ../../nbs/analyses/13_evaluate.ipynb #6bbfc68d
+def _pm(v:float, se:float) -> str:
+    if math.isnan(v): return 'n/a'
+    return f'{v:+.1f} pp' if math.isnan(se) else f'{v:+.1f} ± {se:.1f} pp'
+
+def decomposition_finding(frame:pd.DataFrame) -> str:
+    "One sentence per label source: the set's gain over random images with hard labels and how it splits between images and labels."
+    d, cs = decomposition(frame).set_index(['labels', 'part']), cell_stats(frame)
+    base = 100 * cs.loc[('random', 'hard'), 'mean']
+    out = []
+    for L in d.index.get_level_values(0).unique():
+        v, e = d.pp[L], d.se_pp[L]
+        sh, rl = (cs.loc[k, ['mean', 'se']] if k in cs.index else pd.Series({'mean': np.nan, 'se': np.nan}) for k in (('set', 'hard'), ('random', L)))
+        diff = 100 * (abs(rl['mean'] - base / 100) - abs(sh['mean'] - base / 100))  # which share moves the accuracy more, up or down
+        diff_se = 100 * math.sqrt(sh['se'] ** 2 + rl['se'] ** 2)
+        big = None if math.isnan(diff) or abs(diff) <= 2 * diff_se else 'labels' if diff > 0 else 'images'
+        share = (rl if big == 'labels' else sh)['mean'] - base / 100
+        verdict = ('' if math.isnan(diff) else 'images and labels carry similar shares' if big is None else
+                   f"the {big} carry more of it than the {'images' if big == 'labels' else 'labels'}" if share > 0 else
+                   f'the {big} move it most, and down')
+        who = "its own labels" if L == 'own' else 'expert soft labels'
+        out.append(f"With {who}, the set gains {_pm(v['total'], e['total'])} over random real images with hard labels ({base:.1f} %): "
+                   f"{_pm(v['images'], e['images'])} from its images, {_pm(v['labels'], e['labels'])} from the labels and "
+                   f"{_pm(v['interaction'], e['interaction'])} from their interaction" + (f'; {verdict}.' if verdict else '.'))
+    return ' '.join(out) + ' (± one standard error over students, combined in quadrature.)'
 
 # %% ../../nbs/analyses/13_evaluate.ipynb #54c6fe64
-def set_ipc(s:DistilledSet) -> int|None:
-    "The set's images per class: its `ipc`, or the count of each class's targets when every class has as many."
-    n = torch.bincount(s.targets, minlength=s.c)
-    return s.ipc or (int(n[0]) if bool((n == n[0]).all()) else None)
-
 @dataclass(frozen=True)
 class EvaluateSettings(Protocol):
     set: str|None = None          # the distilled set: a path in any layout read_set knows; the run's IPC is the set's
     layout: str|None = None       # the set's layout (ld_nbdev, mtt, dc, ratbptt, kip, folder); default: told by its files
-    space: str|None = None        # the preprocessing of its images, for layouts that do not record it: normalized, zca or raw
+    space: str|None = None        # its images' preprocessing, for layouts that do not record it: normalized, zca or raw
     exp: int|None = None          # for a DC / DSA / DM file: which of its experiments (default 0)
-    full_acc: float|None = None   # test accuracy with the full real training set and hard labels (a fraction), for DD-Ranking's HLR and LRS; default: the expert's at its last checkpoint
+    mean: tuple[float, ...]|None = None  # a normalised set's per-channel mean (1 or 3 numbers), where nothing says it
+    std: tuple[float, ...]|None = None   # that normalisation's per-channel standard deviation, given with --mean
+    full_acc: float|None = None  # full-data test accuracy, hard labels (a fraction), for HLR and LRS; default: expert's
 
     def __post_init__(self):
         super().__post_init__()
         check(self.set is not None, 'evaluate needs a distilled set: --set PATH')
         check(self.full_acc is None or 0 <= self.full_acc <= 1, f'--full_acc is a fraction in [0, 1], got {self.full_acc}')
-        s = read_set(self.set, self.layout, **self.read_options())
-        ipc = set_ipc(s)
-        check(ipc is not None, f'{self.set}: the set does not have the same number of images in every class, so it has no IPC')
-        object.__setattr__(self, 'distilled', s)  # read once; not a setting (the path is)
-        for name in ('epochs', 'select_epochs'):  # a preset's value per IPC: the one of the set's IPC
-            v = getattr(self, name)
-            if isinstance(v, tuple):
-                check(ipc in self.ipc and len(v) == len(self.ipc), f'--{name}: give one value (the set has IPC {ipc})')
-                object.__setattr__(self, name, v[self.ipc.index(ipc)])
-        object.__setattr__(self, 'ipc', (ipc,))
+        check((self.mean is None) == (self.std is None), 'give --mean and --std together')
+        if self.mean is None: return
+        check(self.space == 'normalized',
+              '--mean and --std are the statistics of normalised pixels: give them with --space normalized')
+        check(len(self.mean) == len(self.std) and len(self.mean) in (1, 3),
+              f'--mean and --std take one number per channel (1 or 3), got {len(self.mean)} and {len(self.std)}')
+        check(all(v > 0 for v in self.std), f"--std must be positive, got {' '.join(map(str, self.std))}")
 
-    def read_options(self) -> dict:
-        "What the set's reader gets beyond the path: the dataset (from its loaded data where only that knows the classes), `space`, `exp`, and for a ZCA-space set the training images."
-        layout = self.layout or detect_layout(self.set)
-        opts = dict(space=self.space, exp=self.exp)
-        if layout == 'ld_nbdev': return opts  # the set says all; whether it fits the data is `check_data`'s
-        info, data = DATASET_INFO.get(self.dataset) if self.data is None else None, None
-        load = lambda: get_dataset(self.dataset, self.data, self.max_per_class)
-        if info is None or info.classes is None: info = dataset_info(self.dataset if self.data is None else self.name, data := load())
-        if self.space == 'zca' and 'train' in inspect.signature(READERS.get(layout, read_set)).parameters:
-            opts['train'] = (data or load())['train']  # the whitening is refitted on the whole training split
-        return dict(opts, dataset=info)
+def at_ipc(p:EvaluateSettings, ipc:int) -> EvaluateSettings:
+    "The settings `p` for a set of IPC `ipc`: the run's IPC, and a preset's epochs given per IPC become that IPC's."
+    kw = {}
+    for name in ('epochs', 'select_epochs'):
+        v = getattr(p, name)
+        if isinstance(v, tuple):
+            check(ipc in p.ipc and len(v) == len(p.ipc), f'--{name}: give one value (the set has IPC {ipc})')
+            kw[name] = v[p.ipc.index(ipc)]
+    return replace(p, ipc=(ipc,), **kw)
 
-    def check_data(self, d):
-        "The protocol's checks, then the set against the loaded data: class count and order, channels, image size."
-        super().check_data(d)
-        s, known = self.distilled, DATASET_INFO.get(self.dataset) if self.data is None else None
-        C, H, W = s.images.shape[1:]
-        check_fits(s, DatasetInfo(self.name, list(d.classes), known.channels if known else C, tuple(known.size) if known else (H, W)))
+# %% ../../nbs/analyses/13_evaluate.ipynb #d4ccad94
+def _nums(v) -> str: return ' '.join(f'{x:.4f}' for x in v)
+
+def normalisation(p:EvaluateSettings, layout:str, info:DatasetInfo, train) -> tuple:
+    "Mean, std and their source for a normalised set whose files do not say: given, else published, else own."
+    if p.mean is not None:
+        check(len(p.mean) == info.channels,
+              f'--mean and --std give {len(p.mean)} value(s) each; {info.name} has {info.channels} channel(s)')
+        return list(p.mean), list(p.std), 'given (--mean, --std)'
+    if (stats := NORM_STATS.get(layout, {}).get(info.name)) is not None:  # the method family's, for this dataset
+        return *map(list, stats), f"{layout}'s published statistics for {info.name}"
+    pre = Preprocess(train().x)
+    mean, std = pre.mean.flatten().tolist(), pre.std.flatten().tolist()
+    return mean, std, f"the training split's own (mean {_nums(mean)}, std {_nums(std)})"
+
+def read_evaluated(p:EvaluateSettings) -> tuple:
+    "The set `p` names, read and checked against the data, and where its normalisation came from (None: its files say)."
+    layout = p.layout or detect_layout(p.set)
+    known, data = DATASET_INFO.get(p.dataset) if p.data is None else None, {}
+    def train():  # the whole training split, loaded once, and only where the classes, a ZCA or statistics need it
+        if not data: data.update(get_dataset(p.dataset, p.data, p.max_per_class))
+        return data['train']
+    name = p.dataset if p.data is None else p.name
+    info = known if known is not None and known.classes is not None else dataset_info(name, {'train': train()})
+    takes = inspect.signature(READERS.get(layout, read_set)).parameters
+    opts, note = dict(space=p.space, exp=p.exp), None
+    if layout != 'ld_nbdev': opts['dataset'] = info  # a set of ours says its classes, checked against the data below
+    if p.space == 'zca' and 'train' in takes: opts['train'] = train()  # the whitening is refitted on the whole split
+    if p.space == 'normalized' and 'mean' in takes:
+        opts['mean'], opts['std'], note = normalisation(p, layout, info, train)
+    s = read_set(p.set, layout, **opts)
+    check(s.per_class() is not None,
+          f'{p.set}: the set does not have the same number of images in every class, so it has no IPC')
+    C, H, W = s.images.shape[1:]
+    size = (known.channels, tuple(known.size)) if known else (C, (H, W))
+    check_fits(s, DatasetInfo(p.name, list(info.classes), *size))
+    return s, note
 
 # %% ../../nbs/analyses/13_evaluate.ipynb #a285ecf4
 def bench_set(bench:Bench, t:Trial, **meta) -> DistilledSet:
     "Trial `t`'s images and labels on `bench` as a `DistilledSet` (hard labels as class indices, others as probabilities); `meta`: other fields."
     x, y = bench.xy(t)
-    n = torch.bincount(y.cpu(), minlength=bench.sp.c)
-    meta = {**dict(ipc=int(n[0]) if bool((n == n[0]).all()) else None, method=f'{t.images} images, {t.recipe} labels',
+    meta = {**dict(ipc=even_ipc(y, bench.sp.c), method=f'{t.images} images, {t.recipe} labels',
                    source=f'ld_nbdev trial {t.key}', notes=json.dumps(t.record())), **meta}
     hard = t.recipe == 'hard'
     return from_prepared(x, y if hard else bench.labels(t), bench.sp.train.classes, bench.sp.pre, 'indices' if hard else None,
@@ -104,22 +216,43 @@ def has_own_labels(s:DistilledSet) -> bool:
     "Whether the set's labels say more than each image's class (anything but one-hot labels of its targets)."
     return not torch.equal(s.probs(), F.one_hot(s.targets, s.c).float())
 
-def factorial_cells(key:str, s:DistilledSet, expert:str, step:int, T:float=1.0) -> dict:
-    "(images, labels) -> (image rule, label recipe, parameters, experts) of each cell of the factorial of the stored set `s` (`key`)."
+def selection_trials(bench:Bench, ipc:int, cfg:StudentConfig, key:str, steps, temps, n:int, seed:int=0) -> dict:
+    "Trial -> image source: the checkpoint sweep's soft-label students on random images, and on the set `key`'s."
+    rnd = soft_trials(bench, {ipc: cfg}, steps, temps, n, seed, hard=False)
+    return {**{t: 'random' for t in rnd}, **{replace(t, images=f'set:{key}'): 'set' for t in rnd}}
+
+def choose_per_source(rows:pd.DataFrame) -> pd.DataFrame:
+    "Per image source, the validation-best checkpoint and T (the earliest checkpoint, then the lowest T, on a tie)."
+    cells = cell_summary(rows, by=('image_source', 'ipc', 'recipe', 'expert', 'step', 'T'))
+    chosen = best_cells(cells, by=('image_source',))
+    for src in set(rows.image_source) - set(chosen.image_source):
+        raise LDError(f'every selection student of the {src} images diverged; lower --lr')
+    return chosen
+
+def factorial_cells(key:str, s:DistilledSet, expert:str, choices:dict) -> dict:
+    "(images, labels, labels chosen on) -> (image rule, recipe, parameters, experts): the factorial of the set `s`."
     imgs = {'set': f'set:{key}', 'random': 'random'}
-    labs = {'hard': ('hard', {}, ()), 'own': ('distilled', dict(set=key), ()), 'expert': ('soft', dict(step=int(step), T=float(T)), (expert,))}
+    soft = lambda src: ('soft', dict(step=int(choices[src][0]), T=float(choices[src][1])), (expert,))  # src's choice
+    labs = {'hard': ('hard', {}, ()), 'own': ('distilled', dict(set=key), ())}
     if not has_own_labels(s): del labs['own']
-    return {(i, l): (imgs[i], *labs[l]) for l in LABEL_SOURCES if l in labs for i in IMAGE_SOURCES}
+    cells = {(i, l, ''): (imgs[i], *labs[l]) for l in LABEL_SOURCES if l in labs for i in IMAGE_SOURCES}
+    cells.update({(i, 'expert', i): (imgs[i], *soft(i)) for i in IMAGE_SOURCES})
+    cells[('set', 'expert', 'random')] = (imgs['set'], *soft('random'))  # the control: the random images' choice
+    return cells
 
-def cell_trials(bench:Bench, ipc:int, cells:dict, cfg:StudentConfig, lrs:dict, n:int, seed:int=0, score:str='test') -> dict:
-    "Trial -> its cell: `n` students (seeds `seed`, `seed + 1`, ...) per cell and per learning rate in `lrs[cell]`, scored on `score`."
-    return {Trial(bench.sp.key, ipc, recipe, params, experts, replace(cfg, lr=float(lr)), seed + k, images, image_seed=seed, score=score): cell
-            for cell, (images, recipe, params, experts) in cells.items() for lr in lrs[cell] for k in range(n)}
+def cell_trials(bench:Bench, ipc:int, cells:dict, cfg:StudentConfig, lrs:dict, n:int, seed:int=0,
+                score:str='test') -> list:
+    "(trial, cell) pairs: `n` students (seeds `seed`, ...) per cell and lr in `lrs[cell]`, scored on `score`."
+    return [(Trial(bench.sp.key, ipc, recipe, params, experts, replace(cfg, lr=float(lr)), seed + k, images,
+                   image_seed=seed, score=score), cell)
+            for cell, (images, recipe, params, experts) in cells.items() for lr in lrs[cell] for k in range(n)]
 
-def tagged(rows:pd.DataFrame, trials:dict) -> pd.DataFrame:
-    "Student rows of `trials` (trial -> cell) with their cell as `image_source` and `label_source`."
-    cell = {t.key: c for t, c in trials.items()}
-    return rows.assign(image_source=rows.key.map(lambda k: cell[k][0]), label_source=rows.key.map(lambda k: cell[k][1]))
+def tagged(rows:pd.DataFrame, pairs:list) -> pd.DataFrame:
+    "Student rows of the (trial, cell) `pairs`, with their cell's `CELL` columns; a student in two cells, once in each."
+    cells = pd.DataFrame([dict(key=t.key, **dict(zip(CELL, c))) for t, c in pairs]).drop_duplicates()
+    return rows.merge(cells, on='key')
+
+def trials_of(pairs:list) -> list: return list(dict.fromkeys(t for t, _ in pairs))
 
 # %% ../../nbs/analyses/13_evaluate.ipynb #62e580aa
 def candidate_lrs(p:Protocol, s:DistilledSet) -> tuple:
@@ -127,22 +260,41 @@ def candidate_lrs(p:Protocol, s:DistilledSet) -> tuple:
     return tuple(dict.fromkeys([*p.lr, *([s.lr] if s.lr else [])]))
 
 def choose_lrs(sel:pd.DataFrame) -> dict:
-    "(images, labels) -> the learning rate whose selection students did best on validation (the smaller on a tie)."
-    ok = sel[sel.status == 'ok']
-    m = ok.groupby(['image_source', 'label_source', 'lr']).valid_acc.mean().reset_index()
-    best = m.sort_values(['valid_acc', 'lr'], ascending=[False, True]).groupby(['image_source', 'label_source']).head(1)
-    out = {(b.image_source, b.label_source): float(b.lr) for b in best.itertuples()}
-    for c in set(zip(sel.image_source, sel.label_source)) - set(out):
+    "Cell (its `CELL` columns in `sel`) -> the lr its selection students did best with (the smaller on a tie)."
+    if 'labels_chosen_on' in sel: sel = sel.assign(labels_chosen_on=sel.labels_chosen_on.fillna(''))  # CSV: NaN
+    by, ok = [c for c in CELL if c in sel], sel[sel.status == 'ok']
+    m = ok.groupby(by + ['lr'], dropna=False).valid_acc.mean().reset_index()
+    best = m.sort_values(['valid_acc', 'lr'], ascending=[False, True]).groupby(by, dropna=False).head(1)
+    out = {tuple(b[c] for c in by): float(b.lr) for _, b in best.iterrows()}
+    for c in set(map(tuple, sel[by].values.tolist())) - set(out):
         raise LDError(f'every selection student of images {c[0]} with labels {c[1]} diverged; lower --lr')
     return out
 
 # %% ../../nbs/analyses/13_evaluate.ipynb #91b816e0
 SCORES_NOTE = 'DD-Ranking formulas on ld_nbdev students: lr and checkpoint chosen on validation, final accuracy (DD-Ranking chooses on test)'
 
-def factorial(rows:pd.DataFrame) -> pd.DataFrame:
-    "The students `decomposition` reads from a run's rows: images ('set', 'random'), labels ('hard', 'own', 'expert'), test accuracy, seed; diverged ones left out."
+def factorial(rows:pd.DataFrame, per_source:bool=True) -> pd.DataFrame:
+    "The students `decomposition` reads from a run's rows (diverged left out), expert labels chosen per image source."
     ok = rows[rows.status == 'ok']
-    return pd.DataFrame(dict(images=ok.image_source, labels=ok.label_source, test_acc=ok.test_acc, seed=ok.seed)).reset_index(drop=True)
+    if 'labels_chosen_on' in ok:  # else a record made before per-source choices: the single choice is all it has
+        on = ok.labels_chosen_on.fillna('')
+        ok = ok[(on == '') | (on == (ok.image_source if per_source else 'random'))]  # not per source: the control
+    f = dict(images=ok.image_source, labels=ok.label_source, test_acc=ok.test_acc, seed=ok.seed)
+    return pd.DataFrame(f).reset_index(drop=True)
+
+def control(rows:pd.DataFrame) -> pd.DataFrame:
+    "The decomposition with expert labels chosen per image source, the single-choice control's, their difference (pp)."
+    d = [decomposition(factorial(rows, ps)).query("labels == 'expert'").set_index('part').pp for ps in (True, False)]
+    return pd.DataFrame(dict(per_source=d[0], single_choice=d[1], difference=d[0] - d[1])).reset_index()
+
+def choice_finding(rows:pd.DataFrame, chosen:pd.DataFrame) -> str:
+    "A sentence: each image source's checkpoint and T; the set with expert labels at its own choice and at the control."
+    c = chosen.set_index('image_source')
+    at = lambda s: f"step {int(c['step'][s])} at T {c['T'][s]:g}"
+    own, single = (x[(x.images == 'set') & (x.labels == 'expert')] for x in (factorial(rows), factorial(rows, False)))
+    return (f"Expert labels chosen on each image source's own validation: {at('set')} for the set's images, "
+            f"{at('random')} for random images; the set with expert labels scores {pm(own)} at its own choice and "
+            f"{pm(single)} at the random images' (the control).")
 
 def dd_scores(f:pd.DataFrame, full_acc:float|None=None) -> pd.DataFrame:
     "DD-Ranking's HLR, IOR and LRS on the students `f`: the set with its own labels (its hard ones if it has none) against random images labelled by the expert (with hard labels for a hard-label set)."
@@ -152,10 +304,12 @@ def dd_scores(f:pd.DataFrame, full_acc:float|None=None) -> pd.DataFrame:
     return ddranking_scores(g, full_acc, random_labels=rl).assign(random_labels=rl, full_acc=np.nan if full_acc is None else full_acc, note=SCORES_NOTE)
 
 def evaluate_summary(rows:pd.DataFrame) -> pd.DataFrame:
-    "Per cell: test accuracy mean and sd (%), validation mean (%), students, the chosen learning rate and the expert checkpoint."
+    "Per cell: test accuracy mean and sd (%), validation mean (%), students, the learning rate, the checkpoint and T."
     order = {k: i for i, k in enumerate(IMAGE_SOURCES + LABEL_SOURCES)}
-    return (cell_summary(rows, by=('ipc', 'label_source', 'image_source', 'lr'))
-            .sort_values(['label_source', 'image_source'], key=lambda c: c.map(order)).reset_index(drop=True))
+    if 'labels_chosen_on' in rows: rows = rows.assign(labels_chosen_on=rows.labels_chosen_on.fillna(''))
+    return (cell_summary(rows, by=('ipc', 'label_source', 'image_source', 'labels_chosen_on', 'step', 'T', 'lr'))
+            .sort_values(['label_source', 'image_source'], key=lambda c: c.map(order), kind='stable')
+            .reset_index(drop=True))
 
 def plot_evaluate(rows:pd.DataFrame, title:str|None=None):
     "Left: each cell's test accuracy (mean ± sd, a dot per student); right: the gain over random images with hard labels split into images, labels and interaction (pp ± one standard error), the total as a diamond."
@@ -178,31 +332,43 @@ def plot_evaluate(rows:pd.DataFrame, title:str|None=None):
     return titled(fig, title)
 
 # %% ../../nbs/analyses/13_evaluate.ipynb #d7a959c7
-@experiment('evaluate', "a distilled set against random real images, with hard, its own and expert labels: its gain split into images and labels",
-            EvaluateSettings)
-def run_evaluate(r:Run) -> pd.DataFrame:
-    "The factorial {the set's images, random images} x {hard, its own, expert labels} at the set's IPC, checkpoint and learning rates chosen on validation; the summary."
-    p, s, ipc = r.p, r.p.distilled, r.p.ipc[0]
-    key = store_set(s)
+class SetExperiment(Experiment):
+    "An experiment on a distilled set: the set is read before the run holds a folder or trains, the run is at its IPC."
+    def __call__(self, p:EvaluateSettings|None=None, out=None, **kw):
+        p = self.protocol() if p is None else p
+        check(isinstance(p, EvaluateSettings), f'{self.name} takes its own settings ({self.name}.protocol(...))')
+        s, note = read_evaluated(p)
+        return super().__call__(at_ipc(p, s.per_class()), out, evaluated=(s, note), **kw)
+
+def evaluate_set(r:Run, evaluated:tuple) -> pd.DataFrame:
+    "The factorial {set, random images} x {hard, own, expert labels}, all chosen on validation; the summary."
+    (s, note), p, ipc = evaluated, r.p, r.p.ipc[0]
+    key, cfg = store_set(s), r.students[ipc]
     keep_set(s, r.folder.out/'set')
-    _, chosen = r.choose_checkpoints()
-    step = int(chosen.step.iloc[0])
-    cells, lrs, cfg = factorial_cells(key, s, r.expert.name, step, p.temperature[0]), candidate_lrs(p, s), r.students[ipc]
+    if note: r.say(f'the set is read with normalisation: {note}')
+    r.write_trajectory()
+    pick = selection_trials(r.bench, ipc, cfg, key, r.steps(), p.temperature, p.students, p.seed)
+    srows = r.sweep(list(pick))
+    chosen = choose_per_source(srows.assign(image_source=srows.key.map({t.key: v for t, v in pick.items()})))
+    choices = {c.image_source: (int(c.step), float(c.T)) for c in chosen.itertuples()}
+    cells, lrs = factorial_cells(key, s, r.expert.name, choices), candidate_lrs(p, s)
     sel, lr = None, {c: lrs[0] for c in cells}
     if len(lrs) > 1:
-        pick = cell_trials(r.bench, ipc, cells, replace(cfg, epochs=p.select_epochs_per_ipc()[ipc]), {c: lrs for c in cells}, 1, p.seed, 'valid')
-        sel = tagged(r.sweep(list(pick)), pick).drop(columns='test_acc')  # scored on validation only
+        sel_cfg = replace(cfg, epochs=p.select_epochs_per_ipc()[ipc])
+        pairs = cell_trials(r.bench, ipc, cells, sel_cfg, {c: lrs for c in cells}, 1, p.seed, 'valid')
+        sel = tagged(r.sweep(trials_of(pairs)), pairs).drop(columns='test_acc')  # scored on validation only
         lr = choose_lrs(sel)
     final = cell_trials(r.bench, ipc, cells, cfg, {c: (lr[c],) for c in cells}, p.students, p.seed)
-    rows = tagged(r.sweep(list(final)), final)
-    f = factorial(rows)
-    summ = evaluate_summary(rows)
-    full, source = full_data_acc(r)
-    r.save(rows=rows, summary=summ, decomposition=decomposition(f).rename(columns={'labels': 'label_source'}),
-           scores=dd_scores(f, full).assign(full_acc_from=source),
-           evaluate=plot_evaluate(rows, r.title(f'{s.method or Path(p.set).name}, IPC {ipc}, {p.students} students per cell')),
-           **({} if sel is None else dict(selection=sel)))
-    r.finish(decomposition_finding(f), set=str(p.set), set_key=key, method=s.method, step=step, lrs={f'{i}/{l}': v for (i, l), v in lr.items()})
+    rows = tagged(r.sweep(trials_of(final)), final)
+    f, summ, (full, source) = factorial(rows), evaluate_summary(rows), full_data_acc(r)
+    title = r.title(f'{s.method or Path(p.set).name}, IPC {ipc}, {p.students} students per cell')
+    dec = decomposition(f).rename(columns={'labels': 'label_source'})
+    r.save(rows=rows, summary=summ, chosen=chosen, decomposition=dec, control=control(rows),
+           scores=dd_scores(f, full).assign(full_acc_from=source), evaluate=plot_evaluate(rows, title), **({} if sel is None else dict(selection=sel)))
+    r.finish(decomposition_finding(f), choice_finding(rows, chosen), set=str(p.set), set_key=key, method=s.method,
+             normalisation=note, step=choices['random'][0],
+             choices={k: dict(step=v[0], T=v[1]) for k, v in choices.items()},
+             lrs={'/'.join(x for x in c if x): v for c, v in lr.items()})
     return summ
 
 def full_data_acc(r:Run) -> tuple:
@@ -211,7 +377,16 @@ def full_data_acc(r:Run) -> tuple:
     m = r.expert.manifest
     return float(m.test_acc.iloc[-1]), f'the expert {r.expert.name} (the whole training split, hard labels), its last checkpoint: epoch {m.epoch.iloc[-1]:g}'
 
-run_evaluate.finds = lambda rec: decomposition_finding(factorial(rec.rows))
+def evaluate_finding(rec:Record) -> str:
+    "The decomposition in a sentence per label source and, in a record with per-source choices, one on the choices."
+    per_source = 'labels_chosen_on' in rec.rows and rec.has('chosen.csv') and 'image_source' in rec.frame('chosen.csv')
+    more = [choice_finding(rec.rows, rec.frame('chosen.csv'))] if per_source else []
+    return ' '.join([decomposition_finding(factorial(rec.rows)), *more])
+
+run_evaluate = EXPERIMENTS['evaluate'] = SetExperiment(
+    'evaluate', "a distilled set against random real images, with hard, its own and expert labels: its gain split into "
+    "images and labels", evaluate_set, EvaluateSettings, finds=evaluate_finding)
+run_evaluate.__doc__ = evaluate_set.__doc__
 
 # %% ../../nbs/analyses/13_evaluate.ipynb #56063103
 def set_shares(recs:dict) -> pd.DataFrame:
