@@ -399,7 +399,7 @@ class LazyImages:
     def __repr__(self): return f'{type(self).__name__}({len(self)} x {tuple(self.shape[1:])}, {self.device})'
 
     def __getitem__(self, i):
-        if isinstance(i, int): return self[i:i + 1][0]
+        if isinstance(i, (int, np.integer)): return self[torch.tensor([int(i)])][0]
         return self.pre(self._bytes(i).to(self.device, non_blocking=True))
 
     def batches(self, bs:int):
@@ -625,6 +625,18 @@ def prepare(ds:dict, valid_frac:float=0.04, zca:bool=False, seed:int=0, device=N
     key = config_hash({'data': data_key(ds), 'valid_frac': valid_frac, 'zca': zca, 'seed': seed})
     return Splits(f(train), f(valid), f(ds['test']), pre, key)
 
+def _stats(key:str, fit) -> Preprocess:
+    "The statistics `fit()` gives, kept in the cache under `key`: fitting them decodes every streamed training image."
+    f = cache_dir()/'data'/f'{key}.stats.pt'
+    read = lambda: torch.load(f, weights_only=True) if f.exists() else None
+    if (d := read()) is None:
+        with entry_lock(f):
+            if (d := read()) is None:
+                d = vars(fit()); atomic_save(d, f)
+    p = Preprocess.__new__(Preprocess)
+    vars(p).update(d)
+    return p
+
 def _prepare_bytes(ds, train, valid, valid_frac, zca, seed, device, backing, workers, bs) -> Splits:
     "`prepare` for the backings that keep bytes: statistics fitted in batches, floats made per batch on `device`."
     split = {'data': ds['train'].key() if backing == 'stream' else data_key(ds), 'valid_frac': valid_frac, 'seed': seed}
@@ -632,7 +644,8 @@ def _prepare_bytes(ds, train, valid, valid_frac, zca, seed, device, backing, wor
     parts = dict(train=train, valid=valid, test=ds['test'])
     if backing == 'stream':
         workers = default_workers() if workers is None else workers
-        pre = Preprocess.fit(DataLoader(train, batch_size=bs, num_workers=workers), zca)
+        pre = _stats(key, lambda: Preprocess.fit(DataLoader(train, batch_size=bs, num_workers=workers,
+                                                            generator=torch.Generator().manual_seed(0)), zca))
         x = {k: StreamImages(s, pre, device, workers) for k, s in parts.items()}
     else:
         pre = Preprocess(train.x, zca=zca, bs=bs)

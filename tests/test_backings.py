@@ -6,7 +6,7 @@ from PIL import Image
 from conftest import cli, one_line_error
 from ld_nbdev.data import get_dataset, prepare, stream_dataset, ByteImages, StreamImages, StreamDL
 from ld_nbdev.expert import ExpertConfig, train_expert
-from ld_nbdev.models import accuracy_of
+from ld_nbdev.models import accuracy_of, Scorer
 from ld_nbdev.imagenet import load_imagenet
 
 CFG = ExpertConfig(epochs=3, lr=0.05, bs=32, steps=(3,), seed=1)
@@ -59,6 +59,11 @@ def test_scoring_through_every_backing_gives_the_same_accuracy(through):
             for b, (sp, _) in through.items()}
     assert accs['uint8'] == accs['memmap'] == accs['float'], accs
     assert accs['float'][1] > 0.5
+    sc = Scorer(m)
+    sc.f = sc.m  # the compiled scorer's batching, without the compiler's minutes on a CPU
+    logits = {b: sc(m, sp.test.x) for b, (sp, _) in through.items()}
+    torch.testing.assert_close(logits['uint8'], logits['float'], atol=1e-4, rtol=1e-4)
+    assert torch.equal(logits['uint8'], logits['memmap'])
 
 
 def write_ilsvrc(root:Path, digits) -> Path:
