@@ -23,7 +23,8 @@ def experts(name, max_per_class, epochs, seeds, backings, device) -> pd.DataFram
         sp = prepare(ds, device=device, backing=b)
         for s in seeds if b == 'float' else seeds[:1]:
             t = train_expert(sp, ExpertConfig(epochs=epochs, seed=s), show=True)
-            rows.append(t.manifest.assign(backing=b, seed=s)[['backing', 'seed', 'step', 'epoch', 'valid_acc', 'test_acc']])
+            cols = ['backing', 'seed', 'step', 'epoch', 'valid_acc', 'test_acc']
+            rows.append(t.manifest.assign(backing=b, seed=s)[cols])
     df = pd.concat(rows, ignore_index=True)
     spread = df[df.backing == 'float'].groupby('step').test_acc.agg(['min', 'max'])
     lo, hi = df.step.map(spread['min']), df.step.map(spread['max'])
@@ -33,7 +34,8 @@ def experts(name, max_per_class, epochs, seeds, backings, device) -> pd.DataFram
 if __name__ == '__main__':
     a = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     a.add_argument('--dataset', default='cifar10'); a.add_argument('--max_per_class', type=int, default=None)
-    a.add_argument('--expert_epochs', type=int, default=30); a.add_argument('--seeds', type=int, nargs='+', default=[0, 1])
+    a.add_argument('--expert_epochs', type=int, default=30)
+    a.add_argument('--seeds', type=int, nargs='+', default=[0, 1])
     a.add_argument('--backings', nargs='+', default=['uint8', 'memmap', 'stream'])
     a.add_argument('--out', default='benchmarks/backing_agreement.csv')
     o = a.parse_args()

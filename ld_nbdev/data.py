@@ -92,7 +92,7 @@ def _class_files(split_dir:Path, max_per_class=None, nested:bool|None=False):
 
 # %% ../nbs/01_data.ipynb #a55ae241
 def _decode_file(f, size:tuple, mode:str) -> tuple:
-    "The image in file `f` as a uint8 array (H x W x C) in `mode`, resized (bilinear) to `size` (w, h) where it differs; and whether it was."
+    "The image in file `f` as uint8 (H x W x C) in `mode`, resized (bilinear) to `size` (w, h); whether it was."
     with Image.open(f) as im:
         im = im.convert(mode)
         resized = im.size != tuple(size)
@@ -345,7 +345,8 @@ class Preprocess:
     def to(self, device):
         "A copy with its statistics on `device`, so that batches there need no copy of them."
         p = copy.copy(self)
-        p.mean, p.std, p.zca = self.mean.to(device), self.std.to(device), None if self.zca is None else self.zca.to(device)
+        p.mean, p.std = self.mean.to(device), self.std.to(device)
+        p.zca = None if self.zca is None else self.zca.to(device)
         return p
 
     def undo(self, x:torch.Tensor) -> torch.Tensor:
@@ -387,7 +388,7 @@ class TensorDL:
 
 # %% ../nbs/01_data.ipynb #5ddd9e4e
 class LazyImages:
-    "Images kept as bytes that index like their preprocessed float32 tensor: `x[idx]` (indices or a slice) is that batch on `device`."
+    "Images kept as bytes that index like their preprocessed float32 tensor: `x[idx]` is that batch on `device`."
     dtype = torch.float32
     def __init__(self, pre:Preprocess, device):
         self.device = torch.device(device)
@@ -408,7 +409,7 @@ class LazyImages:
 
 # %% ../nbs/01_data.ipynb #4e1aa5b8
 class ByteImages(LazyImages):
-    "uint8 images `u` (N x C x H x W: on a device, or mapped from the file `path`) that index as their preprocessed floats."
+    "uint8 images `u` (N x C x H x W: on a device, or mapped from the file `path`) indexing as preprocessed floats."
     def __init__(self, u:torch.Tensor, pre:Preprocess, device, path=None):
         super().__init__(pre, device)
         self.u, self.path = u, path
@@ -429,11 +430,11 @@ class ByteImages(LazyImages):
 def map_images(f, shape:tuple) -> torch.Tensor:
     "The uint8 images of `shape` in the file `f`, mapped rather than read: pages load as batches touch them."
     f, n = Path(f), math.prod(shape)
-    check(f.stat().st_size == n, f'{f}: {f.stat().st_size} bytes, not the {n} of {shape} images; delete it and run again')
+    check(f.stat().st_size == n, f'{f}: {f.stat().st_size} bytes, not the {n} of {shape} images; delete it, run again')
     return torch.from_file(str(f), shared=False, size=n, dtype=torch.uint8).view(shape)
 
 def mapped(x:torch.Tensor, f) -> torch.Tensor:
-    "The uint8 images `x` written to the file `f` once (one process writes, others wait and reuse it) and mapped from there."
+    "The uint8 images `x` written to the file `f` once (one process writes, others wait) and mapped from there."
     f = Path(f)
     if not f.exists():
         with entry_lock(f):
@@ -459,17 +460,19 @@ class FileSet:
     def c(self): return len(self.classes)
     @property
     def shape(self): return torch.Size((len(self), 1 if self.grey else 3, self.size[1], self.size[0]))
-    def subset(self, idx): return FileSet([self.files[i] for i in idx.tolist()], self.y[idx], self.classes, self.size, self.grey)
+    def subset(self, idx):
+        return FileSet([self.files[i] for i in idx.tolist()], self.y[idx], self.classes, self.size, self.grey)
     def counts(self): return torch.bincount(self.y, minlength=self.c)
 
     def __getitem__(self, i:int) -> torch.Tensor:
         f = self.files[i]
         try: a, _ = _decode_file(f, self.size, 'L' if self.grey else 'RGB')
-        except (UnidentifiedImageError, OSError): raise LDError(f'{f}: not a readable image (corrupt or truncated)') from None
+        except (UnidentifiedImageError, OSError):
+            raise LDError(f'{f}: not a readable image (corrupt or truncated)') from None
         return torch.from_numpy(a.copy()).permute(2, 0, 1).contiguous()
 
     def key(self) -> str:
-        "A hash of the files (names, sizes, modification times), labels, classes, size and mode: what a decoded copy would hash."
+        "A hash of the files (names, sizes, modification times), labels, classes, size and mode."
         h = hashlib.sha256()
         for f in self.files: st = os.stat(f); h.update(f'{Path(f).resolve()}|{st.st_size}|{st.st_mtime_ns}\n'.encode())
         h.update(self.y.numpy().tobytes()); h.update(f'{self.classes}|{tuple(self.size)}|{self.grey}'.encode())
@@ -477,13 +480,15 @@ class FileSet:
 
 # %% ../nbs/01_data.ipynb #976b120b
 def file_sets(files:dict, size:tuple|None=None, grey:bool|None=None) -> dict:
-    "`{split: {class: [paths]}}` as `{split: FileSet}`, none decoded; size and mode, where not given, chosen from the training files' headers as the decoders choose them."
+    "`{split: {class: [paths]}}` as `{split: FileSet}`, none decoded; size and mode as the decoders choose them."
+    # where not given: from the training files' headers, as `_read_images` chooses them
     if size is None or grey is None:
         heads = []
         for f in (f for fs in files['train'].values() for f in fs):
             try:
                 with Image.open(f) as im: heads.append((im.size, im.mode))
-            except (UnidentifiedImageError, OSError): raise LDError(f'{f}: not a readable image (corrupt or truncated)') from None
+            except (UnidentifiedImageError, OSError):
+                raise LDError(f'{f}: not a readable image (corrupt or truncated)') from None
         check(heads, 'no training images to stream')
         if grey is None: grey = all(m in ('L', '1', 'I', 'I;16') for _, m in heads)
         if size is None: size = Counter(s for s, _ in heads).most_common(1)[0][0]
@@ -498,7 +503,7 @@ def default_workers() -> int:
     return min(8, len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count() or 1)
 
 class StreamImages(LazyImages):
-    "The images of a `FileSet`, decoded by `workers` `DataLoader` processes a batch at a time, that index as their preprocessed floats."
+    "The images of a `FileSet`, decoded a batch at a time by `workers` `DataLoader` processes, indexing as floats."
     def __init__(self, fs:FileSet, pre:Preprocess, device, workers:int|None=None):
         super().__init__(pre, device)
         self.fs, self.workers = fs, default_workers() if workers is None else workers
@@ -509,12 +514,14 @@ class StreamImages(LazyImages):
 
     def _bytes(self, i):  # a few images (a selection, a tie to settle): decoded here
         idx = range(len(self))[i] if isinstance(i, slice) else i.flatten().tolist()
-        return torch.stack([self.fs[j] for j in idx]) if len(idx) else torch.empty(0, *self.shape[1:], dtype=torch.uint8)
+        if not len(idx): return torch.empty(0, *self.shape[1:], dtype=torch.uint8)
+        return torch.stack([self.fs[j] for j in idx])
 
     def loader(self, batches:list) -> DataLoader:
         "A `DataLoader` decoding the index lists `batches`, in that order, in worker processes."
-        return DataLoader(self.fs, batch_sampler=batches, num_workers=self.workers, pin_memory=self.device.type == 'cuda',
-                          generator=torch.Generator().manual_seed(0))  # seeds the workers without a draw from torch's global stream
+        return DataLoader(self.fs, batch_sampler=batches, num_workers=self.workers,
+                          pin_memory=self.device.type == 'cuda',
+                          generator=torch.Generator().manual_seed(0))  # worker seeds not drawn from the global stream
 
     def batches(self, bs:int):
         for b in self.loader([list(range(i, min(i + bs, len(self)))) for i in range(0, len(self), bs)]):
@@ -522,7 +529,7 @@ class StreamImages(LazyImages):
 
 # %% ../nbs/01_data.ipynb #05e98cd0
 class StreamDL:
-    "Batches `(x, y)` of streamed images `x` (decoded by workers, preprocessed on the device), in `TensorDL`'s order for a seed."
+    "Batches `(x, y)` of streamed images `x` (decoded by workers, preprocessed on the device) in `TensorDL`'s order."
     def __init__(self, x:StreamImages, y:torch.Tensor, bs:int=256, shuffle:bool=False, seed:int|None=None):
         self.x, self.y, self.bs, self.shuffle, self.passes = x, y, bs, shuffle, 1
         self.gen = seeded_gen(seed if seed is not None else int(torch.randint(2**31, ())))
@@ -561,7 +568,8 @@ def free_bytes(device) -> int:
     return os.sysconf('SC_AVPHYS_PAGES') * os.sysconf('SC_PAGE_SIZE')
 
 def pick_backing(ds:dict, device, budget:int=FLOAT_BUDGET, free:int|None=None) -> str:
-    "The backing `prepare(backing='auto')` gives `ds`: float within `budget` bytes of floats, else uint8 within half of `free`, else memmap (stream for files)."
+    "The backing `prepare(backing='auto')` picks: float within `budget` bytes, uint8 within half `free`, else memmap."
+    # (stream for files)
     if isinstance(ds['train'], FileSet): return 'stream'
     n = sum(s.x.numel() for s in ds.values())
     if 4 * n <= budget: return 'float'
@@ -569,17 +577,22 @@ def pick_backing(ds:dict, device, budget:int=FLOAT_BUDGET, free:int|None=None) -
 
 
 # %% ../nbs/01_data.ipynb #228f4943
-FILE_INDEXES = {'cifar10': lambda max_per_class=None: folder_files(_fastai_folder(URLs.CIFAR, 'CIFAR-10'), max_per_class),
-                'cifar100': lambda max_per_class=None: folder_files(_fastai_folder(URLs.CIFAR_100, 'CIFAR-100'), max_per_class, None)}
+FILE_INDEXES = {  # dataset -> (max_per_class, [path]) -> {'train': {class: [paths]}, 'test': {...}}
+    'cifar10': lambda max_per_class=None: folder_files(_fastai_folder(URLs.CIFAR, 'CIFAR-10'), max_per_class),
+    'cifar100': lambda max_per_class=None: folder_files(_fastai_folder(URLs.CIFAR_100, 'CIFAR-100'), max_per_class,
+                                                        None)}
 
 def stream_dataset(name:str, data:str|None=None, max_per_class:int|None=None, size:tuple|None=None) -> dict:
-    "Dataset `name` (from the folder `data` if its index takes a `path`, else the ImageFolder tree `data`) as `{'train', 'test'}` `FileSet`s: indexed, not decoded."
+    "Dataset `name` (or the folder `data`) as `{'train', 'test'}` `FileSet`s: indexed, not decoded."
+    # `data` in the named layout where its index takes a `path`, else as an ImageFolder tree, as `get_dataset` reads it
     f = FILE_INDEXES.get(name)
-    if data is not None and f is not None and 'path' in inspect.signature(f).parameters: files = f(path=data, max_per_class=max_per_class)
+    if data is not None and f is not None and 'path' in inspect.signature(f).parameters:
+        files = f(path=data, max_per_class=max_per_class)
     elif data is not None: files = folder_files(data, max_per_class)
     else:
-        check(f is not None, f'--backing stream decodes image files, and {name} is not kept as files this library indexes '
-                             f'({", ".join(FILE_INDEXES)} are); choose another --backing, or pass a tree with --data')
+        check(f is not None, f'--backing stream decodes image files, and {name} is not kept as files this library '
+                             f'indexes ({", ".join(FILE_INDEXES)} are); choose another --backing, or pass a tree '
+                             'with --data')
         files = f(max_per_class=max_per_class)
     return file_sets(files, size)
 
@@ -604,19 +617,22 @@ def data_key(ds:dict) -> str:
     "A content hash of a loaded dataset (pixels, labels, classes of every split)."
     h = hashlib.sha256()
     for k in sorted(ds):
-        h.update(k.encode()); h.update(np.ascontiguousarray(ds[k].x.numpy())); h.update(ds[k].y.numpy().tobytes())  # no copy of the pixels
+        h.update(k.encode()); h.update(np.ascontiguousarray(ds[k].x.numpy()))  # hashed where they lie, not copied
+        h.update(ds[k].y.numpy().tobytes())
         h.update(' '.join(ds[k].classes).encode())
     return h.hexdigest()[:16]
 
 # %% ../nbs/01_data.ipynb #4cd7b833
 def prepare(ds:dict, valid_frac:float=0.04, zca:bool=False, seed:int=0, device=None, backing:str='auto',
             workers:int|None=None, bs:int=4096) -> Splits:
-    "Hold out a stratified validation split, fit preprocessing on the rest, hold everything on `device` by `backing` (`workers`: decoders of a stream, `bs`: images per batch fitting the statistics of bytes)."
+    "Hold out a stratified validation split, fit preprocessing on the rest, hold everything on `device` by `backing`."
+    # `workers`: a stream's decoding processes; `bs`: images a batch when statistics are fitted in batches
     device = device or pick_device()
     check(backing in BACKINGS, f'--backing: unknown backing {backing!r}; choose one of {", ".join(BACKINGS)}')
     files = isinstance(ds['train'], FileSet)
     check(files == (backing == 'stream') or backing == 'auto',
-          f'--backing {backing}: ' + ('these images are files; use --backing stream' if files else 'these images are decoded, not files'))
+          f'--backing {backing}: ' + ('these images are files; use --backing stream' if files else
+                                      'these images are decoded, not files'))
     backing = pick_backing(ds, device) if backing == 'auto' else backing
     train, valid = split_valid(ds['train'], valid_frac, seed)
     if backing != 'float': return _prepare_bytes(ds, train, valid, valid_frac, zca, seed, device, backing, workers, bs)

@@ -94,7 +94,7 @@ class Protocol:
     steps: tuple[int, ...]|None = None  # the expert checkpoints (optimiser steps) an analysis sweeps; default: all after step 0
     expert: str|None = None          # an expert trained elsewhere: torchvision model_<e>.pth files or MTT replay buffers
     expert_index: int = 0            # which expert of --expert's replay buffers (counted from 0 across the files)
-    backing: str = 'auto'            # how images are held: auto, float, uint8 (bytes, floats per batch), memmap (a mapped cache file), stream (files)
+    backing: str = 'auto'            # auto, float, uint8 (floats made per batch), memmap (a cache file), stream (files)
 
     def __post_init__(self):
         for f in fields(self):  # a setting given once or several times, as a tuple
@@ -124,7 +124,8 @@ class Protocol:
         for s in self.expert_steps: check(s >= 1, f'--expert_steps must be >= 1, got {s}')
         for s in self.steps or (): check(s >= 0, f'--steps must be >= 0, got {s}')
         if self.max_per_class is not None: check(self.max_per_class >= 2, f'--max_per_class must be >= 2, got {self.max_per_class}')
-        check(self.backing in BACKINGS, f'--backing: unknown backing {self.backing!r}; choose one of {", ".join(BACKINGS)}')
+        check(self.backing in BACKINGS,
+              f'--backing: unknown backing {self.backing!r}; choose one of {", ".join(BACKINGS)}')
         check(self.expert_index >= 0, f'--expert_index must be >= 0, got {self.expert_index}')
         check(self.expert is not None or self.expert_index == 0, '--expert_index picks an expert of --expert: give --expert PATH')
         if self.expert is not None:

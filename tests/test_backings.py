@@ -1,4 +1,4 @@
-"Data that does not fit: experts and scoring through bytes in memory, a mapped cache file and streamed files equal the float path."
+"Data that does not fit: experts and scores through bytes, a mapped file and streamed files equal the float path's."
 import warnings
 from pathlib import Path
 import numpy as np, pytest, torch
@@ -41,7 +41,8 @@ def through(digits, tmp_path_factory):
 
 def test_backings_hold_what_they_say(through):
     (sf, _), (su, _), (sm, _) = through['float'], through['uint8'], through['memmap']
-    assert isinstance(sf.train.x, torch.Tensor) and isinstance(su.train.x, ByteImages) and isinstance(sm.train.x, ByteImages)
+    assert isinstance(sf.train.x, torch.Tensor)
+    assert isinstance(su.train.x, ByteImages) and isinstance(sm.train.x, ByteImages)
     assert su.train.x.u.dtype == torch.uint8 and su.train.x.path is None and sm.train.x.path.suffix == '.u8'
     assert su.key == sm.key != sf.key  # bytes in memory and in a file are the same data; the float path keeps its key
 
@@ -83,14 +84,15 @@ def tree(digits, tmp_path_factory): return write_ilsvrc(tmp_path_factory.mktemp(
 
 
 def test_a_streamed_expert_trains_on_a_tree_as_its_decoded_copy_does(tree, tmp_path):
-    ss = prepare(stream_dataset('imagenet', str(tree)), valid_frac=0.1, device='cpu', backing='stream', workers=0)  # workers: below
+    # decoded here (workers=0): worker processes are tested below, where they cost less
+    ss = prepare(stream_dataset('imagenet', str(tree)), valid_frac=0.1, device='cpu', backing='stream', workers=0)
     assert isinstance(ss.train.x, StreamImages) and ss.train.x.shape[1:] == (3, 8, 8)
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')
         su = prepare(load_imagenet(tree, use_cache=False), valid_frac=0.1, device='cpu', backing='uint8')
     es = train_expert(ss, CFG, root=tmp_path / 'stream', show=False)
     eu = train_expert(su, CFG, root=tmp_path / 'uint8', show=False)
-    assert torch.equal(ss.train.x[:], su.train.x[:]) and torch.equal(ss.pre.std, su.pre.std)  # the same pixels, to the bit
+    assert torch.equal(ss.train.x[:], su.train.x[:]) and torch.equal(ss.pre.std, su.pre.std)  # the same pixels
     assert_same_trajectory(es, eu, exact=True)  # and the same batches in the same order
     m = es.model(step=es.steps[-1])
     acc = accuracy_of(m, ss.test.x, ss.test.y)
@@ -109,7 +111,7 @@ def test_the_streamed_loader_is_a_seeded_fastai_training_loader(tree):
 
 
 @pytest.mark.parametrize('args,msg', [(['--backing', 'disk'], "--backing: unknown backing 'disk'"),
-                                      (['--backing', 'stream'], '--backing stream decodes image files, and digits is not')])
+                                      (['--backing', 'stream'], '--backing stream decodes image files, and digits')])
 def test_bad_backing_is_refused_in_one_line(tmp_path, args, msg):
     out = tmp_path / 'out'
     one_line_error(*cli('--dataset', 'digits', *args, '--out', out, prog='ld_baseline')[::2], msg, 'ld_baseline')
