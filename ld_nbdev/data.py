@@ -655,7 +655,8 @@ def _stats(key:str, fit) -> Preprocess:
 
 def _prepare_bytes(ds, train, valid, valid_frac, zca, seed, device, backing, workers, bs) -> Splits:
     "`prepare` for the backings that keep bytes: statistics fitted in batches, floats made per batch on `device`."
-    split = {'data': ds['train'].key() if backing == 'stream' else data_key(ds), 'valid_frac': valid_frac, 'seed': seed}
+    data = config_hash({k: s.key() for k, s in ds.items()}, 16) if backing == 'stream' else data_key(ds)
+    split = {'data': data, 'valid_frac': valid_frac, 'seed': seed}
     key = config_hash({**split, 'zca': zca, 'pixels': backing if backing == 'stream' else 'uint8'})
     parts = dict(train=train, valid=valid, test=ds['test'])
     if backing == 'stream':
