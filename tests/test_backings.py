@@ -1,7 +1,7 @@
 "Data that does not fit: experts and scores through bytes, a mapped file and streamed files equal the float path's."
-import warnings
+import json, warnings
 from pathlib import Path
-import numpy as np, pytest, torch
+import pandas as pd, pytest, torch
 from PIL import Image
 from conftest import cli, one_line_error
 from ld_nbdev.data import get_dataset, prepare, stream_dataset, ByteImages, StreamImages, StreamDL
@@ -116,3 +116,15 @@ def test_bad_backing_is_refused_in_one_line(tmp_path, args, msg):
     out = tmp_path / 'out'
     one_line_error(*cli('--dataset', 'digits', *args, '--out', out, prog='ld_baseline')[::2], msg, 'ld_baseline')
     assert not out.exists()
+
+
+def test_a_run_streams_a_tree_through_expert_labels_and_students(tree, tmp_path):
+    out = tmp_path / 'out'
+    code, _, err = cli('--data', tree, '--backing', 'stream', '--ipc', '1', '--students', '1', '--epochs', '2',
+                       '--expert_epochs', '2', '--expert_steps', '2', '--expert_bs', '32', '--out', out, '--quiet',
+                       prog='ld_baseline')
+    assert code == 0, err
+    traj, ledger = (pd.read_csv(out / f) for f in ('expert_trajectory.csv', 'ledger.csv'))
+    assert traj.test_acc.iloc[-1] > 0.3  # ten classes: chance is 0.1
+    assert (ledger.status == 'ok').all() and set(ledger.recipe) == {'hard', 'soft'}
+    assert json.loads((out / 'config.json').read_text())['backing'] == 'stream'
