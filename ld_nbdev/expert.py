@@ -47,8 +47,8 @@ def expert_learner(sp:Splits, cfg:ExpertConfig=ExpertConfig(), cbs=None) -> Lear
     check(cfg.aug in AUGS, f'unknown expert augmentation {cfg.aug!r}; choose one of {", ".join(AUGS)}')
     set_seed(cfg.seed)
     model = compiled(get_model(cfg.arch, sp.n_in, sp.c, sp.im_size).to(sp.train.x.device), cfg.compile)
-    dls = DataLoaders(TensorDL(sp.train.x, sp.train.y, bs=cfg.bs, shuffle=True, seed=cfg.seed),
-                      TensorDL(sp.valid.x, sp.valid.y, bs=1024))
+    dls = DataLoaders(image_dl(sp.train.x, sp.train.y, bs=cfg.bs, shuffle=True, seed=cfg.seed),
+                      image_dl(sp.valid.x, sp.valid.y, bs=1024))
     check_precision(cfg.precision, sp.train.x.device)
     aug = [DSA(AUGS[cfg.aug], seed=cfg.seed)] if AUGS[cfg.aug] else []
     aug += [Autocast(cfg.precision)] if cfg.precision != 'fp32' else []
