@@ -18,7 +18,7 @@ from .student import *
 from .images import IMAGE_RULES
 
 # %% auto #0
-__all__ = ['LEDGER_COLS', 'RESULT_COLS', 'Trial', 'class_text', 'class_values', 'csv_ready', 'Ledger', 'Bench', 'Job',
+__all__ = ['LEDGER_COLS', 'RESULT_COLS', 'Trial', 'Cell', 'class_text', 'class_values', 'csv_ready', 'Ledger', 'Bench', 'Job',
            'class_scores', 'train_job', 'local_backend', 'sweep_jobs', 'run_sweep']
 
 # %% ../nbs/07_sweep.ipynb #1050cf4e
@@ -58,6 +58,24 @@ class Trial:
         r = self.record()
         if r['precision'] == 'fp32': del r['precision']  # float32 trials keep the keys they had before precision was a setting
         return config_hash(r, 16)
+
+# %% ../nbs/07_sweep.ipynb #56b0c0ef
+@dataclass(frozen=True)
+class Cell:
+    "What the students of one cell of a grid share besides IPC and settings: images, label recipe, parameters, experts."
+    recipe: str = 'hard'   # label recipe, a name in `RECIPES`
+    params: tuple = ()     # the recipe's parameters (a dict; kept as sorted (name, value) pairs)
+    experts: tuple = ()    # names of the expert trajectories the recipe reads
+    images: str = 'random' # image-selection rule, a name in `IMAGE_RULES`
+
+    def __post_init__(self):
+        p = self.params.items() if isinstance(self.params, dict) else self.params
+        object.__setattr__(self, 'params', tuple(sorted((k, _frozen(v)) for k, v in p)))
+        object.__setattr__(self, 'experts', tuple(self.experts))
+
+    def trial(self, on, ipc:int, **kw) -> Trial:
+        "The trial of this cell at `ipc` built by `on` (a `Bench` or a run, whose `trial` takes the rest of `kw`)."
+        return on.trial(ipc, self.recipe, experts=self.experts, images=self.images, **kw, **dict(self.params))
 
 # %% ../nbs/07_sweep.ipynb #70e9a6a5
 LEDGER_COLS = ['key', *[f.name for f in fields(Trial) if f.name != 'student'], *[f.name for f in fields(StudentConfig)],
@@ -160,6 +178,17 @@ class Bench:
         self.sp, self.experts = sp, {t.name: t for t in experts}
         self._images, self._labels, self._teachers = {}, {}, {}
         self.memo = {}  # what analyses compute once per bench (an expert's losses or features on the training split)
+
+    def trial(self, ipc:int, recipe:str='hard', *, student:StudentConfig=StudentConfig(), seed:int=0, experts=None,
+              images:str='random', image_seed:int=0, score:str='test', **params) -> Trial:
+        "A trial on this bench's data, by name: `ipc` images per class by rule `images`, labels by `recipe`, `params`."
+        # `experts` by default: the first when the recipe reads a checkpoint (`step`), else none
+        if experts is None: experts = (next(iter(self.experts)),) if 'step' in params and self.experts else ()
+        return Trial(self.sp.key, ipc, recipe, params, tuple(experts), student, seed, images, image_seed, score)
+
+    def random_images(self, ipc:int, seed:int=0) -> torch.Tensor:
+        "The `random` images of `ipc` per class and image seed `seed`: indices into the training split, drawn once."
+        return self.images(self.trial(ipc, image_seed=seed))
 
     def experts_of(self, t:Trial) -> list:
         for n in t.experts: check(n in self.experts, f'no expert named {n!r} here; have {", ".join(self.experts) or "none"}')

@@ -16,6 +16,7 @@ from ..sweep import Trial, Bench
 from ..distilled import *
 from ..records import *
 from ..protocol import *
+from ..run import *
 from ..plots import titled
 
 # %% auto #0
