@@ -13,8 +13,8 @@ from .core import *
 from .sweep import Cell, Ledger, Bench, run_sweep, class_values
 
 # %% auto #0
-__all__ = ['sweep_steps', 'soft_trials', 'student_rows', 'cell_summary', 'best_cells', 'pm', 'chosen_checkpoints', 'tidy',
-           'read_frame', 'read_rows', 'Record', 'load_record', 'protocol_note', 'keep_ks', 'topk_trials', 'topk_rows']
+__all__ = ['sweep_steps', 'soft_trials', 'student_rows', 'cell_summary', 'best_cells', 'pm', 'chosen_checkpoints', 'read_frame',
+           'read_rows', 'Record', 'load_record', 'protocol_note', 'keep_ks', 'topk_trials', 'topk_rows']
 
 # %% ../nbs/07a_records.ipynb #585e3819
 def sweep_steps(bench:Bench, steps=None, expert:str|None=None) -> list:
@@ -82,15 +82,10 @@ def chosen_checkpoints(bench:Bench, students:dict, steps, n:int=2, T:float=1.0, 
     return rows, best_cells(cell_summary(rows[rows.recipe == 'soft']))
 
 # %% ../nbs/07a_records.ipynb #31dc00e9
-def tidy(df:pd.DataFrame) -> pd.DataFrame:
-    "A frame read from a record in today's vocabulary: the label recipe as `recipe` (once `labels`), an expert's training recipe as `expert_recipe`, per-class accuracies as arrays."
-    if 'labels' in df: df = df.rename(columns={'recipe': 'expert_recipe'}).rename(columns={'labels': 'recipe'})
-    if 'class_acc' in df: df = df.assign(class_acc=df.class_acc.map(class_values))
-    return df
-
 def read_frame(path) -> pd.DataFrame:
-    "The CSV at `path`, a frame a run wrote, in today's vocabulary (trial keys as text)."
-    return tidy(pd.read_csv(path, dtype={'key': str}))
+    "The CSV at `path`, a frame a run wrote: trial keys as text, per-class accuracies as arrays."
+    df = pd.read_csv(path, dtype={'key': str})
+    return df.assign(class_acc=df.class_acc.map(class_values)) if 'class_acc' in df else df
 
 def read_rows(folder) -> pd.DataFrame:
     "The tidy student rows of the run in `folder`, rebuilt from its ledger and its experts' manifests (`*trajectory*.csv`)."

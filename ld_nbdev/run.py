@@ -13,11 +13,9 @@ from .protocol import *
 from .runfolder import RunFolder
 
 # %% auto #0
-__all__ = ['RETIRED', 'ANALYSIS', 'PRESET_KINDS', 'EXPERIMENTS', 'Run', 'open_run', 'Experiment', 'experiment']
+__all__ = ['ANALYSIS', 'PRESET_KINDS', 'EXPERIMENTS', 'Run', 'open_run', 'Experiment', 'experiment']
 
 # %% ../nbs/09c_run.ipynb #987aaf54
-RETIRED = dict(swap_k=None, subjects=None, keep_k=None, expert_recipes=['ours', 'ours_dsa', 'official@0.1'])  # moved from `Protocol` into their analyses' settings, with the values every other run had
-
 @dataclass
 class Run:
     "An experiment's run under way: its name and settings, folder, ledger, bench and device, how it trains (`backend`) and whether it talks."
@@ -88,7 +86,7 @@ def open_run(name:str, p:Protocol, out, force:bool=False, quiet:bool=False, cpu:
     say = (lambda *a: None) if quiet else (lambda *a: print(*a, flush=True))
     p.check_device(device)
     rf = RunFolder(out, run_settings(p, device), force, defaults={f.name: f.default for f in fields(p) if f.default is not MISSING},
-                   grows=p.grows, retired=RETIRED, wait=wait, say=say)
+                   grows=p.grows, wait=wait, say=say)
     try:
         eps = '/'.join(map(str, p.epochs_per_ipc().values()))
         say(f'{name}: {p.name} on {device}, IPC {", ".join(map(str, p.ipc))}, {p.students} students x {eps} epochs')

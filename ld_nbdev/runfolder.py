@@ -51,11 +51,10 @@ class FolderLock:
 class RunFolder:
     "The output folder `out` of a run with `settings`, held by this run alone (`wait`: queue behind another holder); refused if it holds something else (unless `force`), else resumed; settings in `grows` may be raised on resume."
     LOCK = '.run.lock'  # the folder's lock file, there only while a run holds the folder (or left by a killed one, and then free)
-    def __init__(self, out, settings:dict, force:bool=False, defaults:dict|None=None, grows=(), retired:dict|None=None,
-                 wait:bool=False, say=None):
+    def __init__(self, out, settings:dict, force:bool=False, defaults:dict|None=None, grows=(), wait:bool=False, say=None):
         self.out, self.force, self.t0, self.grows = Path(out), force, time.time(), tuple(grows)
         self.settings = json.loads(json.dumps(settings, default=str))
-        self.defaults, self.retired = (json.loads(json.dumps(d or {}, default=str)) for d in (defaults, retired))
+        self.defaults = json.loads(json.dumps(defaults or {}, default=str))
         self._free = weakref.finalize(self, FolderLock.take(self.out, wait, say).let_go)  # let go when released or dropped
         try:
             busy = any(f.name != self.LOCK for f in self.out.iterdir())
@@ -71,12 +70,12 @@ class RunFolder:
     def __exit__(self, *exc): self.release()
 
     def differences(self) -> list|None:
-        "How the folder's run differs from these settings, one 'name: had -> wanted' each ([]: resumable; None: no run there); a setting its `config.json` predates counts as its value in `defaults`, one it holds that runs no longer have as its value in `retired`."
+        "How the folder's run differs from these settings, one 'name: had -> wanted' each ([]: resumable; None: no run there); a setting its `config.json` predates counts as its value in `defaults`."
         try: had = json.loads((self.out/'config.json').read_text())
         except (OSError, ValueError): return None
         if not isinstance(had, dict): return None
         had = {**{k: v for k, v in self.defaults.items() if k not in had}, **had}
-        want = {**{k: v for k, v in self.retired.items() if k in had and k not in self.settings}, **self.settings}
+        want = self.settings
         def grown(k, a, b): return k in self.grows and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (a, b)) and a <= b
         return [f'{k}: {had.get(k, "unset")} -> {want.get(k, "unset")}' for k in sorted(set(had) | set(want))
                 if had.get(k) != want.get(k) or (k in had) != (k in want)

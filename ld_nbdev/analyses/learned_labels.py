@@ -18,9 +18,8 @@ from ..plots import titled
 
 # %% auto #0
 __all__ = ['SOURCES', 'LearnedSettings', 'learned_set', 'learned_trials', 'learned_frame', 'learned_summary', 'label_sets',
-           'label_look', 'label_tops', 'tops_table', 'learned_keys', 'learned_names', 'longer_summary',
-           'learned_history', 'plot_learned_labels', 'plot_label_links', 'learned_finding', 'longer_finding',
-           'run_learned_labels']
+           'label_look', 'label_tops', 'tops_table', 'learned_keys', 'longer_summary', 'learned_history',
+           'plot_learned_labels', 'plot_label_links', 'learned_finding', 'longer_finding', 'run_learned_labels']
 
 # %% ../../nbs/analyses/12_learned_labels.ipynb #ab0b9f85
 @dataclass(frozen=True)
@@ -145,11 +144,6 @@ def learned_keys(folder) -> pd.DataFrame:
     parts = [read_frame(f).assign(now=lambda d: d.index == len(d) - 1) for f in sorted(Path(folder).glob('learned/*/keys.csv'))]
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=['key', 'steps', 'now'])
 
-def learned_names(folder) -> set|None:
-    "The keys of the label sets a learned-labels run folder holds now; None if it names none (an older record)."
-    k = learned_keys(folder)
-    return set(k.key[k.now]) if len(k) else None
-
 def longer_summary(folder) -> pd.DataFrame:
     "Per IPC, start and outer steps, the students of every label set the run in `folder` has learned (all `learn_steps` it ran with): test mean and sd, validation mean (%), students, minutes of learning to that step."
     folder = Path(folder)
@@ -234,7 +228,7 @@ def _finding(rec:Record) -> str:
     if len(k) > k.now.sum():  # a start has held more than one label set: a run learned for longer, each length side by side
         return longer_finding(longer_summary(rec.folder))
     look = rec.frame('look.csv') if rec.has('look.csv') else None
-    return learned_finding(learned_summary(learned_frame(rec.rows, learned_names(rec.folder)), learned_history(rec.folder)), look)
+    return learned_finding(learned_summary(learned_frame(rec.rows), learned_history(rec.folder)), look)
 
 @experiment('learned_labels', 'labels learned through unrolled student training (uniform and expert starts) against hard and expert soft labels',
             LearnedSettings, finds=_finding)
