@@ -24,7 +24,7 @@ def notebook_of(exp) -> Path|None:
 def load_experiments() -> dict:
     "Import every module of `ld_nbdev` (each registers the experiments it defines); the registry, name -> `Experiment`, in notebook order."
     import ld_nbdev
-    from ld_nbdev.protocol import EXPERIMENTS, Experiment
+    from ld_nbdev.run import EXPERIMENTS, Experiment
     for m in sorted(pkgutil.walk_packages(ld_nbdev.__path__, 'ld_nbdev.'), key=lambda m: (m.name.count('.'), m.name)):
         mod = importlib.import_module(m.name)
         for e in vars(mod).values():  # a module's own experiments win over a notebook kernel's copy of them

@@ -14,10 +14,11 @@ from fastprogress.fastprogress import progress_bar
 from .core import *
 from .models import get_model
 from .augment import DSA_FAMILIES, dsa
-from .sweep import Trial
+from .sweep import Cell
 from .sets import DistilledSet, from_prepared, load_set, keep_set, store_set
 from .records import *
 from .protocol import *
+from .run import *
 from .plots import titled
 
 # %% auto #0
@@ -122,10 +123,9 @@ def curve_steps(last:int, given=None) -> tuple:
     return tuple(sorted({0, last, *(given or (round(last * q / 4) for q in (1, 2, 3)))}))
 
 def curve_trials(r:Run, points:dict) -> dict:
-    "Trial -> (IPC, step): `p.students` students on each point of the curve, `points` mapping IPC -> step -> (image rule, label recipe, parameters, experts)."
-    p, b = r.p, r.bench
-    return {Trial(b.sp.key, ipc, rec, par, ex, r.students[ipc], p.seed + k, im, image_seed=p.seed): (ipc, s)
-            for ipc, pts in points.items() for s, (im, rec, par, ex) in pts.items() for k in range(p.students)}
+    "Trial -> (IPC, step): `p.students` students on each point of the curve, `points` mapping IPC -> step -> `Cell`."
+    return {cell.trial(r, ipc, seed=r.p.seed + k): (ipc, s)
+            for ipc, pts in points.items() for s, cell in pts.items() for k in range(r.p.students)}
 
 def curve_rows(r:Run, points:dict, col:str) -> pd.DataFrame:
     "Train the students of the curve's `points` (those the ledger lacks); their rows, the step as `col`."
@@ -178,7 +178,7 @@ class DMSettings(Protocol):
 def dm_images(r:Run, ipc:int) -> tuple:
     "Distil IPC `ipc`'s images (resuming in the run folder); the final set, the history, and the curve's points (0: the random start)."
     p, b = r.p, r.bench
-    idx = b.images(Trial(b.sp.key, ipc, 'hard', image_seed=p.seed))
+    idx = b.random_images(ipc, p.seed)
     x0, y0 = b.sp.train.x[idx], b.sp.train.y[idx]
     folder = r.folder.out/'dm'/f'ipc{ipc}'
     folder.mkdir(parents=True, exist_ok=True)
@@ -189,11 +189,13 @@ def dm_images(r:Run, ipc:int) -> tuple:
                                           f'from the random images of seed {p.seed}')
     final = as_set(x, p.dm_iters)
     keep_set(final, folder/'set')
-    points = {0: ('random', 'hard', {}, ())}
+    points = {0: Cell('hard')}
     for it in p.curve()[1:]:
         f = folder/f'images_{it:06d}.pt'
-        if it == p.dm_iters: points[it] = (f'set:{store_set(final)}', 'hard', {}, ())
-        elif f.exists(): points[it] = (f'set:{store_set(as_set(torch.load(f, weights_only=True), it))}', 'hard', {}, ())
+        if it == p.dm_iters: points[it] = Cell('hard', images=f'set:{store_set(final)}')
+        elif f.exists():
+            kept = store_set(as_set(torch.load(f, weights_only=True), it))
+            points[it] = Cell('hard', images=f'set:{kept}')
         else: r.say(f'IPC {ipc}: the images of iteration {it} were not kept (a run resumed past it); left off the curve')
     atomic_csv(hist.assign(ipc=ipc), folder/'history.csv')
     return final, hist.assign(ipc=ipc), points
@@ -229,7 +231,8 @@ def dm_finding(curve:pd.DataFrame) -> str:
 @experiment('dm', 'distribution matching: images distilled by matching class mean embeddings under random networks; students along the way',
             DMSettings, presets=dict(cpu=('expert_time_cpu', dict(dm_iters=500, dm_real=128)),
                                      digits=('digits', dict(dm_iters=40, dm_real=32, dm_save=10)),
-                                     full=('full', dict(ipc=(1, 10, 50)))))
+                                     full=('full', dict(ipc=(1, 10, 50)))),
+            finds=lambda rec: dm_finding(cell_summary(rec.rows, ('ipc', 'dm_iter'))))
 def run_dm(r:Run) -> pd.DataFrame:
     "DM images at each IPC, written as distilled sets; hard-label students along the curve; the curve's summary."
     p = r.p
@@ -246,5 +249,3 @@ def run_dm(r:Run) -> pd.DataFrame:
            **{f'images_ipc{i}': show_set(s, title=f'{p.name}: DM images, IPC {i}, {p.dm_iters} iterations') for i, s in sets.items()})
     r.finish(dm_finding(curve), sets={str(i): str(r.folder.out/'dm'/f'ipc{i}'/'set') for i in p.ipc})
     return curve
-
-run_dm.finds = lambda rec: dm_finding(cell_summary(rec.rows, ('ipc', 'dm_iter')))

@@ -12,6 +12,7 @@ from .data import *
 from .student import StudentConfig
 from .sweep import *
 from .protocol import *
+from .run import *
 from .plots import *
 
 # %% auto #0
@@ -24,10 +25,11 @@ def candidates(bench:Bench, ipc:int, student:StudentConfig, lrs=None, temps=(1.0
     "Validation-scored trials at `ipc`: the first expert's checkpoints x `temps` x `lrs` (and hard labels per lr if `hard`)."
     ex = next(iter(bench.experts.values()))
     lrs = tuple(lrs or (student.lr,))
-    mk = lambda recipe, params, lr: Trial(bench.sp.key, ipc, recipe, params, (ex.name,) if params else (),
-                                          replace(student, lr=lr), seed, image_seed=seed, score='valid')
-    hard_ = [mk('hard', {}, lr) for lr in lrs] if hard and len(lrs) > 1 else []
-    return hard_ + [mk('soft', dict(step=s, T=T), lr) for s, T, lr in product(steps or [s for s in ex.steps if s > 0], temps, lrs)]
+    mk = lambda recipe, lr, **params: bench.trial(ipc, recipe, student=replace(student, lr=lr), seed=seed,
+                                                  image_seed=seed, score='valid', **params)
+    hard_ = [mk('hard', lr) for lr in lrs] if hard and len(lrs) > 1 else []
+    grid = product(steps or [s for s in ex.steps if s > 0], temps, lrs)
+    return hard_ + [mk('soft', lr, step=s, T=T) for s, T, lr in grid]
 
 # %% ../nbs/11_experiments.ipynb #0297f733
 def score_candidates(bench:Bench, trials, ledger=None, backend=None, show:bool=True) -> pd.DataFrame:
@@ -75,10 +77,10 @@ def kind_trials(bench:Bench, ipc:int, chosen:dict, student:StudentConfig, studen
     "Kind of label -> its `students` test-scored trials at the `chosen` settings."
     names, out = list(bench.experts), {}
     for kind, r in chosen.items():
-        if kind == 'hard': spec = ('hard', {}, (), student.lr if r is None else float(r.lr))
-        else: spec = ('ensemble' if kind == 'ensemble' else 'soft', dict(step=int(r.step), T=float(r['T'])),
-                      names if kind == 'ensemble' else names[:1], float(r.lr))
-        out[kind] = [Trial(bench.sp.key, ipc, *spec[:3], replace(student, lr=spec[3]), seed + s, image_seed=seed)
+        if kind == 'hard': cell, lr = Cell('hard'), student.lr if r is None else float(r.lr)
+        else: cell, lr = Cell('ensemble' if kind == 'ensemble' else 'soft', dict(step=int(r.step), T=float(r['T'])),
+                              names if kind == 'ensemble' else names[:1]), float(r.lr)
+        out[kind] = [cell.trial(bench, ipc, student=replace(student, lr=lr), seed=seed + s, image_seed=seed)
                      for s in range(students)]
     return out
 

@@ -17,10 +17,11 @@ from .models import get_model
 from .augment import DSA_FAMILIES
 from .labels import hard_labels
 from .learned import LearnConfig, fresh_params, sgd_steps, init_logits
-from .sweep import Trial
+from .sweep import Cell
 from .sets import from_prepared, load_set, keep_set, store_set
 from .records import *
 from .protocol import *
+from .run import *
 from .dm import show_set, curve_steps, curve_rows, plot_curve, curve_finding
 from .plots import titled
 
@@ -130,16 +131,16 @@ class PixelSettings(Protocol):
 
 # %% ../nbs/18_pixels.ipynb #05f40781
 def pixel_set(r:Run, ipc:int, chosen:pd.DataFrame|None) -> tuple:
-    "Learn IPC `ipc`'s set (resuming in the run folder); the final set, the history, and step -> (image rule, label recipe, parameters, experts) of the curve (0: the start)."
+    "Learn IPC `ipc`'s set (resuming in the run folder); the set, its history, step -> `Cell` of the curve (0: start)."
     p, b = r.p, r.bench
-    idx = b.images(Trial(b.sp.key, ipc, 'hard', image_seed=p.seed))
+    idx = b.random_images(ipc, p.seed)
     x0, y0 = b.sp.train.x[idx], b.sp.train.y[idx]
-    start, spec0 = hard_labels(y0, b.sp.c), ('random', 'hard', {}, ())
-    if p.pix_learn == 'both' and p.pix_start == 'uniform': start, spec0 = torch.full_like(start, 1 / b.sp.c), None
+    start, cell0 = hard_labels(y0, b.sp.c), Cell('hard')
+    if p.pix_learn == 'both' and p.pix_start == 'uniform': start, cell0 = torch.full_like(start, 1 / b.sp.c), None
     elif p.pix_learn == 'both':
         step = int(chosen.set_index('ipc').step[ipc])
-        spec0 = ('random', 'soft', dict(step=step, T=float(p.temperature[0])), (r.expert.name,))
-        start = b.labels(Trial(b.sp.key, ipc, *spec0[1:], image_seed=p.seed))
+        cell0 = Cell('soft', dict(step=step, T=float(p.temperature[0])), (r.expert.name,))
+        start = b.labels(cell0.trial(r, ipc))
     folder = r.folder.out/'pixels'/f'ipc{ipc}'
     folder.mkdir(parents=True, exist_ok=True)
     x, lab, hist = learn_set(x0, start, b.sp.train.x, b.sp.train.y, b.sp.c, p.pixel_config(), folder, not r.quiet, p.curve(),
@@ -151,8 +152,8 @@ def pixel_set(r:Run, ipc:int, chosen:pd.DataFrame|None) -> tuple:
                                              f'from the random images of seed {p.seed}')
     final = as_set(x, lab, p.pix_steps)
     keep_set(final, folder/'set')
-    spec = lambda k: (f'set:{k}', 'hard', {}, ()) if hard else (f'set:{k}', 'distilled', dict(set=k), ())
-    points = {} if spec0 is None else {0: spec0}
+    spec = lambda k: Cell('hard', images=f'set:{k}') if hard else Cell('distilled', dict(set=k), images=f'set:{k}')
+    points = {} if cell0 is None else {0: cell0}
     for it in p.curve()[1:]:
         f = folder/f'set_{it:06d}.pt'
         if it == p.pix_steps: points[it] = spec(store_set(final))
@@ -160,7 +161,7 @@ def pixel_set(r:Run, ipc:int, chosen:pd.DataFrame|None) -> tuple:
             st = torch.load(f, weights_only=True)
             points[it] = spec(store_set(as_set(st['images'], st['labels'], it)))
         else: r.say(f'IPC {ipc}: the set of step {it} was not kept (a run resumed past it); left off the curve')
-    if spec0 is None: points[0] = spec(store_set(as_set(x0, start, 0)))  # uniform labels on the real images
+    if cell0 is None: points[0] = spec(store_set(as_set(x0, start, 0)))  # uniform labels on the real images
     atomic_csv(hist.assign(ipc=ipc), folder/'history.csv')
     return final, hist.assign(ipc=ipc), dict(sorted(points.items()))
 
@@ -184,7 +185,8 @@ def pixel_finding(curve:pd.DataFrame, learn:str) -> str:
 @experiment('pixels', 'learned pixels: images (or images and labels) learned through unrolled student training, RaT-BPTT style; students along the way',
             PixelSettings, presets=dict(cpu=('expert_time_cpu', dict(pix_steps=200)),
                                         digits=('digits', dict(pix_steps=20, pix_unroll=20, pix_window=10, pix_lr=0.03, pix_save=5)),
-                                        full=('full', dict(pix_steps=2000))))
+                                        full=('full', dict(pix_steps=2000))),
+            finds=lambda rec: pixel_finding(cell_summary(rec.rows, ('ipc', 'pix_step')), rec.config['pix_learn']))
 def run_pixels(r:Run) -> pd.DataFrame:
     "The learned set at each IPC, written as distilled sets; students along the curve; the curve's summary."
     p = r.p
@@ -202,5 +204,3 @@ def run_pixels(r:Run) -> pd.DataFrame:
            **{f'images_ipc{i}': show_set(s, title=f'{p.name}: learned pixels ({p.pix_learn}), IPC {i}, {p.pix_steps} steps') for i, s in sets.items()})
     r.finish(pixel_finding(curve, p.pix_learn), sets={str(i): str(r.folder.out/'pixels'/f'ipc{i}'/'set') for i in p.ipc})
     return curve
-
-run_pixels.finds = lambda rec: pixel_finding(cell_summary(rec.rows, ('ipc', 'pix_step')), rec.config['pix_learn'])

@@ -6,14 +6,15 @@
 from __future__ import annotations
 import json
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 import numpy as np, pandas as pd
 from .core import *
-from .sweep import Trial, Ledger, Bench, run_sweep, class_values
+from .sweep import Cell, Ledger, Bench, run_sweep, class_values
 
 # %% auto #0
-__all__ = ['sweep_steps', 'soft_trials', 'student_rows', 'cell_summary', 'best_cells', 'pm', 'chosen_checkpoints', 'tidy',
-           'read_frame', 'read_rows', 'Record', 'load_record', 'protocol_note', 'keep_ks', 'topk_trials', 'topk_rows']
+__all__ = ['sweep_steps', 'soft_trials', 'student_rows', 'cell_summary', 'best_cells', 'pm', 'chosen_checkpoints', 'read_frame',
+           'read_rows', 'Record', 'load_record', 'protocol_note', 'keep_ks', 'topk_trials', 'topk_rows']
 
 # %% ../nbs/07a_records.ipynb #585e3819
 def sweep_steps(bench:Bench, steps=None, expert:str|None=None) -> list:
@@ -26,8 +27,9 @@ def soft_trials(bench:Bench, students:dict, steps, temps=(1.0,), n:int=2, seed:i
     "Test-scored trials: for each IPC in `students` (IPC -> `StudentConfig`), `n` hard-label students (if `hard`) and `n` per checkpoint in `steps` and T in `temps`."
     name, out = expert or next(iter(bench.experts)), []
     for ipc, cfg in students.items():
-        if hard: out += [Trial(bench.sp.key, ipc, 'hard', {}, (), cfg, seed + s, image_seed=seed) for s in range(n)]
-        out += [Trial(bench.sp.key, ipc, 'soft', dict(step=int(st), T=float(T)), (name,), cfg, seed + s, image_seed=seed)
+        mk = partial(bench.trial, ipc, student=cfg, image_seed=seed)
+        if hard: out += [mk(seed=seed + s) for s in range(n)]
+        out += [mk('soft', experts=(name,), seed=seed + s, step=int(st), T=float(T))
                 for st in steps for T in temps for s in range(n)]
     return out
 
@@ -80,15 +82,10 @@ def chosen_checkpoints(bench:Bench, students:dict, steps, n:int=2, T:float=1.0, 
     return rows, best_cells(cell_summary(rows[rows.recipe == 'soft']))
 
 # %% ../nbs/07a_records.ipynb #31dc00e9
-def tidy(df:pd.DataFrame) -> pd.DataFrame:
-    "A frame read from a record in today's vocabulary: the label recipe as `recipe` (once `labels`), an expert's training recipe as `expert_recipe`, per-class accuracies as arrays."
-    if 'labels' in df: df = df.rename(columns={'recipe': 'expert_recipe'}).rename(columns={'labels': 'recipe'})
-    if 'class_acc' in df: df = df.assign(class_acc=df.class_acc.map(class_values))
-    return df
-
 def read_frame(path) -> pd.DataFrame:
-    "The CSV at `path`, a frame a run wrote, in today's vocabulary (trial keys as text)."
-    return tidy(pd.read_csv(path, dtype={'key': str}))
+    "The CSV at `path`, a frame a run wrote: trial keys as text, per-class accuracies as arrays."
+    df = pd.read_csv(path, dtype={'key': str})
+    return df.assign(class_acc=df.class_acc.map(class_values)) if 'class_acc' in df else df
 
 def read_rows(folder) -> pd.DataFrame:
     "The tidy student rows of the run in `folder`, rebuilt from its ledger and its experts' manifests (`*trajectory*.csv`)."
@@ -148,11 +145,11 @@ def keep_ks(c:int, ks=None) -> list:
     "The k of a top-k grid over `c` classes: `ks`, or 0, 1, 2, 3, 5 (those below `c`) and `c`; 0 is hard labels, `c` the full label."
     return sorted(set(ks) if ks else {k for k in (0, 1, 2, 3, 5) if k < c} | {c})
 
-def _topk_spec(k:int, c:int, step:int, T:float, name:str, half:bool) -> tuple:
-    "A top-k cell's recipe, parameters and experts: hard labels for k = 0, the soft label for k = c at float32, else the unrenormalised top-k."
-    if k == 0: return 'hard', {}, ()
-    if k == c and not half: return 'soft', dict(step=step, T=T), (name,)
-    return 'topk', dict(k=int(k), step=step, T=T, renorm=False, **(dict(half=True) if half else {})), (name,)
+def _topk_cell(k:int, c:int, step:int, T:float, name:str, half:bool) -> Cell:
+    "A top-k cell: hard labels for k = 0, the soft label for k = c at float32, else the unrenormalised top-k."
+    if k == 0: return Cell('hard')
+    if k == c and not half: return Cell('soft', dict(step=step, T=T), (name,))
+    return Cell('topk', dict(k=int(k), step=step, T=T, renorm=False, **(dict(half=True) if half else {})), (name,))
 
 def topk_trials(bench:Bench, students:dict, chosen:pd.DataFrame, ks, n:int=2, T:float=1.0, seed:int=0, half:bool=False,
                 expert:str|None=None) -> list:
@@ -160,8 +157,9 @@ def topk_trials(bench:Bench, students:dict, chosen:pd.DataFrame, ks, n:int=2, T:
     name, out = expert or next(iter(bench.experts)), []
     for _, b in chosen.iterrows():
         ipc, step = int(b.ipc), int(b.step)
-        out += [Trial(bench.sp.key, ipc, *_topk_spec(k, bench.sp.c, step, float(T), name, half), students[ipc], seed + s, image_seed=seed)
-                for k in ks if k > 0 or not half for s in range(n)]
+        cells = [_topk_cell(k, bench.sp.c, step, float(T), name, half) for k in ks if k > 0 or not half]
+        out += [cell.trial(bench, ipc, student=students[ipc], seed=seed + s, image_seed=seed)
+                for cell in cells for s in range(n)]
     return out
 
 def topk_rows(rows:pd.DataFrame, chosen:pd.DataFrame, c:int, half:bool=False) -> pd.DataFrame:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 from .core import *
 from .protocol import *
+from .run import *
 from .experiments import KINDS, grid_edges, run_baseline
 from .plots import *
 

@@ -18,7 +18,7 @@ from .student import *
 from .images import IMAGE_RULES
 
 # %% auto #0
-__all__ = ['LEDGER_COLS', 'RESULT_COLS', 'Trial', 'class_text', 'class_values', 'csv_ready', 'Ledger', 'Bench', 'Job',
+__all__ = ['LEDGER_COLS', 'RESULT_COLS', 'Trial', 'Cell', 'class_text', 'class_values', 'csv_ready', 'Ledger', 'Bench', 'Job',
            'class_scores', 'train_job', 'local_backend', 'sweep_jobs', 'run_sweep']
 
 # %% ../nbs/07_sweep.ipynb #1050cf4e
@@ -54,10 +54,25 @@ class Trial:
         return dict(d, params=json.dumps(dict(self.params)), experts=' '.join(self.experts), **asdict(self.student))
 
     @cached_property
-    def key(self) -> str:  # computed once: trials are frozen
-        r = self.record()
-        if r['precision'] == 'fp32': del r['precision']  # float32 trials keep the keys they had before precision was a setting
-        return config_hash(r, 16)
+    def key(self) -> str: return config_hash(self.record(), 16)  # computed once: trials are frozen
+
+# %% ../nbs/07_sweep.ipynb #56b0c0ef
+@dataclass(frozen=True)
+class Cell:
+    "What the students of one cell of a grid share besides IPC and settings: images, label recipe, parameters, experts."
+    recipe: str = 'hard'   # label recipe, a name in `RECIPES`
+    params: tuple = ()     # the recipe's parameters (a dict; kept as sorted (name, value) pairs)
+    experts: tuple = ()    # names of the expert trajectories the recipe reads
+    images: str = 'random' # image-selection rule, a name in `IMAGE_RULES`
+
+    def __post_init__(self):
+        p = self.params.items() if isinstance(self.params, dict) else self.params
+        object.__setattr__(self, 'params', tuple(sorted((k, _frozen(v)) for k, v in p)))
+        object.__setattr__(self, 'experts', tuple(self.experts))
+
+    def trial(self, on, ipc:int, **kw) -> Trial:
+        "The trial of this cell at `ipc` built by `on` (a `Bench` or a run, whose `trial` takes the rest of `kw`)."
+        return on.trial(ipc, self.recipe, experts=self.experts, images=self.images, **kw, **dict(self.params))
 
 # %% ../nbs/07_sweep.ipynb #70e9a6a5
 LEDGER_COLS = ['key', *[f.name for f in fields(Trial) if f.name != 'student'], *[f.name for f in fields(StudentConfig)],
@@ -65,9 +80,6 @@ LEDGER_COLS = ['key', *[f.name for f in fields(Trial) if f.name != 'student'], *
 RESULT_COLS = LEDGER_COLS[LEDGER_COLS.index('acc'):]  # what training a trial gives
 
 # %% ../nbs/07_sweep.ipynb #60ec78d6
-_OLD_LAYOUTS = [[c for c in LEDGER_COLS if c not in gone] for gone in
-                (('precision',), ('valid_acc', 'class_acc', 'precision'), ('class_acc', 'precision'))]  # earlier versions'
-_WAS = dict(precision='fp32')  # what a column an earlier version lacked held in its rows
 _STR_COLS = ['key', 'data', 'recipe', 'params', 'experts', 'images', 'score', 'arch', 'class_acc', 'status', 'device']  # hashes look like numbers
 
 def _csv_text(rows, header:bool, cols=LEDGER_COLS) -> str:
@@ -95,7 +107,7 @@ def csv_ready(df:pd.DataFrame) -> pd.DataFrame:
 class Ledger:
     "The finished trials at `path` (a CSV; None keeps them in memory), one row per trained student; trials found in `reuse` are copied."
     def __init__(self, path=None, on_append=None, reuse=()):
-        self.path, self.rows, self.on_append, self._stale = None if path is None else Path(path), {}, on_append, False
+        self.path, self.rows, self.on_append = None if path is None else Path(path), {}, on_append
         self.reuse = [o if isinstance(o, Ledger) else Ledger(o) for o in reuse]
         if self.path is not None and self.path.exists(): self._load()
 
@@ -106,9 +118,8 @@ class Ledger:
         if not whole: return
         rows = list(csv.DictReader(io.StringIO(whole)))
         if not rows: return
-        if list(rows[0]) in _OLD_LAYOUTS:  # an earlier version's: today's layout in memory, on disk at the next append
-            rows, self._stale = [{c: r.get(c, _WAS.get(c, '')) for c in LEDGER_COLS} for r in rows], True
-        check(list(rows[0]) == LEDGER_COLS, f'{self.path}: not a ledger of this version of ld_nbdev')
+        check(list(rows[0]) == LEDGER_COLS, f'{self.path}: not a ledger of this version of ld_nbdev '
+                                            '(tools/migrate_records.py brings an earlier version\'s up to date)')
         for r in rows: self.rows.setdefault(r['key'], r)
 
     def __len__(self): return len(self.rows)
@@ -119,13 +130,12 @@ class Ledger:
         if trial in self and not replace: return
         row = self.rows[trial.key] = {'key': trial.key, **trial.record(), **{c: result.get(c, '') for c in RESULT_COLS}}
         if self.path is None: return
-        if replace or self._stale: self._rewrite()
+        if replace: self._rewrite()
         else: self._add(row)
         if self.on_append: self.on_append(row)
 
     def _rewrite(self):
         atomic_write(self.path, lambda f: Path(f).write_text(_csv_text(list(self.rows.values()), header=True)))
-        self._stale = False
 
     def _add(self, row):
         new = not self.path.exists() or self.path.stat().st_size == 0
@@ -160,6 +170,17 @@ class Bench:
         self.sp, self.experts = sp, {t.name: t for t in experts}
         self._images, self._labels, self._teachers = {}, {}, {}
         self.memo = {}  # what analyses compute once per bench (an expert's losses or features on the training split)
+
+    def trial(self, ipc:int, recipe:str='hard', *, student:StudentConfig=StudentConfig(), seed:int=0, experts=None,
+              images:str='random', image_seed:int=0, score:str='test', **params) -> Trial:
+        "A trial on this bench's data, by name: `ipc` images per class by rule `images`, labels by `recipe`, `params`."
+        # `experts` by default: the first when the recipe reads a checkpoint (`step`), else none
+        if experts is None: experts = (next(iter(self.experts)),) if 'step' in params and self.experts else ()
+        return Trial(self.sp.key, ipc, recipe, params, tuple(experts), student, seed, images, image_seed, score)
+
+    def random_images(self, ipc:int, seed:int=0) -> torch.Tensor:
+        "The `random` images of `ipc` per class and image seed `seed`: indices into the training split, drawn once."
+        return self.images(self.trial(ipc, image_seed=seed))
 
     def experts_of(self, t:Trial) -> list:
         for n in t.experts: check(n in self.experts, f'no expert named {n!r} here; have {", ".join(self.experts) or "none"}')

@@ -6,7 +6,8 @@ from conftest import BIN
 from ld_nbdev.core import LDError, hold_lock, release_lock, entry_lock
 from ld_nbdev.data import load_digits_set, prepare
 from ld_nbdev.expert import expert_key
-from ld_nbdev.protocol import RunFolder, protocol
+from ld_nbdev.protocol import protocol
+from ld_nbdev.runfolder import RunFolder
 
 RUN = ['--dataset', 'digits', '--ipc', '2', '--students', '1', '--epochs', '5', '--expert_epochs', '1']
 

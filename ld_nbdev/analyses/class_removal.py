@@ -5,12 +5,14 @@
 # %% ../../nbs/analyses/05_class_removal.ipynb #b15ad759
 from __future__ import annotations
 import json
+from functools import partial
 from dataclasses import dataclass
 import numpy as np, pandas as pd, matplotlib.pyplot as plt, seaborn as sns
 from ..core import *
-from ..sweep import Trial, Bench
+from ..sweep import Bench
 from ..records import *
 from ..protocol import *
+from ..run import *
 from ..plots import titled
 
 # %% auto #0
@@ -41,14 +43,15 @@ def removal_trials(bench:Bench, students:dict, chosen:pd.DataFrame, subjects, n:
     name, out = expert or next(iter(bench.experts)), []
     for _, b in chosen.iterrows():
         ipc, step = int(b.ipc), int(b.step)
-        mk = lambda recipe, params, s, images='random': Trial(bench.sp.key, ipc, recipe, params, (name,) if params else (),
-                                                              students[ipc], seed + s, images, image_seed=seed)
-        soft = dict(step=step, T=float(T))
-        for s in range(n): out += [mk('soft', soft, s), mk('hard', {}, s)]
+        mk = partial(bench.trial, ipc, student=students[ipc], image_seed=seed)
+        soft = dict(experts=(name,), step=step, T=float(T))
+        for s in range(n): out += [mk('soft', seed=seed + s, **soft), mk('hard', seed=seed + s)]
         for j in subjects:
             for s in range(n):
-                out += [mk('soft', soft, s, f'without:{j}'), mk('hard', {}, s, f'without:{j}'),
-                        mk('zero_class', dict(soft, subject=int(j)), s), mk('zero_class', dict(soft, subject=int(j), renorm=True), s)]
+                gone = f'without:{j}'
+                out += [mk('soft', seed=seed + s, images=gone, **soft), mk('hard', seed=seed + s, images=gone),
+                        mk('zero_class', seed=seed + s, subject=int(j), **soft),
+                        mk('zero_class', seed=seed + s, subject=int(j), renorm=True, **soft)]
     return out
 
 # %% ../../nbs/analyses/05_class_removal.ipynb #69fdbac6
@@ -120,8 +123,13 @@ def plot_class_removal(frame:pd.DataFrame, c:int, title:str|None=None):
     return titled(g, title)
 
 # %% ../../nbs/analyses/05_class_removal.ipynb #1b55c69c
+def _finding(rec:Record) -> str:
+    frame, classes = record_frame(rec)
+    return removal_finding(frame, len(classes))
+
 @experiment('class_removal', "a class's images removed, its probability kept in the other labels: accuracy on that class",
-            RemovalSettings, presets=dict(cpu=('expert_time_cpu', dict(ipc=(10,), epochs=200)), full=('full', dict(ipc=(10,)))))
+            RemovalSettings, presets=dict(cpu=('expert_time_cpu', dict(ipc=(10,), epochs=200)), full=('full', dict(ipc=(10,)))),
+            finds=_finding)
 def run_class_removal(r:Run) -> pd.DataFrame:
     "The class-removal test at each IPC's validation-chosen checkpoint; the summary."
     p = r.p
@@ -136,8 +144,3 @@ def run_class_removal(r:Run) -> pd.DataFrame:
            class_removal=plot_class_removal(frame, r.bench.sp.c, r.title(f'class removal, {p.students} students per condition')))
     r.finish(removal_finding(frame, r.bench.sp.c))
     return summ
-
-def _finding(rec:Record) -> str:
-    frame, classes = record_frame(rec)
-    return removal_finding(frame, len(classes))
-run_class_removal.finds = _finding

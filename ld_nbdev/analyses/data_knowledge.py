@@ -11,6 +11,7 @@ from scipy.optimize import curve_fit
 from ..core import *
 from ..records import *
 from ..protocol import *
+from ..run import *
 
 # %% auto #0
 __all__ = ['LAWS', 'KnowledgeSettings', 'fit_law', 'fit_laws', 'held_out', 'choose_law', 'multipliers', 'bootstrap_multipliers',
@@ -160,9 +161,15 @@ def knowledge_finding(frame:pd.DataFrame, law:str, ho:pd.DataFrame, mult:pd.Data
     return ' '.join(out)
 
 # %% ../../nbs/analyses/07_data_knowledge.ipynb #8d5dd376
+def _finding(rec:Record) -> str:
+    frame = knowledge_grid(rec)
+    law, ho = choose_law(frame)
+    return knowledge_finding(frame, law, ho, bootstrap_multipliers(frame, law, seed=rec.config['seed']))
+
 @experiment('data_knowledge', 'IPC x top-k grid, the scaling law per k, and how many more images hard labels need', KnowledgeSettings,
             presets=dict(cpu=('expert_time_cpu', dict(ipc=(1, 2, 5, 10, 20), epochs=(300, 300, 200, 200, 200), steps=(25, 100, 188, 376))),
-                         digits=('digits', dict(ipc=(1, 2, 5, 10))), full=('full', dict(ipc=(1, 2, 5, 10, 20, 50)))))
+                         digits=('digits', dict(ipc=(1, 2, 5, 10))), full=('full', dict(ipc=(1, 2, 5, 10, 20, 50)))),
+            finds=_finding)
 def run_data_knowledge(r:Run) -> pd.DataFrame:
     "The top-k grid at each IPC's validation-chosen checkpoint, its fitted laws and the data multiplier with its bootstrap interval."
     p, c = r.p, r.bench.sp.c
@@ -180,9 +187,3 @@ def run_data_knowledge(r:Run) -> pd.DataFrame:
 def knowledge_grid(rec:Record) -> pd.DataFrame:
     "The grid's students of a data-knowledge record, each with its k."
     return topk_rows(rec.rows, rec.frame('chosen.csv'), len(json.loads((rec.folder/'classes.json').read_text())['classes']))
-
-def _finding(rec:Record) -> str:
-    frame = knowledge_grid(rec)
-    law, ho = choose_law(frame)
-    return knowledge_finding(frame, law, ho, bootstrap_multipliers(frame, law, seed=rec.config['seed']))
-run_data_knowledge.finds = _finding

@@ -5,12 +5,14 @@
 # %% ../../nbs/analyses/10_ensembles.ipynb #27280934
 from __future__ import annotations
 import json
+from functools import partial
 from dataclasses import dataclass
 import pandas as pd, matplotlib as mpl, seaborn as sns
 from ..core import *
-from ..sweep import Trial, Bench
+from ..sweep import Bench
 from ..records import *
 from ..protocol import *
+from ..run import *
 from ..plots import titled
 
 # %% auto #0
@@ -43,13 +45,14 @@ def ensemble_trials(bench:Bench, students:dict, chosen:pd.DataFrame, sizes=SIZES
     first = bench.experts[names[0]]
     for _, b in chosen.iterrows():
         ipc, step = int(b.ipc), int(b.step)
-        mk = lambda recipe, params, ex, s: Trial(bench.sp.key, ipc, recipe, params, ex, students[ipc], seed + s, image_seed=seed)
+        mk = partial(bench.trial, ipc, student=students[ipc], image_seed=seed)
         for m in sizes:
             for s in range(n):
-                if m == 1: out.append(mk('soft', dict(step=step, T=float(T)), (names[0],), s)); continue
-                if m <= len(names): out.append(mk('ensemble', dict(step=step, T=float(T)), tuple(names[:m]), s))
+                if m == 1: out.append(mk('soft', experts=names[:1], seed=seed + s, step=step, T=float(T))); continue
+                if m <= len(names): out.append(mk('ensemble', experts=names[:m], seed=seed + s, step=step, T=float(T)))
                 if m <= len([x for x in first.steps if x > 0]):
-                    out.append(mk('ensemble', dict(steps=checkpoint_window(first.steps, step, m), T=float(T)), (names[0],), s))
+                    window = checkpoint_window(first.steps, step, m)
+                    out.append(mk('ensemble', experts=names[:1], seed=seed + s, steps=window, T=float(T)))
     return out
 
 def _as_list(v):
@@ -95,7 +98,8 @@ def ensemble_finding(summ:pd.DataFrame) -> str:
 
 # %% ../../nbs/analyses/10_ensembles.ipynb #16a27ee0
 @experiment('ensembles', 'labels from the mean logits of 1, 2, 3, 5 experts or neighbouring checkpoints, at equal label bytes',
-            EnsembleSettings, presets=dict(cpu=('expert_time_cpu', dict(experts=5)), full=('full', dict(experts=5))))
+            EnsembleSettings, presets=dict(cpu=('expert_time_cpu', dict(experts=5)), full=('full', dict(experts=5))),
+            finds=lambda rec: ensemble_finding(ensemble_summary(ensemble_frame(rec.rows, rec.frame('chosen.csv')))))
 def run_ensembles(r:Run) -> pd.DataFrame:
     "Students on ensemble labels of `p.experts` experts and of checkpoint windows at every IPC's chosen checkpoint; the summary."
     p = r.p
@@ -106,5 +110,3 @@ def run_ensembles(r:Run) -> pd.DataFrame:
     r.save(rows=rows, summary=summ, ensembles=plot_ensembles(frame, r.title(f'{p.students} students per cell')))
     r.finish(ensemble_finding(summ), experts=[str(t.path) for t in r.bench.experts.values()])
     return summ
-
-run_ensembles.finds = lambda rec: ensemble_finding(ensemble_summary(ensemble_frame(rec.rows, rec.frame('chosen.csv'))))

@@ -10,6 +10,7 @@ from ..core import *
 from ..sweep import Bench
 from ..records import *
 from ..protocol import *
+from ..run import *
 from ..plots import titled
 
 # %% auto #0
@@ -75,7 +76,8 @@ def entropy_finding(cells:pd.DataFrame, corr:pd.DataFrame) -> str:
 
 # %% ../../nbs/analyses/02_entropy.ipynb #463afc86
 @experiment('entropy', 'the entropy of every label set of the temperature grid, against student accuracy',
-            defaults=dict(temperature=(0.5, 1.0, 2.0, 4.0)))
+            defaults=dict(temperature=(0.5, 1.0, 2.0, 4.0)),
+            finds=lambda rec: entropy_finding(rec.frame('cells.csv'), rec.frame('correlation.csv')))
 def run_entropy(r:Run) -> pd.DataFrame:
     "Label entropy and student accuracy per IPC x checkpoint x T; the cells."
     p = r.p
@@ -87,5 +89,3 @@ def run_entropy(r:Run) -> pd.DataFrame:
     r.save(rows=rows, cells=cells, correlation=corr, entropy=plot_entropy(cells, r.title(f'{p.students} students per cell')))
     r.finish(corr.round(3).to_string(index=False))
     return cells
-
-run_entropy.finds = lambda rec: entropy_finding(rec.frame('cells.csv'), rec.frame('correlation.csv'))

@@ -12,11 +12,12 @@ import matplotlib.pyplot as plt, matplotlib.ticker as mtick, seaborn as sns
 from ..core import *
 from ..data import get_dataset, Preprocess
 from ..student import StudentConfig
-from ..sweep import Trial, Bench
+from ..sweep import Trial, Bench, Cell
 from ..sets import *
 from ..readers import *
 from ..records import *
 from ..protocol import *
+from ..run import *
 from ..plots import titled
 
 # %% auto #0
@@ -206,8 +207,10 @@ def write_library_sets(p:Protocol, out, chosen, rules=('herding', 'kcenter', 'ea
         step = int(chosen[ipc])
         for rule in rules:
             for l in labels:
-                spec = ('hard', {}, ()) if l == 'hard' else ('soft', dict(step=step, T=float(p.temperature[0])), (name,))
-                t = Trial(bench.sp.key, ipc, *spec, p.student_configs()[ipc], p.seed, rule if rule == 'random' else f'{rule}:{name}@{step}', image_seed=p.seed)
+                images = rule if rule == 'random' else f'{rule}:{name}@{step}'
+                cell = Cell(images=images) if l == 'hard' else \
+                    Cell('soft', dict(step=step, T=float(p.temperature[0])), (name,), images)
+                t = cell.trial(bench, ipc, student=p.student_configs()[ipc], seed=p.seed, image_seed=p.seed)
                 paths.append(save_set(bench_set(bench, t, dataset=p.name, method=f'{rule} ({l} labels)'), out/f'{rule}_ipc{ipc}_{l}'))
     return paths
 
@@ -232,20 +235,19 @@ def choose_per_source(rows:pd.DataFrame) -> pd.DataFrame:
 def factorial_cells(key:str, s:DistilledSet, expert:str, choices:dict) -> dict:
     "(images, labels, labels chosen on) -> (image rule, recipe, parameters, experts): the factorial of the set `s`."
     imgs = {'set': f'set:{key}', 'random': 'random'}
-    soft = lambda src: ('soft', dict(step=int(choices[src][0]), T=float(choices[src][1])), (expert,))  # src's choice
-    labs = {'hard': ('hard', {}, ()), 'own': ('distilled', dict(set=key), ())}
+    soft = lambda src, i: Cell('soft', dict(step=int(choices[src][0]), T=float(choices[src][1])), (expert,), imgs[i])
+    labs = {'hard': lambda i: Cell(images=imgs[i]), 'own': lambda i: Cell('distilled', dict(set=key), (), imgs[i])}
     if not has_own_labels(s): del labs['own']
-    cells = {(i, l, ''): (imgs[i], *labs[l]) for l in LABEL_SOURCES if l in labs for i in IMAGE_SOURCES}
-    cells.update({(i, 'expert', i): (imgs[i], *soft(i)) for i in IMAGE_SOURCES})
-    cells[('set', 'expert', 'random')] = (imgs['set'], *soft('random'))  # the control: the random images' choice
+    cells = {(i, l, ''): labs[l](i) for l in LABEL_SOURCES if l in labs for i in IMAGE_SOURCES}
+    cells.update({(i, 'expert', i): soft(i, i) for i in IMAGE_SOURCES})
+    cells[('set', 'expert', 'random')] = soft('random', 'set')  # the control: the random images' choice
     return cells
 
 def cell_trials(bench:Bench, ipc:int, cells:dict, cfg:StudentConfig, lrs:dict, n:int, seed:int=0,
                 score:str='test') -> list:
     "(trial, cell) pairs: `n` students (seeds `seed`, ...) per cell and lr in `lrs[cell]`, scored on `score`."
-    return [(Trial(bench.sp.key, ipc, recipe, params, experts, replace(cfg, lr=float(lr)), seed + k, images,
-                   image_seed=seed, score=score), cell)
-            for cell, (images, recipe, params, experts) in cells.items() for lr in lrs[cell] for k in range(n)]
+    return [(c.trial(bench, ipc, student=replace(cfg, lr=float(lr)), seed=seed + k, image_seed=seed, score=score), cell)
+            for cell, c in cells.items() for lr in lrs[cell] for k in range(n)]
 
 def tagged(rows:pd.DataFrame, pairs:list) -> pd.DataFrame:
     "Student rows of the (trial, cell) `pairs`, with their cell's `CELL` columns; a student in two cells, once in each."

@@ -8,6 +8,7 @@ import pandas as pd, matplotlib as mpl, matplotlib.pyplot as plt, seaborn as sns
 from ..core import *
 from ..records import *
 from ..protocol import *
+from ..run import *
 
 # %% auto #0
 __all__ = ['plot_expert_epoch', 'run_expert_epoch', 'epoch_finding']
@@ -41,7 +42,8 @@ def plot_expert_epoch(rows:pd.DataFrame, title:str|None=None):
     return fig
 
 # %% ../../nbs/analyses/00_expert_epoch.ipynb #69e8dc7d
-@experiment('expert_epoch', 'student accuracy against the expert checkpoint that made the labels, per IPC')
+@experiment('expert_epoch', 'student accuracy against the expert checkpoint that made the labels, per IPC',
+            finds=lambda rec: epoch_finding(rec.rows))
 def run_expert_epoch(r:Run) -> pd.DataFrame:
     "Students on the labels of every checkpoint (or `p.steps`) at each IPC, at T = `p.temperature[0]`; the best cells."
     rows, best = r.choose_checkpoints()
@@ -68,5 +70,3 @@ def epoch_finding(rows:pd.DataFrame) -> str:
         out.append(f"The chosen checkpoint at IPC {z.ipc} is {how} at IPC {a.ipc}"
                    + (" (the paper: later as IPC grows)." if z.step <= a.step else ", as the paper found."))
     return ' '.join(out)
-
-run_expert_epoch.finds = lambda rec: epoch_finding(rec.rows)

@@ -11,6 +11,7 @@ from ..expert import expert_recipe
 from ..sweep import Bench
 from ..records import *
 from ..protocol import *
+from ..run import *
 from ..plots import titled
 
 # %% auto #0
@@ -91,7 +92,8 @@ def plot_expert_recipe(rows:pd.DataFrame, title:str|None=None):
 
 # %% ../../nbs/analyses/03_expert_recipe.ipynb #c8ff9391
 @experiment('expert_recipe', "students from experts trained by different recipes, against the expert's accuracy", RecipeSettings,
-            presets=dict(cpu=('expert_time_cpu', dict(ipc=(1,), epochs=300))))
+            presets=dict(cpu=('expert_time_cpu', dict(ipc=(1,), epochs=300))),
+            finds=lambda rec: recipe_finding(cell_summary(rec.rows, by=RECIPE_CELL)))
 def run_expert_recipe(r:Run) -> pd.DataFrame:
     "Students at each IPC from every checkpoint (or `p.steps`) of one expert per recipe in `p.expert_recipes`; matched accuracies."
     p = r.p
@@ -107,5 +109,3 @@ def run_expert_recipe(r:Run) -> pd.DataFrame:
     r.finish(best[['ipc', 'expert_recipe', 'step', 'expert_epoch', 'expert_test_acc', 'test_mean', 'test_std']].round(2).to_string(index=False),
              experts={names[e]: dict(t.meta, path=str(t.path)) for e, t in r.bench.experts.items()})
     return m
-
-run_expert_recipe.finds = lambda rec: recipe_finding(cell_summary(rec.rows, by=RECIPE_CELL))

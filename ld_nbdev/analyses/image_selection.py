@@ -4,11 +4,13 @@
 
 # %% ../../nbs/analyses/09_image_selection.ipynb #80b2275c
 from __future__ import annotations
+from functools import partial
 import pandas as pd, matplotlib.pyplot as plt, seaborn as sns
 from ..core import *
-from ..sweep import Trial, Bench
+from ..sweep import Bench
 from ..records import *
 from ..protocol import *
+from ..run import *
 from ..plots import titled
 
 # %% auto #0
@@ -27,8 +29,8 @@ def selection_trials(bench:Bench, students:dict, chosen:pd.DataFrame, rules=RULE
         for rule in rules:
             images = rule if rule == 'random' else f'{rule}:{name}@{step}'
             for s in range(n):
-                out += [Trial(bench.sp.key, ipc, 'soft', dict(step=step, T=float(T)), (name,), students[ipc], seed + s, images, image_seed=seed),
-                        Trial(bench.sp.key, ipc, 'hard', {}, (), students[ipc], seed + s, images, image_seed=seed)]
+                mk = partial(bench.trial, ipc, student=students[ipc], seed=seed + s, images=images, image_seed=seed)
+                out += [mk('soft', experts=(name,), step=step, T=float(T)), mk('hard')]
     return out
 
 def selection_rows(rows:pd.DataFrame, chosen:pd.DataFrame) -> pd.DataFrame:
@@ -67,7 +69,8 @@ def selection_finding(summ:pd.DataFrame) -> str:
     return ' '.join(out)
 
 # %% ../../nbs/analyses/09_image_selection.ipynb #48f6ed83
-@experiment('image_selection', "random vs easiest / middle / hardest images by the expert's loss, and herding / k-centre coresets")
+@experiment('image_selection', "random vs easiest / middle / hardest images by the expert's loss, and herding / k-centre coresets",
+            finds=lambda rec: selection_finding(selection_summary(rec.rows, rec.frame('chosen.csv'))))
 def run_image_selection(r:Run) -> pd.DataFrame:
     "Students on each image rule's images at every IPC's validation-chosen checkpoint, soft and hard labels; the summary."
     p = r.p
@@ -77,4 +80,3 @@ def run_image_selection(r:Run) -> pd.DataFrame:
     r.save(rows=rows, summary=summ, image_selection=plot_image_selection(selection_rows(rows, chosen), r.title(f'{p.students} students per cell')))
     r.finish(selection_finding(summ))
     return summ
-run_image_selection.finds = lambda rec: selection_finding(selection_summary(rec.rows, rec.frame('chosen.csv')))

@@ -6,10 +6,10 @@
 from __future__ import annotations
 import numpy as np, pandas as pd, matplotlib.pyplot as plt, seaborn as sns, torch
 from ..core import *
-from ..sweep import Trial
 from ..labels import soft_labels, class_links, top_classes
 from ..records import *
 from ..protocol import *
+from ..run import *
 from ..plots import titled
 
 # %% auto #0
@@ -70,7 +70,8 @@ def structure_finding(links:pd.DataFrame, n:int=4) -> str:
     return ' '.join(out)
 
 # %% ../../nbs/analyses/06_label_structure.ipynb #ad91a4cd
-@experiment('label_structure', "the class-by-class mean soft label of the chosen checkpoint, and single images' top classes")
+@experiment('label_structure', "the class-by-class mean soft label of the chosen checkpoint, and single images' top classes",
+            finds=lambda rec: structure_finding(rec.frame('links.csv')))
 def run_label_structure(r:Run) -> pd.DataFrame:
     "The link matrix at each IPC's validation-chosen checkpoint, and the top classes of the smallest IPC's images; the tidy links."
     p, b, ex = r.p, r.bench, r.expert
@@ -81,7 +82,7 @@ def run_label_structure(r:Run) -> pd.DataFrame:
                                                b.sp.valid.y, b.sp.c), classes).assign(ipc=i, step=s)[['ipc', 'step', 'true', 'label', 'prob']]
                        for i, s in steps.items()], ignore_index=True)
     ipc = min(p.ipc)
-    idx = b.images(Trial(b.sp.key, ipc, image_seed=p.seed))[::ipc]  # the smallest IPC's images, the first of each class
+    idx = b.random_images(ipc, p.seed)[::ipc]  # the smallest IPC's images, the first of each class
     x, y = b.sp.train.x[idx], b.sp.train.y[idx]
     top = top_classes(soft_labels(ex.model(step=int(steps[ipc]), device=x.device), x, T), y, classes).assign(ipc=ipc, step=int(steps[ipc]))
     strong = pd.concat([strongest_links(d).assign(ipc=i) for i, d in links.groupby('ipc')], ignore_index=True)
@@ -90,4 +91,3 @@ def run_label_structure(r:Run) -> pd.DataFrame:
            top_classes=plot_top_classes(b.sp.pre.undo(x), top, cols=min(5, len(x)), title=f'IPC {ipc} images and their labels (step {steps[ipc]})'))
     r.finish(structure_finding(links))
     return links
-run_label_structure.finds = lambda rec: structure_finding(rec.frame('links.csv'))

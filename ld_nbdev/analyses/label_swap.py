@@ -5,11 +5,13 @@
 # %% ../../nbs/analyses/04_label_swap.ipynb #403a1d6d
 from __future__ import annotations
 from dataclasses import dataclass
+from functools import partial
 import numpy as np, pandas as pd, matplotlib.pyplot as plt, seaborn as sns
 from ..core import *
-from ..sweep import Trial, Bench
+from ..sweep import Bench
 from ..records import *
 from ..protocol import *
+from ..run import *
 from ..plots import titled
 
 # %% auto #0
@@ -36,9 +38,9 @@ def swap_trials(bench:Bench, students:dict, chosen:pd.DataFrame, ks, n:int=2, T:
     name, out = expert or next(iter(bench.experts)), []
     for _, b in chosen.iterrows():
         ipc, step = int(b.ipc), int(b.step)
-        mk = lambda recipe, params, s: Trial(bench.sp.key, ipc, recipe, params, (name,), students[ipc], seed + s, image_seed=seed)
-        out += [mk('swap', dict(k=int(k), step=step, T=float(T)), s) for k in ks for s in range(n)]
-        out += [mk('shuffled', dict(step=step, T=float(T), shuffle_seed=seed), s) for s in range(n)]
+        mk = partial(bench.trial, ipc, experts=(name,), student=students[ipc], image_seed=seed, step=step, T=float(T))
+        out += [mk('swap', seed=seed + s, k=int(k)) for k in ks for s in range(n)]
+        out += [mk('shuffled', seed=seed + s, shuffle_seed=seed) for s in range(n)]
     return out
 
 # %% ../../nbs/analyses/04_label_swap.ipynb #d4cd81eb
@@ -103,7 +105,7 @@ def plot_label_swap(summ:pd.DataFrame, title:str|None=None):
 
 # %% ../../nbs/analyses/04_label_swap.ipynb #949e957c
 @experiment('label_swap', "the label swap test: each label's k-th largest probability swapped with its smallest, and a shuffled control",
-            SwapSettings)
+            SwapSettings, finds=lambda rec: swap_finding(swap_summary(rec.rows)))
 def run_label_swap(r:Run) -> pd.DataFrame:
     "The label swap test at each IPC's validation-chosen checkpoint; the summary."
     p = r.p
@@ -114,5 +116,3 @@ def run_label_swap(r:Run) -> pd.DataFrame:
     r.save(rows=rows, summary=summ, label_swap=plot_label_swap(summ, r.title(f'label swap, {p.students} students per cell')))
     r.finish(summ[['ipc', 'kind', 'k', 'step', 'test_mean', 'test_std']].round(2).to_string(index=False))
     return summ
-
-run_label_swap.finds = lambda rec: swap_finding(swap_summary(rec.rows))

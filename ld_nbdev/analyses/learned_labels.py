@@ -8,18 +8,18 @@ from dataclasses import dataclass, asdict
 from pathlib import Path
 import pandas as pd, matplotlib.pyplot as plt, seaborn as sns, torch
 from ..core import *
-from ..sweep import Trial, Bench
+from ..sweep import Bench
 from ..learned import LearnConfig, learn_labels
 from ..labels import save_learned, class_links, top_classes
 from ..records import *
 from ..protocol import *
+from ..run import *
 from ..plots import titled
 
 # %% auto #0
 __all__ = ['SOURCES', 'LearnedSettings', 'learned_set', 'learned_trials', 'learned_frame', 'learned_summary', 'label_sets',
-           'label_look', 'label_tops', 'tops_table', 'learned_keys', 'learned_names', 'longer_summary',
-           'learned_history', 'plot_learned_labels', 'plot_label_links', 'learned_finding', 'longer_finding',
-           'run_learned_labels']
+           'label_look', 'label_tops', 'tops_table', 'learned_keys', 'longer_summary', 'learned_history',
+           'plot_learned_labels', 'plot_label_links', 'learned_finding', 'longer_finding', 'run_learned_labels']
 
 # %% ../../nbs/analyses/12_learned_labels.ipynb #ab0b9f85
 @dataclass(frozen=True)
@@ -50,13 +50,11 @@ def learned_set(r:Run, ipc:int, init:str, chosen:pd.DataFrame|None) -> tuple:
     "Learn the labels of IPC `ipc`'s random images from start `init` (resuming in the run folder); their key and history."
     p, b = r.p, r.bench
     cfg = p.learn_config(ipc)
-    probe = Trial(b.sp.key, ipc, 'hard', image_seed=p.seed)
-    idx = b.images(probe)
-    x = b.sp.train.x[idx]
+    x = b.sp.train.x[b.random_images(ipc, p.seed)]
     start, about = None, 'uniform'
     if init == 'expert':
         step = int(chosen.set_index('ipc').step[ipc])
-        start = b.labels(Trial(b.sp.key, ipc, 'soft', dict(step=step, T=float(p.temperature[0])), (r.expert.name,), image_seed=p.seed))
+        start = b.labels(r.trial(ipc, 'soft', step=step, T=float(p.temperature[0])))
         about = f'{r.expert.name}@{step}'
     key = config_hash(dict(data=b.sp.key, ipc=ipc, images='random', image_seed=p.seed, init=about, cfg=asdict(cfg)), 16)
     folder = r.folder.out/'learned'/f'ipc{ipc}_{init}'
@@ -73,7 +71,7 @@ def learned_set(r:Run, ipc:int, init:str, chosen:pd.DataFrame|None) -> tuple:
 
 def learned_trials(bench:Bench, students:dict, keys:dict, n:int=2, seed:int=0) -> list:
     "Test-scored trials: `n` students on each learned label set, `keys` mapping (IPC, init) -> key."
-    return [Trial(bench.sp.key, ipc, 'learned', dict(name=k, init=init), (), students[ipc], seed + s, image_seed=seed)
+    return [bench.trial(ipc, 'learned', student=students[ipc], seed=seed + s, image_seed=seed, name=k, init=init)
             for (ipc, init), k in keys.items() for s in range(n)]
 
 # %% ../../nbs/analyses/12_learned_labels.ipynb #a1655139
@@ -108,7 +106,8 @@ def label_sets(bench:Bench, frame:pd.DataFrame, image_seed:int=0) -> dict:
         params = {k: t[k] for k in ('step', 'T', 'name', 'init') if k in t and pd.notna(t[k])}
         if 'step' in params: params['step'] = int(params['step'])
         experts = (t.expert,) if isinstance(t.expert, str) and t.expert else ()
-        trial = Trial(bench.sp.key, int(ipc), t.recipe, params if t.recipe != 'hard' else {}, experts, image_seed=image_seed)
+        if t.recipe == 'hard': params = {}
+        trial = bench.trial(int(ipc), t.recipe, experts=experts, image_seed=image_seed, **params)
         out[(int(ipc), source)] = bench.labels(trial).cpu()
     return out
 
@@ -144,11 +143,6 @@ def learned_keys(folder) -> pd.DataFrame:
     "Every label set a learned-labels run folder has held (`learned/*/keys.csv`): key, outer steps, and whether it is the one held now."
     parts = [read_frame(f).assign(now=lambda d: d.index == len(d) - 1) for f in sorted(Path(folder).glob('learned/*/keys.csv'))]
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=['key', 'steps', 'now'])
-
-def learned_names(folder) -> set|None:
-    "The keys of the label sets a learned-labels run folder holds now; None if it names none (an older record)."
-    k = learned_keys(folder)
-    return set(k.key[k.now]) if len(k) else None
 
 def longer_summary(folder) -> pd.DataFrame:
     "Per IPC, start and outer steps, the students of every label set the run in `folder` has learned (all `learn_steps` it ran with): test mean and sd, validation mean (%), students, minutes of learning to that step."
@@ -229,8 +223,15 @@ def longer_finding(lo:pd.DataFrame) -> str:
     return ' '.join(out)
 
 # %% ../../nbs/analyses/12_learned_labels.ipynb #4e790c17
+def _finding(rec:Record) -> str:
+    k = learned_keys(rec.folder)
+    if len(k) > k.now.sum():  # a start has held more than one label set: a run learned for longer, each length side by side
+        return longer_finding(longer_summary(rec.folder))
+    look = rec.frame('look.csv') if rec.has('look.csv') else None
+    return learned_finding(learned_summary(learned_frame(rec.rows), learned_history(rec.folder)), look)
+
 @experiment('learned_labels', 'labels learned through unrolled student training (uniform and expert starts) against hard and expert soft labels',
-            LearnedSettings)
+            LearnedSettings, finds=_finding)
 def run_learned_labels(r:Run) -> pd.DataFrame:
     "Learned labels at each IPC and start, and students on them beside hard and expert soft labels; the summary."
     p, b = r.p, r.bench
@@ -247,18 +248,10 @@ def run_learned_labels(r:Run) -> pd.DataFrame:
     frame = learned_frame(rows)
     summ = learned_summary(frame, hist)
     sets, classes = label_sets(b, frame, p.seed), list(b.sp.train.classes)
-    y_of = {i: b.sp.train.y[b.images(Trial(b.sp.key, i, image_seed=p.seed))].cpu() for i in p.ipc}
+    y_of = {i: b.sp.train.y[b.random_images(i, p.seed)].cpu() for i in p.ipc}
     look = label_look(sets, y_of)
     r.save(rows=rows, summary=summ, look=look, tops=label_tops(sets, y_of, classes),
            learned_labels=plot_learned_labels(frame, hist, r.title(f'learned labels, {p.students} students per source')),
            label_links=plot_label_links(sets, y_of, classes, p.ipc[-1], f'{p.name}, IPC {p.ipc[-1]}: the mean label of each class'))
     r.finish(learned_finding(summ, look), label_names={f'{i}_{s}': k for (i, s), k in keys.items()})
     return summ
-
-def _finding(rec:Record) -> str:
-    k = learned_keys(rec.folder)
-    if len(k) > k.now.sum():  # a start has held more than one label set: a run learned for longer, each length side by side
-        return longer_finding(longer_summary(rec.folder))
-    look = rec.frame('look.csv') if rec.has('look.csv') else None
-    return learned_finding(learned_summary(learned_frame(rec.rows, learned_names(rec.folder)), learned_history(rec.folder)), look)
-run_learned_labels.finds = _finding

@@ -13,6 +13,7 @@ from ..sweep import Trial, Bench
 from ..labels import label_nbytes
 from ..records import *
 from ..protocol import *
+from ..run import *
 from ..plots import titled
 
 # %% auto #0
@@ -35,7 +36,8 @@ class OnlineSettings(Protocol):
 def online_trials(bench:Bench, students:dict, steps, n:int=2, T:float=1.0, seed:int=0, expert:str|None=None) -> list:
     "Test-scored trials: for each IPC in `students` (IPC -> `StudentConfig`), `n` students relabelled online by each checkpoint in `steps`."
     name = expert or next(iter(bench.experts))
-    return [Trial(bench.sp.key, ipc, 'online', dict(step=int(st), T=float(T)), (name,), cfg, seed + s, image_seed=seed)
+    return [bench.trial(ipc, 'online', experts=(name,), student=cfg, seed=seed + s, image_seed=seed, step=int(st),
+                        T=float(T))
             for ipc, cfg in students.items() for st in steps for s in range(n)]
 
 # %% ../../nbs/analyses/11_online_teacher.ipynb #085604a1
@@ -155,7 +157,7 @@ def _timing(r:Run, trials:list) -> pd.DataFrame:
     return out
 
 @experiment('online_teacher', 'fixed soft labels against an online teacher relabelling every augmented batch, at equal epochs and equal wall time',
-            OnlineSettings)
+            OnlineSettings, finds=lambda rec: online_finding(online_record_summary(rec)))
 def run_online_teacher(r:Run) -> pd.DataFrame:
     "Hard, fixed soft and online-teacher students, and fixed labels at the online teacher's wall time; the summary."
     p, students = r.p, r.students
@@ -164,8 +166,8 @@ def run_online_teacher(r:Run) -> pd.DataFrame:
     online = r.sweep(trials)
     timing = _timing(r, trials)
     ratio = timing.set_index('ipc').ratio
-    longer = [Trial(r.bench.sp.key, int(b.ipc), 'soft', dict(step=int(b.step), T=float(p.temperature[0])), (r.expert.name,),
-                    replace(students[b.ipc], epochs=max(1, round(students[b.ipc].epochs * ratio[b.ipc]))), p.seed + s, image_seed=p.seed)
+    longer = [r.trial(int(b.ipc), 'soft', p.seed + s, step=int(b.step), T=float(p.temperature[0]),
+                      student=replace(students[b.ipc], epochs=max(1, round(students[b.ipc].epochs * ratio[b.ipc]))))
               for _, b in chosen.iterrows() for s in range(p.students)]
     longer = [t for t in longer if t.student.epochs != students[t.ipc].epochs]  # measured at 1x: the equal-epoch students are those
     rows = pd.concat([base, online, r.sweep(longer)], ignore_index=True)
@@ -180,5 +182,3 @@ def online_record_summary(rec:Record) -> pd.DataFrame:
     tm = rec.frame('timing.csv')
     classes = int(tm.images.iloc[0] // tm.ipc.iloc[0])  # the timed images are one IPC's set: IPC x classes
     return online_summary(online_frame(rec.rows), tm, classes, (rec.run or {}).get('teacher_bytes', 0))
-
-run_online_teacher.finds = lambda rec: online_finding(online_record_summary(rec))

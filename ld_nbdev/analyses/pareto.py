@@ -9,10 +9,11 @@ from dataclasses import dataclass
 import numpy as np, pandas as pd, matplotlib.pyplot as plt, seaborn as sns, torch
 from PIL import Image
 from ..core import *
-from ..sweep import Trial, Bench
+from ..sweep import Bench
 from ..labels import label_nbytes
 from ..records import *
 from ..protocol import *
+from ..run import *
 
 # %% auto #0
 __all__ = ['image_nbytes', 'frontier', 'pareto_points', 'record_points', 'plot_pareto', 'pareto_finding', 'ParetoSettings',
@@ -110,13 +111,14 @@ class ParetoSettings(Protocol):
 
 def set_pixels(bench:Bench, ipc:int, seed:int) -> torch.Tensor:
     "The uint8 pixels of the random images of `ipc` and `seed`, recovered from the prepared tensors."
-    x = bench.sp.train.x[bench.images(Trial(bench.sp.key, ipc, image_seed=seed))]
+    x = bench.sp.train.x[bench.random_images(ipc, seed)]
     return (bench.sp.pre.undo(x) * 255).round().to(torch.uint8)
 
 # %% ../../nbs/analyses/08_pareto.ipynb #af1478da
 @experiment('pareto', 'accuracy against the bytes of images + top-k labels (float16 / float32): the Pareto frontier', ParetoSettings,
             presets=dict(cpu=('expert_time_cpu', dict(ipc=(1, 2, 5, 10, 20), epochs=(300, 300, 200, 200, 200), steps=(25, 100, 188, 376))),
-                         full=('full', dict(ipc=(1, 2, 5, 10, 20, 50)))))
+                         full=('full', dict(ipc=(1, 2, 5, 10, 20, 50)))),
+            finds=lambda rec: ' '.join(pareto_finding(record_points(rec), f) for f in ('raw', 'png')))
 def run_pareto(r:Run) -> pd.DataFrame:
     "The Pareto points and frontier of the top-k grid at float32 and float16."
     p, b, c = r.p, r.bench, r.bench.sp.c
@@ -130,4 +132,3 @@ def run_pareto(r:Run) -> pd.DataFrame:
            pareto=plot_pareto(points, 'raw', r.title(f'{p.students} students per point')))
     r.finish(pareto_finding(points, 'raw'), pareto_finding(points, 'png'))
     return points
-run_pareto.finds = lambda rec: pareto_finding(record_points(rec), 'raw') + ' ' + pareto_finding(record_points(rec), 'png')

@@ -9,6 +9,7 @@ import pandas as pd, matplotlib.pyplot as plt, seaborn as sns
 from ..core import *
 from ..records import *
 from ..protocol import *
+from ..run import *
 from ..plots import titled
 
 # %% auto #0
@@ -64,7 +65,8 @@ def plot_precision(rows:pd.DataFrame, title:str|None=None):
 
 # %% ../../nbs/analyses/14_precision.ipynb #96f92057
 @experiment('precision', 'the same students trained and scored in float32 and in bfloat16: is the difference within their spread?',
-            settings=PrecisionSettings, defaults=dict(precision='fp32'))  # float32 is the baseline it compares against
+            settings=PrecisionSettings, defaults=dict(precision='fp32'),  # float32: the baseline it compares against
+            finds=lambda rec: precision_finding(rec.rows))
 def run_precision(r:Run) -> pd.DataFrame:
     "The float32 checkpoint sweep, then per IPC hard and chosen-soft students in both precisions; the comparison table."
     p = r.p
@@ -87,5 +89,3 @@ def precision_finding(rows:pd.DataFrame) -> str:
     out.append(f"{n} of {len(t)} cells lie within the students' spread; the mean difference over all cells is "
                f"{t.diff_mean.mean():+.2f} points. (What bfloat16 saves in time is the benchmark's to say: BENCHMARKS.md.)")
     return ' '.join(out)
-
-run_precision.finds = lambda rec: precision_finding(rec.rows)

@@ -9,6 +9,7 @@ import numpy as np, pandas as pd, matplotlib.pyplot as plt, seaborn as sns
 from ..core import *
 from ..records import *
 from ..protocol import *
+from ..run import *
 from ..plots import titled
 
 # %% auto #0
@@ -77,8 +78,15 @@ def plot_temperature(summ:pd.DataFrame, title:str|None=None):
     return titled(fig, title)
 
 # %% ../../nbs/analyses/01_temperature.ipynb #381e7e73
+def _finding(rec:Record) -> str:
+    summ = cell_summary(rec.rows)
+    done = complete_ipcs(summ)
+    left = sorted(set(summ.ipc) - set(done))
+    return (temperature_finding(temperature_claim(summ[summ.ipc.isin(done)]))
+            + (f" (IPC {', '.join(map(str, left))}: grid not complete in this record, no claim tested.)" if left else ''))
+
 @experiment('temperature', 'student accuracy over temperature x expert checkpoint; does T replace early stopping?',
-            TemperatureSettings, defaults=dict(temperature=(0.5, 1.0, 2.0, 4.0)))
+            TemperatureSettings, defaults=dict(temperature=(0.5, 1.0, 2.0, 4.0)), finds=_finding)
 def run_temperature(r:Run) -> pd.DataFrame:
     "The temperature x checkpoint grid; the claim's comparison per IPC."
     p = r.p
@@ -89,11 +97,3 @@ def run_temperature(r:Run) -> pd.DataFrame:
     r.save(rows=rows, summary=summ, claim=claim, temperature=plot_temperature(summ, r.title(f'mean test accuracy (%) of {p.students} students per cell')))
     r.finish(claim.round(2).to_string(index=False))
     return claim
-
-def _finding(rec:Record) -> str:
-    summ = cell_summary(rec.rows)
-    done = complete_ipcs(summ)
-    left = sorted(set(summ.ipc) - set(done))
-    return (temperature_finding(temperature_claim(summ[summ.ipc.isin(done)]))
-            + (f" (IPC {', '.join(map(str, left))}: grid not complete in this record, no claim tested.)" if left else ''))
-run_temperature.finds = _finding
