@@ -1,11 +1,12 @@
 "The documentation site (`tools/build_site.py`, no Quarto) builds from the notebooks, and every page and local link works."
-import base64, re, shutil, subprocess, sys
+import base64, json, os, re, shutil, subprocess, sys
 from html import unescape
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import nbformat
+import pandas as pd
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
@@ -198,3 +199,24 @@ def test_readme_is_index_rendered(tmp_path):
     assert 'pip install -e ".[dev]"' in text and 'nbdev_test && pytest -q tests' in text  # what CI runs
     assert not re.search(r'^#\|', text, re.M) and 'accuracy_table(' not in text  # directives and echo-false code stay out
     assert '| IPC | hard | soft | soft_T | ensemble | paper: soft |' in text  # a table read from a record
+
+
+def test_adding_page_copies_into_a_working_analysis(tmp_path):
+    "The adding page, copied and renamed as its step 6 says, exports an analysis that `ld_run` runs."
+    repo = tmp_path / 'repo'
+    shutil.copytree(ROOT / 'ld_nbdev', repo / 'ld_nbdev', ignore=shutil.ignore_patterns('__pycache__'))
+    shutil.copy(ROOT / 'settings.ini', repo)
+    (repo / 'nbs' / 'analyses').mkdir(parents=True)
+    page = (NBS / '09a_adding_an_experiment.ipynb').read_text().replace('image_draws', 'copied_draws')
+    (repo / 'nbs' / 'analyses' / '99_copied_draws.ipynb').write_text(page)
+    bin_ = Path(sys.executable).parent
+    r = subprocess.run([str(bin_ / 'nbdev_export'), '--path', 'nbs/analyses/99_copied_draws.ipynb'], cwd=repo,
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and (repo / 'ld_nbdev' / 'analyses' / 'copied_draws.py').exists(), r.stderr
+    out = tmp_path / 'out'
+    r = subprocess.run([str(bin_ / 'ld_run'), 'copied_draws', '--preset', 'digits', '--ipc', '1', '--students', '1',
+                        '--epochs', '5', '--expert_epochs', '1', '--steps', '4', '--draws', '2', '--out', str(out), '--quiet'],
+                       capture_output=True, text=True, timeout=300, env={**os.environ, 'PYTHONPATH': str(repo)})
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert json.loads((out / 'run.json').read_text())['experiment'] == 'copied_draws'
+    assert sorted(pd.read_csv(out / 'rows.csv').image_seed.unique()) == [0, 1]
