@@ -108,7 +108,7 @@ class MemberDSA(Callback):
 
 # %% ../nbs/03_augment.ipynb #91e9ec9c
 def resized_crop_flip(x, g, scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3)):
-    "A random resized crop (area fraction in `scale`, aspect ratio in `ratio`) and a random flip of each image, resized to its size."
+    "A random resized crop (area fraction in `scale`, aspect ratio in `ratio`), resized back, and a flip of each image."
     B = len(x)
     u = lambda lo, hi: torch.rand(B, generator=g, device=x.device) * (hi - lo) + lo
     area, r = u(*scale), u(math.log(ratio[0]), math.log(ratio[1])).exp()

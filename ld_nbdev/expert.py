@@ -39,7 +39,8 @@ class ExpertConfig:
     precision: str = 'fp32'   # 'fp32', or 'bf16': forward passes (training and scoring) under bfloat16 autocast
 
 # %% ../nbs/04_expert.ipynb #eb3ce90f
-AUGS = {'flip': ('flip',), 'dsa': tuple(DSA_FAMILIES), 'none': (), 'rrc': ResizedCropFlip}  # rrc: torchvision's reference
+# rrc: torchvision's reference ImageNet augmentation, a callback of its own
+AUGS = {'flip': ('flip',), 'dsa': tuple(DSA_FAMILIES), 'none': (), 'rrc': ResizedCropFlip}
 
 # %% ../nbs/04_expert.ipynb #2995fe00
 def expert_learner(sp:Splits, cfg:ExpertConfig=ExpertConfig(), cbs=None) -> Learner:

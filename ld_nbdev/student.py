@@ -39,9 +39,9 @@ class StudentConfig:
     gamma: float = 0.3      # factor of each cut
     compile: bool = False   # train (and score) through `torch.compile` (faster on long runs; numerically equal only to rounding)
     precision: str = 'fp32' # 'fp32', or 'bf16': forward passes (training and scoring) under bfloat16 autocast
-    opt: str = 'sgd'        # optimiser: 'sgd' (momentum `mom`, L2 weight decay `wd`) or 'adamw' (decoupled weight decay `wd`)
+    opt: str = 'sgd'        # optimiser: 'sgd' (momentum `mom`, L2 weight decay `wd`) or 'adamw' (decoupled decay `wd`)
     sched: str = 'step'     # learning-rate schedule: 'step' (`phases`, `gamma`) or 'cos' (cosine from `lr` to 0)
-    was: ClassVar[dict] = dict(precision='fp32', opt='sgd', sched='step')  # added settings, at the value they had before
+    was: ClassVar[dict] = dict(precision='fp32', opt='sgd', sched='step')  # added settings, and their value before
 
 # %% ../nbs/06_student.ipynb #c3601eb4
 def step_sched(lr:float, phases:int=4, gamma:float=0.3):
@@ -86,7 +86,8 @@ def _check(x, labels, cfg):
     check(cfg.lr > 0, f'student lr must be > 0, got {cfg.lr}')
     check_precision(cfg.precision, x.device)
     check(cfg.opt in STUDENT_OPTS, f'unknown student optimiser {cfg.opt!r}; choose one of {", ".join(STUDENT_OPTS)}')
-    check(cfg.sched in STUDENT_SCHEDS, f'unknown student schedule {cfg.sched!r}; choose one of {", ".join(STUDENT_SCHEDS)}')
+    check(cfg.sched in STUDENT_SCHEDS,
+          f'unknown student schedule {cfg.sched!r}; choose one of {", ".join(STUDENT_SCHEDS)}')
     check(len(x) == labels.shape[-2], f'{len(x)} images but {labels.shape[-2]} labels')
 
 # %% ../nbs/06_student.ipynb #2d768f73

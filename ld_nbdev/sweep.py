@@ -56,7 +56,7 @@ class Trial:
     @cached_property
     def key(self) -> str:  # computed once: trials are frozen
         r = self.record()
-        for k, v in StudentConfig.was.items():  # a setting added later, at the value it had before: the key it had before
+        for k, v in StudentConfig.was.items():  # a setting added later, at its earlier value: the key it had before
             if r[k] == v: del r[k]
         return config_hash(r, 16)
 
@@ -66,8 +66,8 @@ LEDGER_COLS = ['key', *[f.name for f in fields(Trial) if f.name != 'student'], *
 RESULT_COLS = LEDGER_COLS[LEDGER_COLS.index('acc'):]  # what training a trial gives
 
 # %% ../nbs/07_sweep.ipynb #60ec78d6
-_OLD_LAYOUTS = [[c for c in LEDGER_COLS if c not in gone + ('opt', 'sched')] for gone in
-                ((), ('precision',), ('valid_acc', 'class_acc', 'precision'), ('class_acc', 'precision'))]  # earlier versions'
+_OLD_LAYOUTS = [[c for c in LEDGER_COLS if c not in gone + ('opt', 'sched')] for gone in  # earlier versions'
+                ((), ('precision',), ('valid_acc', 'class_acc', 'precision'), ('class_acc', 'precision'))]
 _WAS = StudentConfig.was  # what a column an earlier version lacked held in its rows
 _STR_COLS = ['key', 'data', 'recipe', 'params', 'experts', 'images', 'score', 'arch', 'class_acc', 'status', 'device']  # hashes look like numbers
 

@@ -1,10 +1,11 @@
-"""Write a small ILSVRC-2012-layout tree (train/<wnid>/*.JPEG, flat val/ with LOC_val_solution.csv) from CIFAR-10 or digits."""
+"""Write a small ILSVRC-2012 tree (train/<wnid>/*.JPEG, val/ beside LOC_val_solution.csv) from CIFAR-10 or digits."""
 import argparse, csv, sys
 from pathlib import Path
 import numpy as np
 from PIL import Image
 
-# CIFAR-10's classes as the ImageNet synsets nearest to them, so the tree reads like ILSVRC (any distinct wnids would do)
+# CIFAR-10's classes as the ImageNet synsets nearest to them, so the tree reads like ILSVRC (any distinct wnids would
+# do)
 WNIDS = {'airplane': 'n02690373', 'automobile': 'n02814533', 'bird': 'n01530575', 'cat': 'n02123045',
          'deer': 'n02430045', 'dog': 'n02085620', 'frog': 'n01641577', 'horse': 'n02389026', 'ship': 'n03095699',
          'truck': 'n03417042'}
@@ -13,7 +14,8 @@ WNIDS = {'airplane': 'n02690373', 'automobile': 'n02814533', 'bird': 'n01530575'
 def cifar10_images(root:Path, split:str, n:int) -> dict:
     "The first `n` images of each class of CIFAR-10's `split` folder (fastai's JPEG copy), as `{class: [PIL images]}`."
     d = root/split
-    if not d.is_dir(): sys.exit(f'make_imagenet_tree: {d} not found: extract CIFAR-10 there (fastai untar_data(URLs.CIFAR)) '
+    if not d.is_dir(): sys.exit(f'make_imagenet_tree: {d} not found: extract CIFAR-10 there (fastai '
+                                f'untar_data(URLs.CIFAR)) '
                                 'or pass --cifar10 DIR or --source digits')
     return {c: [Image.open(f).convert('RGB') for f in sorted((d/c).iterdir())[:n]] for c in WNIDS}
 
@@ -43,7 +45,8 @@ def write_tree(out:Path, train:dict, val:dict, size:int, flat_val:bool=True):
             d = out/'val' if flat_val else out/'val'/WNIDS[c]
             d.mkdir(parents=True, exist_ok=True)
             im.resize((size, size), Image.BICUBIC).save(d/f'{name}.JPEG', quality=95)
-            rows.append((name, f'{WNIDS[c]} 0 0 {size - 1} {size - 1}'))  # the whole image as the box, as the published file has
+            # the whole image as the box, as the published file has
+            rows.append((name, f'{WNIDS[c]} 0 0 {size - 1} {size - 1}'))
     if flat_val:
         with open(out/'LOC_val_solution.csv', 'w', newline='') as f:
             w = csv.writer(f); w.writerow(['ImageId', 'PredictionString']); w.writerows(rows)
@@ -54,10 +57,14 @@ def main(argv=None):
     p.add_argument('--out', required=True, help='folder to write the tree into (must not exist or be empty)')
     p.add_argument('--per_class', type=int, default=30, help='training images per class')
     p.add_argument('--val_per_class', type=int, default=10, help='val images per class')
-    p.add_argument('--size', type=int, default=64, help='side of the written images in pixels (upscaled from the source)')
-    p.add_argument('--source', choices=('cifar10', 'digits'), default='cifar10', help="CIFAR-10's images or scikit-learn's digits")
-    p.add_argument('--cifar10', default=str(Path.home()/'.fastai'/'data'/'cifar10'), help="CIFAR-10's folder (train/, test/)")
-    p.add_argument('--val_folders', action='store_true', help='val/<wnid>/ folders instead of a flat val/ and LOC_val_solution.csv')
+    p.add_argument('--size', type=int, default=64,
+                   help='side of the written images in pixels (upscaled from the source)')
+    p.add_argument('--source', choices=('cifar10', 'digits'), default='cifar10',
+                   help="CIFAR-10's images or scikit-learn's digits")
+    p.add_argument('--cifar10', default=str(Path.home()/'.fastai'/'data'/'cifar10'),
+                   help="CIFAR-10's folder (train/, test/)")
+    p.add_argument('--val_folders', action='store_true',
+                   help='val/<wnid>/ folders instead of a flat val/ and LOC_val_solution.csv')
     a = p.parse_args(argv)
     out = Path(a.out).expanduser()
     if a.per_class < 1 or a.val_per_class < 1 or a.size < 8:
@@ -68,7 +75,8 @@ def main(argv=None):
                                             for s, n in (('train', a.per_class), ('test', a.val_per_class)))
     else: train, val = digits_images('train', a.per_class), digits_images('val', a.val_per_class)
     write_tree(out, train, val, a.size, flat_val=not a.val_folders)
-    print(f'wrote {sum(map(len, train.values()))} training and {sum(map(len, val.values()))} val images of {a.size} px to {out}')
+    print(f'wrote {sum(map(len, train.values()))} training and {sum(map(len, val.values()))} val images of {a.size} px '
+          f'to {out}')
 
 
 if __name__ == '__main__': main()
