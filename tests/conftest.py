@@ -51,38 +51,6 @@ def one_line_error(code, err, msg, prog):
     assert 'Traceback' not in err
 
 
-def _free_port():
-    import socket
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope='session')
-def ray_cluster(tmp_path_factory):
-    "One Ray instance for the whole run (`ray start --head --block`, in its own process group); Ray's tests connect to it."
-    import signal, time
-    exe = shutil.which('ray', path=str(BIN))
-    if exe is None: pytest.skip('ray is not installed (pip install -e ".[ray]")')
-    port, tmp = _free_port(), tmp_path_factory.mktemp('ray')
-    head = subprocess.Popen([exe, 'start', '--head', '--block', f'--port={port}', '--num-cpus=2', '--include-dashboard=false',
-                             f'--temp-dir={tmp}'], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True, env={**os.environ, 'OMP_NUM_THREADS': '1'})
-    address, t0 = f'127.0.0.1:{port}', time.time()
-    import ray
-    while True:  # ready when a driver can join it
-        assert head.poll() is None, head.stderr.read()[-2000:]
-        try:
-            ray.init(address=address, log_to_driver=False, logging_level='ERROR'); ray.shutdown(); break
-        except Exception:
-            assert time.time() - t0 < 120, 'the Ray head did not come up in 2 minutes'
-            time.sleep(1)
-    yield address
-    os.killpg(head.pid, signal.SIGTERM)
-    try: head.wait(timeout=30)
-    except subprocess.TimeoutExpired: os.killpg(head.pid, signal.SIGKILL); head.wait()
-
-
 @pytest.fixture(scope='session')
 def cifar10_agreement_splits(warm_cache):
     "CIFAR-10's whole test set (1,000 a class) and a fifth of train, decoded and prepared once for the run."

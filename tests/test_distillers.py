@@ -2,7 +2,7 @@
 import os, signal, subprocess, time
 import pandas as pd, pytest, torch
 from conftest import BIN, cli
-from ld_nbdev.distilled import load_set
+from ld_nbdev.sets import load_set
 
 COMMON = ['--dataset', 'digits', '--ipc', '2', '--students', '1', '--epochs', '5', '--expert_epochs', '1', '--quiet']  # the digits expert other tests share
 RUNS = {'dm': (['dm', *COMMON, '--dm_iters', '150', '--dm_real', '64', '--dm_save', '5', '--dm_curve', '50'], 150),
