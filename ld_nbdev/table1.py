@@ -192,7 +192,8 @@ def run_table1(r:Run) -> pd.DataFrame:
     beside the paper's."""
     p = r.p
     r.write_trajectory()
-    if p.select_expert_epochs: p = replace(p, steps=epoch_steps(r.expert.manifest, p.select_expert_epochs))
+    if p.select_expert_epochs:  # as the steps `compare_labels` sweeps
+        p = replace(p, steps=epoch_steps(r.expert.manifest, p.select_expert_epochs), select_expert_epochs=None)
     res, sel = compare_labels(r.bench, p, r.ledger, r.backend, show=not r.quiet)
     summ = summarize(res)
     eps = '/'.join(map(str, p.epochs_per_ipc().values()))

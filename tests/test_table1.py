@@ -24,14 +24,14 @@ def tree(tmp_path_factory) -> Path:
 
 def test_table1_end_to_end(tree, tmp_path):
     out = tmp_path/'t1'
-    code, _, err = cli('table1', *TINY, '--data', tree, '--out', out)
+    code, _, err = cli('table1', *TINY, '--data', tree, '--out', out, '--select_expert_epochs', '1')
     assert code == 0, err
     rec = pd.read_csv(out/'table1.csv')
     ipcs = sorted({1, 2} | set(TABLE1_IPCS))
     assert rec[['ipc', 'labels']].values.tolist() == [[i, k] for i in ipcs for k in ('hard', 'soft')]
     m = rec[rec.status == 'measured']
     assert sorted(set(m.ipc)) == [1, 2] and set(rec[rec.ipc > 2].status) == {'not yet measured'}
-    assert m.acc_mean.between(0, 100).all() and (m.students == 1).all() and set(m.protocol) == {'table1_digits'}
+    assert m.acc_mean.between(0, 100).all() and (m.students == 1).all() and set(m.protocol) == {'custom'}
     paper = PAPER_TABLE1.set_index(['ipc', 'labels']).acc
     got = rec.set_index(['ipc', 'labels']).paper_acc
     assert all(got[k] == v for k, v in paper.items()) and got[[(1, 'hard'), (2, 'soft')]].isna().tolist() == [False,
@@ -39,6 +39,8 @@ def test_table1_end_to_end(tree, tmp_path):
     led = pd.read_csv(out/'ledger.csv')
     assert set(led.arch) == {'resnet18'} and set(led.opt) == {'adamw'} and set(led.sched) == {'cos'}
     assert json.loads((out/'run.json').read_text())['expert']['aug'] == 'rrc'
+    sel = pd.read_csv(out/'selection.csv')
+    assert set(sel[sel['labels'] == 'soft'].expert_epoch) == {1.0}  # the one candidate checkpoint asked for
     md = (out/'table1.md').read_text()
     assert '| IPC | hard | soft | paper: hard | paper: soft |' in md
     assert '| 10 | not yet measured | not yet measured | 3.9 | 23.9 |' in md
