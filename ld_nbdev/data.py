@@ -4,12 +4,13 @@
 
 # %% ../nbs/01_data.ipynb #b05cf3c5
 from __future__ import annotations
-import os, math, warnings, hashlib, inspect
+import os, copy, math, warnings, hashlib, inspect
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 import numpy as np, torch
 from PIL import Image, UnidentifiedImageError
+from torch.utils.data import DataLoader
 from fastai.data.external import untar_data, URLs
 from fastprogress.fastprogress import progress_bar
 from fastcore.basics import store_attr
@@ -17,9 +18,12 @@ from fastcore.meta import delegates
 from .core import *
 
 # %% auto #0
-__all__ = ['DATASETS', 'ImageSet', 'load_digits_set', 'stratified_split', 'load_folder', 'cifar10_path', 'load_cifar10',
-           'cifar100_path', 'load_cifar100', 'tinyimagenet_path', 'load_tinyimagenet', 'get_dataset', 'split_valid',
-           'select_ipc', 'Preprocess', 'TensorDL', 'Splits', 'data_key', 'prepare']
+__all__ = ['DATASETS', 'BACKINGS', 'FLOAT_BUDGET', 'FILE_INDEXES', 'ImageSet', 'load_digits_set', 'stratified_split',
+           'folder_files', 'load_folder', 'cifar10_path', 'load_cifar10', 'cifar100_path', 'load_cifar100',
+           'tinyimagenet_path', 'load_tinyimagenet', 'get_dataset', 'split_valid', 'select_ipc', 'Preprocess',
+           'TensorDL', 'LazyImages', 'ByteImages', 'map_images', 'mapped', 'FileSet', 'file_sets', 'default_workers',
+           'StreamImages', 'StreamDL', 'image_dl', 'free_bytes', 'pick_backing', 'stream_dataset', 'Splits', 'data_key',
+           'prepare']
 
 # %% ../nbs/01_data.ipynb #cd132858
 @dataclass
@@ -34,6 +38,8 @@ class ImageSet:
     def c(self): return len(self.classes)
     def subset(self, idx): return ImageSet(self.x[idx], self.y[idx], self.classes)
     def counts(self): return torch.bincount(self.y, minlength=self.c)
+    @property
+    def shape(self): return self.x.shape
 
 # %% ../nbs/01_data.ipynb #b2a07724
 def load_digits_set(seed:int=0, test_frac:float=0.25) -> dict:
@@ -84,6 +90,15 @@ def _class_files(split_dir:Path, max_per_class=None, nested:bool|None=False):
         files[c] = fs[:max_per_class]
     return files
 
+# %% ../nbs/01_data.ipynb #a55ae241
+def _decode_file(f, size:tuple, mode:str) -> tuple:
+    "The image in file `f` as uint8 (H x W x C) in `mode`, resized (bilinear) to `size` (w, h); whether it was."
+    with Image.open(f) as im:
+        im = im.convert(mode)
+        resized = im.size != tuple(size)
+        if resized: im = im.resize(tuple(size), Image.BILINEAR)
+        return np.asarray(im).reshape(size[1], size[0], -1), resized
+
 # %% ../nbs/01_data.ipynb #3cf799f3
 def _read_images(files:dict, size=None, grey=None, show:bool=False, strict:bool=False):
     "Decode `{class: [paths]}` into an `ImageSet`, converting modes and sizes by the rules above (`strict`: an unreadable file is an error, not skipped)."
@@ -102,10 +117,8 @@ def _read_images(files:dict, size=None, grey=None, show:bool=False, strict:bool=
     ys, n, n_resized = [], 0, 0
     for f, ci, sz, _ in (progress_bar(heads, leave=False) if show else heads):  # pass 2: decode, convert, resize one by one
         try:
-            with Image.open(f) as im:
-                im = im.convert(mode)
-                if im.size != size: im, n_resized = im.resize(size, Image.BILINEAR), n_resized + 1
-                arr[n] = np.asarray(im).reshape(arr.shape[1:])
+            arr[n], resized = _decode_file(f, size, mode)
+            n_resized += resized
         except (UnidentifiedImageError, OSError): bad.append(f); continue
         ys.append(ci); n += 1
     check(not (bad and strict), f'{bad[0] if bad else ""}: not a readable image (corrupt or truncated); replace it from the release '
@@ -135,10 +148,9 @@ def _decode_cached(path:Path, files:list, opts:dict, decode, use_cache:bool=True
         atomic_save({k: vars(v) for k, v in res.items()}, cached)
     return res
 
-# %% ../nbs/01_data.ipynb #063f1f1e
-def load_folder(path, max_per_class:int|None=None, size:tuple|None=None, use_cache:bool=True, show:bool=False,
-                nested:bool|None=False) -> dict:
-    "An ImageFolder tree `path/{train,test|val}/<class>/*` as `{'train': ImageSet, 'test': ImageSet}`."
+# %% ../nbs/01_data.ipynb #acc5631a
+def folder_files(path, max_per_class:int|None=None, nested:bool|None=False) -> dict:
+    "The files of the ImageFolder tree `path` as `{'train': {class: [paths]}, 'test': {...}}`; none read."
     path = Path(path).expanduser()
     check(path.is_dir(), f'{path}: data folder not found')
     test_dir = next((path/s for s in ('test', 'val', 'valid') if (path/s).is_dir()), None)
@@ -146,6 +158,14 @@ def load_folder(path, max_per_class:int|None=None, size:tuple|None=None, use_cac
     tr, te = _class_files(path/'train', max_per_class, nested), _class_files(test_dir, max_per_class, nested)
     check(list(tr) == list(te), f'{test_dir}: classes differ from {path/"train"}: '
           f'{sorted(set(tr) ^ set(te))[:5]}')
+    return {'train': tr, 'test': te}
+
+# %% ../nbs/01_data.ipynb #063f1f1e
+def load_folder(path, max_per_class:int|None=None, size:tuple|None=None, use_cache:bool=True, show:bool=False,
+                nested:bool|None=False) -> dict:
+    "An ImageFolder tree `path/{train,test|val}/<class>/*` as `{'train': ImageSet, 'test': ImageSet}`."
+    path = Path(path).expanduser()
+    tr, te = folder_files(path, max_per_class, nested).values()
     def decode():
         train, sz, grey = _read_images(tr, size, show=show)
         return {'train': train, 'test': _read_images(te, sz, grey, show=show)[0]}
@@ -279,7 +299,11 @@ class Preprocess:
                  zca:bool=False,             # fit a ZCA whitening too
                  eps:float=0.1,              # added to every eigenvalue of the covariance
                  normalize:bool=True,        # False: pixels in [0, 1], not normalised (as kornia's ZCA sees them)
-                 centre:bool=False):         # subtract the mean image before whitening (`zca_mean`), as kornia does
+                 centre:bool=False,          # subtract the mean image before whitening (`zca_mean`), as kornia does
+                 bs:int|None=None):          # fit `bs` images at a time (for images whose float copy does not fit)
+        if bs is not None:
+            check(normalize and not centre, 'statistics fitted in batches normalise and do not centre')
+            return self._fit((train_x[i:i + bs] for i in range(0, len(train_x), bs)), zca, eps)
         x = train_x.float() / 255
         C = x.shape[1]
         self.mean, self.std = torch.zeros(1, C, 1, 1), torch.ones(1, C, 1, 1)
@@ -307,6 +331,32 @@ class Preprocess:
         if self._inv is None and self.zca is not None: self._inv = torch.linalg.inv(self.zca.double().cpu()).float()
         return self._inv
 
+    @classmethod
+    def fit(cls, batches, zca:bool=False, eps:float=0.1):
+        "Statistics from the uint8 training images in `batches`, seen once, one at a time."
+        p = cls.__new__(cls)
+        p._fit(batches, zca, eps)
+        return p
+
+    def _fit(self, batches, zca, eps):
+        # integer sums make mean and std exact, so any batching gives the same statistics
+        n = s = ss = s1 = s2 = 0
+        for b in batches:
+            b = b.long()
+            n, s, ss = n + len(b), s + b.sum((0, 2, 3)), ss + (b * b).sum((0, 2, 3))
+            if zca: f = b.flatten(1).double(); s1, s2 = s1 + f.sum(0), s2 + f.T @ f  # integers: exact below 2**53
+        check(n >= 2, 'preprocessing needs two or more training images')
+        m = n * b.shape[2] * b.shape[3]  # pixels per channel
+        var = [(m * q - a * a) / (m * (m - 1)) for a, q in zip(s.tolist(), ss.tolist())]
+        self.mean = (torch.tensor(s.tolist(), dtype=torch.float64) / m / 255).float().view(1, -1, 1, 1)
+        self.std = (torch.tensor(var, dtype=torch.float64).sqrt() / 255).float().clamp_min(1e-6).view(1, -1, 1, 1)
+        self.zca = self.zca_mean = self._inv = None
+        if zca:
+            sd = (self.std.double().flatten() * 255).repeat_interleave(b.shape[2] * b.shape[3]).to(s2.device)
+            cov = (s2 - torch.outer(s1, s1) / n) / (n - 1) / sd[:, None] / sd[None, :]
+            evals, evecs = torch.linalg.eigh(cov.cpu())
+            self.zca = (evecs @ torch.diag((evals.clamp_min(0) + eps).rsqrt()) @ evecs.T).float()
+
     def __call__(self, x:torch.Tensor, bs:int=4096) -> torch.Tensor:
         out = torch.cat([self._one(x[i:i + bs]) for i in range(0, len(x), bs)]) if len(x) else x.float()
         return out
@@ -316,6 +366,14 @@ class Preprocess:
         if self.zca is None: return x
         f = x.flatten(1) if self.zca_mean is None else x.flatten(1) - self.zca_mean.to(x.device)
         return (f @ self.zca.to(x.device)).view_as(x)
+
+    def to(self, device):
+        "A copy with its statistics on `device`, so that batches there need no copy of them."
+        p = copy.copy(self)
+        p.mean, p.std = self.mean.to(device), self.std.to(device)
+        p.zca = None if self.zca is None else self.zca.to(device)
+        p.zca_mean = None if self.zca_mean is None else self.zca_mean.to(device)
+        return p
 
     def undo(self, x:torch.Tensor, clamp:bool=True) -> torch.Tensor:
         "Preprocessed images back to pixels in [0, 1] (clamped unless `clamp=False`); the whitening undone in double."
@@ -358,6 +416,216 @@ class TensorDL:
         self.tensors = tuple(t.to(device) for t in self.tensors)
         return self
 
+# %% ../nbs/01_data.ipynb #5ddd9e4e
+class LazyImages:
+    "Images kept as bytes that index like their preprocessed float32 tensor: `x[idx]` is that batch on `device`."
+    dtype = torch.float32
+    def __init__(self, pre:Preprocess, device):
+        self.device = torch.device(device)
+        self.pre = pre.to(self.device)
+
+    def __len__(self): return self.shape[0]
+    def dim(self): return len(self.shape)
+    def cpu(self): return self.to('cpu')
+    def __repr__(self): return f'{type(self).__name__}({len(self)} x {tuple(self.shape[1:])}, {self.device})'
+
+    def __getitem__(self, i):
+        if isinstance(i, (int, np.integer)): return self[torch.tensor([int(i)])][0]
+        return self.pre(self._bytes(i).to(self.device, non_blocking=True))
+
+    def batches(self, bs:int):
+        "The preprocessed images in order, `bs` at a time."
+        for i in range(0, len(self), bs): yield self[i:i + bs]
+
+# %% ../nbs/01_data.ipynb #4e1aa5b8
+class ByteImages(LazyImages):
+    "uint8 images `u` (N x C x H x W: on a device, or mapped from the file `path`) indexing as preprocessed floats."
+    def __init__(self, u:torch.Tensor, pre:Preprocess, device, path=None):
+        super().__init__(pre, device)
+        self.u, self.path = u, path
+
+    @property
+    def shape(self): return self.u.shape
+    def _bytes(self, i): return self.u[i.to(self.u.device) if isinstance(i, torch.Tensor) else i]
+
+    def to(self, device):
+        "These images preprocessed on `device`; bytes in memory move there, a mapped file stays mapped."
+        return ByteImages(self.u if self.path else self.u.to(device), self.pre, device, self.path)
+
+    def __reduce__(self):  # a mapped file travels (to a Ray worker) as its name, not as its bytes
+        if self.path is None: return ByteImages, (self.u, self.pre, self.device)
+        return _remap, (self.path, tuple(self.shape), self.pre, self.device)
+
+# %% ../nbs/01_data.ipynb #e663aee6
+def map_images(f, shape:tuple) -> torch.Tensor:
+    "The uint8 images of `shape` in the file `f`, mapped rather than read: pages load as batches touch them."
+    f, n = Path(f), math.prod(shape)
+    check(f.stat().st_size == n, f'{f}: {f.stat().st_size} bytes, not the {n} of {shape} images; delete it, run again')
+    return torch.from_file(str(f), shared=False, size=n, dtype=torch.uint8).view(shape)
+
+def mapped(x:torch.Tensor, f) -> torch.Tensor:
+    "The uint8 images `x` written to the file `f` once (one process writes, others wait) and mapped from there."
+    f = Path(f)
+    if not f.exists():
+        with entry_lock(f):
+            if not f.exists():  # else written by another process while this one waited
+                for t in f.parent.glob(f'.{f.name}.*.tmp'): t.unlink()  # left by a process killed mid-write
+                atomic_write(f, lambda t: x.contiguous().cpu().numpy().tofile(t))
+    return map_images(f, tuple(x.shape))
+
+def _remap(path, shape, pre, device): return ByteImages(map_images(path, shape), pre, device, path)
+
+# %% ../nbs/01_data.ipynb #41a5969a
+@dataclass
+class FileSet:
+    "Image files with labels `y` and class names, decoded on demand to `size` (w, h), grey or RGB: a torch `Dataset`."
+    files: list
+    y: torch.Tensor
+    classes: list
+    size: tuple
+    grey: bool
+
+    def __len__(self): return len(self.files)
+    @property
+    def c(self): return len(self.classes)
+    @property
+    def shape(self): return torch.Size((len(self), 1 if self.grey else 3, self.size[1], self.size[0]))
+    def subset(self, idx):
+        return FileSet([self.files[i] for i in idx.tolist()], self.y[idx], self.classes, self.size, self.grey)
+    def counts(self): return torch.bincount(self.y, minlength=self.c)
+
+    def __getitem__(self, i:int) -> torch.Tensor:
+        f = self.files[i]
+        try: a, _ = _decode_file(f, self.size, 'L' if self.grey else 'RGB')
+        except (UnidentifiedImageError, OSError):
+            raise LDError(f'{f}: not a readable image (corrupt or truncated)') from None
+        return torch.from_numpy(a.copy()).permute(2, 0, 1).contiguous()
+
+    def key(self) -> str:
+        "A hash of the files (names, sizes, modification times), labels, classes, size and mode."
+        h = hashlib.sha256()
+        for f in self.files: st = os.stat(f); h.update(f'{Path(f).resolve()}|{st.st_size}|{st.st_mtime_ns}\n'.encode())
+        h.update(self.y.numpy().tobytes()); h.update(f'{self.classes}|{tuple(self.size)}|{self.grey}'.encode())
+        return h.hexdigest()[:16]
+
+# %% ../nbs/01_data.ipynb #976b120b
+def file_sets(files:dict, size:tuple|None=None, grey:bool|None=None) -> dict:
+    "`{split: {class: [paths]}}` as `{split: FileSet}`, none decoded; size and mode as the decoders choose them."
+    # where not given: from the training files' headers, as `_read_images` chooses them
+    if size is None or grey is None:
+        heads = []
+        for f in (f for fs in files['train'].values() for f in fs):
+            try:
+                with Image.open(f) as im: heads.append((im.size, im.mode))
+            except (UnidentifiedImageError, OSError):
+                raise LDError(f'{f}: not a readable image (corrupt or truncated)') from None
+        check(heads, 'no training images to stream')
+        if grey is None: grey = all(m in ('L', '1', 'I', 'I;16') for _, m in heads)
+        if size is None: size = Counter(s for s, _ in heads).most_common(1)[0][0]
+    def one(d):
+        y = torch.tensor([i for i, fs in enumerate(d.values()) for _ in fs], dtype=torch.long)
+        return FileSet([f for fs in d.values() for f in fs], y, list(d), tuple(size), grey)
+    return {k: one(v) for k, v in files.items()}
+
+# %% ../nbs/01_data.ipynb #f9ba9ba0
+def default_workers() -> int:
+    "Decoding processes for streamed images: the CPU cores this process may use, at most 8."
+    return min(8, len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count() or 1)
+
+class StreamImages(LazyImages):
+    "The images of a `FileSet`, decoded a batch at a time by `workers` `DataLoader` processes, indexing as floats."
+    def __init__(self, fs:FileSet, pre:Preprocess, device, workers:int|None=None):
+        super().__init__(pre, device)
+        self.fs, self.workers = fs, default_workers() if workers is None else workers
+
+    @property
+    def shape(self): return self.fs.shape
+    def to(self, device): return StreamImages(self.fs, self.pre, device, self.workers)
+
+    def _bytes(self, i):  # a few images (a selection, a tie to settle): decoded here
+        idx = range(len(self))[i] if isinstance(i, slice) else i.flatten().tolist()
+        if not len(idx): return torch.empty(0, *self.shape[1:], dtype=torch.uint8)
+        return torch.stack([self.fs[j] for j in idx])
+
+    def loader(self, batches:list) -> DataLoader:
+        "A `DataLoader` decoding the index lists `batches`, in that order, in worker processes."
+        return DataLoader(self.fs, batch_sampler=batches, num_workers=self.workers,
+                          pin_memory=self.device.type == 'cuda',
+                          generator=torch.Generator().manual_seed(0))  # worker seeds not drawn from the global stream
+
+    def batches(self, bs:int):
+        for b in self.loader([list(range(i, min(i + bs, len(self)))) for i in range(0, len(self), bs)]):
+            yield self.pre(b.to(self.device, non_blocking=True))
+
+# %% ../nbs/01_data.ipynb #05e98cd0
+class StreamDL:
+    "Batches `(x, y)` of streamed images `x` (decoded by workers, preprocessed on the device) in `TensorDL`'s order."
+    def __init__(self, x:StreamImages, y:torch.Tensor, bs:int=256, shuffle:bool=False, seed:int|None=None):
+        self.x, self.y, self.bs, self.shuffle, self.passes = x, y, bs, shuffle, 1
+        self.gen = seeded_gen(seed if seed is not None else int(torch.randint(2**31, ())))
+
+    @property
+    def n(self): return len(self.x)
+    @property
+    def device(self): return self.x.device
+    @property
+    def per_pass(self): return math.ceil(self.n / self.bs)
+    def __len__(self): return self.per_pass
+
+    def __iter__(self):
+        idx = torch.randperm(self.n, generator=self.gen) if self.shuffle else torch.arange(self.n)
+        parts = [idx[i:i + self.bs] for i in range(0, self.n, self.bs)]
+        for xb, j in zip(self.x.loader([p.tolist() for p in parts]), parts):
+            yield self.x.pre(xb.to(self.device, non_blocking=True)), self.y[j.to(self.y.device)]
+
+    def to(self, device):
+        self.x, self.y = self.x.to(device), self.y.to(device)
+        return self
+
+def image_dl(x, y:torch.Tensor, bs:int=256, shuffle:bool=False, seed:int|None=None):
+    "A loader of `(x, y)` batches for a fastai `Learner`: `StreamDL` for streamed images, else `TensorDL`."
+    if isinstance(x, StreamImages): return StreamDL(x, y, bs=bs, shuffle=shuffle, seed=seed)
+    return TensorDL(x, y, bs=bs, shuffle=shuffle, seed=seed)
+
+# %% ../nbs/01_data.ipynb #c3ee8c2f
+BACKINGS = ('auto', 'float', 'uint8', 'memmap', 'stream')
+FLOAT_BUDGET = 8 * 2**30  # bytes of float32 images 'auto' keeps as floats: CIFAR-10/100 and TinyImageNet stay there
+
+def free_bytes(device) -> int:
+    "Memory free on `device` (a GPU's, else the host's available memory)."
+    device = torch.device(device)
+    if device.type == 'cuda': return torch.cuda.mem_get_info(device)[0]
+    return os.sysconf('SC_AVPHYS_PAGES') * os.sysconf('SC_PAGE_SIZE')
+
+def pick_backing(ds:dict, device, budget:int=FLOAT_BUDGET, free:int|None=None) -> str:
+    "The backing `prepare(backing='auto')` picks: float within `budget` bytes, uint8 within half `free`, else memmap."
+    # (stream for files)
+    if isinstance(ds['train'], FileSet): return 'stream'
+    n = sum(s.x.numel() for s in ds.values())
+    if 4 * n <= budget: return 'float'
+    return 'uint8' if n <= (free_bytes(device) if free is None else free) // 2 else 'memmap'
+
+
+# %% ../nbs/01_data.ipynb #228f4943
+FILE_INDEXES = {  # dataset -> (max_per_class, [path]) -> {'train': {class: [paths]}, 'test': {...}}
+    'cifar10': lambda max_per_class=None: folder_files(_fastai_folder(URLs.CIFAR, 'CIFAR-10'), max_per_class),
+    'cifar100': lambda max_per_class=None: folder_files(_fastai_folder(URLs.CIFAR_100, 'CIFAR-100'), max_per_class,
+                                                        None)}
+
+def stream_dataset(name:str, data:str|None=None, max_per_class:int|None=None, size:tuple|None=None) -> dict:
+    "Dataset `name` (or the folder `data`) as `{'train', 'test'}` `FileSet`s: indexed, not decoded."
+    # `data` in the named layout where its index takes a `path`, else as an ImageFolder tree, as `get_dataset` reads it
+    f = FILE_INDEXES.get(name)
+    if data is not None and f is not None and 'path' in inspect.signature(f).parameters:
+        files = f(path=data, max_per_class=max_per_class)
+    elif data is not None: files = folder_files(data, max_per_class)
+    else:
+        check(f is not None, f'--backing stream decodes image files, and {name} is not kept as files this library '
+                             f'indexes ({", ".join(FILE_INDEXES)} are); choose another --backing, or pass a tree '
+                             'with --data')
+        files = f(max_per_class=max_per_class)
+    return file_sets(files, size)
+
 # %% ../nbs/01_data.ipynb #b64e4648
 @dataclass
 class Splits:
@@ -379,16 +647,56 @@ def data_key(ds:dict) -> str:
     "A content hash of a loaded dataset (pixels, labels, classes of every split)."
     h = hashlib.sha256()
     for k in sorted(ds):
-        h.update(k.encode()); h.update(ds[k].x.numpy().tobytes()); h.update(ds[k].y.numpy().tobytes())
+        h.update(k.encode()); h.update(np.ascontiguousarray(ds[k].x.numpy()))  # hashed where they lie, not copied
+        h.update(ds[k].y.numpy().tobytes())
         h.update(' '.join(ds[k].classes).encode())
     return h.hexdigest()[:16]
 
 # %% ../nbs/01_data.ipynb #4cd7b833
-def prepare(ds:dict, valid_frac:float=0.04, zca:bool=False, seed:int=0, device=None) -> Splits:
-    "Hold out a stratified validation split, fit preprocessing on the rest, move everything to `device`."
+def prepare(ds:dict, valid_frac:float=0.04, zca:bool=False, seed:int=0, device=None, backing:str='auto',
+            workers:int|None=None, bs:int=4096) -> Splits:
+    "Hold out a stratified validation split, fit preprocessing on the rest, hold everything on `device` by `backing`."
+    # `workers`: a stream's decoding processes; `bs`: images a batch when statistics are fitted in batches
     device = device or pick_device()
+    check(backing in BACKINGS, f'--backing: unknown backing {backing!r}; choose one of {", ".join(BACKINGS)}')
+    files = isinstance(ds['train'], FileSet)
+    check(files == (backing == 'stream') or backing == 'auto',
+          f'--backing {backing}: ' + ('these images are files; use --backing stream' if files else
+                                      'these images are decoded, not files'))
+    backing = pick_backing(ds, device) if backing == 'auto' else backing
     train, valid = split_valid(ds['train'], valid_frac, seed)
+    if backing != 'float': return _prepare_bytes(ds, train, valid, valid_frac, zca, seed, device, backing, workers, bs)
     pre = Preprocess(train.x, zca=zca)
     f = lambda s: ImageSet(pre(s.x).to(device), s.y.to(device), s.classes)
     key = config_hash({'data': data_key(ds), 'valid_frac': valid_frac, 'zca': zca, 'seed': seed})
     return Splits(f(train), f(valid), f(ds['test']), pre, key)
+
+def _stats(key:str, fit) -> Preprocess:
+    "The statistics `fit()` gives, kept in the cache under `key`: fitting them decodes every streamed training image."
+    f = cache_dir()/'data'/f'{key}.stats.pt'
+    read = lambda: torch.load(f, weights_only=True) if f.exists() else None
+    if (d := read()) is None:
+        with entry_lock(f):
+            if (d := read()) is None:
+                d = vars(fit()); atomic_save(d, f)
+    p = Preprocess.__new__(Preprocess)
+    vars(p).update(d)
+    return p
+
+def _prepare_bytes(ds, train, valid, valid_frac, zca, seed, device, backing, workers, bs) -> Splits:
+    "`prepare` for the backings that keep bytes: statistics fitted in batches, floats made per batch on `device`."
+    data = config_hash({k: s.key() for k, s in ds.items()}, 16) if backing == 'stream' else data_key(ds)
+    split = {'data': data, 'valid_frac': valid_frac, 'seed': seed}
+    key = config_hash({**split, 'zca': zca, 'pixels': backing if backing == 'stream' else 'uint8'})
+    parts = dict(train=train, valid=valid, test=ds['test'])
+    if backing == 'stream':
+        workers = default_workers() if workers is None else workers
+        pre = _stats(key, lambda: Preprocess.fit(DataLoader(train, batch_size=bs, num_workers=workers,
+                                                            generator=torch.Generator().manual_seed(0)), zca))
+        x = {k: StreamImages(s, pre, device, workers) for k, s in parts.items()}
+    else:
+        pre = Preprocess(train.x, zca=zca, bs=bs)
+        name = lambda k, s: cache_dir()/'data'/f'{config_hash(split)}-{k}-{"x".join(map(str, s.x.shape))}.u8'
+        x = {k: ByteImages(mapped(s.x, name(k, s)), pre, device, name(k, s)) if backing == 'memmap' else
+                ByteImages(s.x.to(device), pre, device) for k, s in parts.items()}
+    return Splits(*(ImageSet(x[k], s.y.to(device), s.classes) for k, s in parts.items()), pre, key)

@@ -48,8 +48,8 @@ def expert_learner(sp:Splits, cfg:ExpertConfig=ExpertConfig(), cbs=None) -> Lear
     check(cfg.aug in AUGS, f'unknown expert augmentation {cfg.aug!r}; choose one of {", ".join(AUGS)}')
     set_seed(cfg.seed)
     model = compiled(get_model(cfg.arch, sp.n_in, sp.c, sp.im_size).to(sp.train.x.device), cfg.compile)
-    dls = DataLoaders(TensorDL(sp.train.x, sp.train.y, bs=cfg.bs, shuffle=True, seed=cfg.seed),
-                      TensorDL(sp.valid.x, sp.valid.y, bs=1024))
+    dls = DataLoaders(image_dl(sp.train.x, sp.train.y, bs=cfg.bs, shuffle=True, seed=cfg.seed),
+                      image_dl(sp.valid.x, sp.valid.y, bs=1024))
     check_precision(cfg.precision, sp.train.x.device)
     a = AUGS[cfg.aug]  # DSA families, or an augmentation callback of its own
     aug = [a(seed=cfg.seed)] if isinstance(a, type) else [DSA(a, seed=cfg.seed)] if a else []

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np, pandas as pd, torch
 from fastai.data.external import URLs
 from .core import *
-from .data import ImageSet, DATASETS, _class_files, _read_images, _decode_cached
+from .data import ImageSet, DATASETS, FILE_INDEXES, _class_files, _read_images, _decode_cached
 
 # %% auto #0
 __all__ = ['imagenet_path', 'imagenet64_path', 'imagenet32_path', 'ilsvrc_files', 'load_imagenet', 'NumpyUnpickler', 'read_batch',
@@ -195,6 +195,13 @@ def load_imagenet32(path=None, max_per_class:int|None=None, show:bool=False) -> 
 
 # %% ../nbs/01a_imagenet.ipynb #3d81ea9f
 DATASETS.update(imagenet=load_imagenet, imagenet64=load_imagenet64, imagenet32=load_imagenet32)
+
+def _ilsvrc_index(path=None, max_per_class:int|None=None) -> dict:
+    "The files of ILSVRC-2012, val as test, for streaming (`FILE_INDEXES`)."
+    f = ilsvrc_files(path or imagenet_path(), max_per_class)
+    return {'train': f['train'], 'test': f['val']}
+
+FILE_INDEXES.update(imagenet=_ilsvrc_index)
 
 # %% ../nbs/01a_imagenet.ipynb #5c3941d0
 def imagenet_eval_tfm(size:int=224, resize:int=256):

@@ -108,6 +108,10 @@ def settle_ties(logits:torch.Tensor, x:torch.Tensor, fp32, n:int=64) -> torch.Te
     if len(close): logits[close] = fp32(x[close])
     return logits
 
+def _batches(x, bs:int):
+    "`x` in batches of `bs`: its own `batches` where it has them (images decoded by workers), else slices."
+    return x.batches(bs) if hasattr(x, 'batches') else (x[i:i + bs] for i in range(0, len(x), bs))
+
 @torch.inference_mode()
 def _eager_logits(model:nn.Module, x:torch.Tensor, bs:int, precision:str) -> torch.Tensor:
     dev = next(model.parameters()).device
@@ -117,7 +121,7 @@ def _eager_logits(model:nn.Module, x:torch.Tensor, bs:int, precision:str) -> tor
     m.eval()
     fmt = torch.channels_last if fast else torch.contiguous_format
     with autocast(precision, dev):
-        out = torch.cat([m(x[i:i + bs].to(dev).contiguous(memory_format=fmt)).float() for i in range(0, len(x), bs)])
+        out = torch.cat([m(b.to(dev).contiguous(memory_format=fmt)).float() for b in _batches(x, bs)])
     m.train(was_training)
     return out if precision == 'fp32' else settle_ties(out, x, lambda v: _eager_logits(model, v, bs, 'fp32'))
 
@@ -157,8 +161,8 @@ class Scorer:
     def _run(self, x:torch.Tensor, precision:str) -> torch.Tensor:
         out = []
         with torch.inference_mode(), autocast(precision, self.dev):
-            for i in range(0, len(x), self.bs):
-                b = x[i:i + self.bs].to(self.dev)
+            for b in _batches(x, self.bs):
+                b = b.to(self.dev)
                 n = len(b)
                 if n < self.bs: b = torch.cat([b, b.new_zeros(self.bs - n, *b.shape[1:])])
                 out.append(self.f(b.contiguous(memory_format=self.fmt))[:n].float())

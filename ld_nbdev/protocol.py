@@ -11,7 +11,7 @@ from dataclasses import dataclass, asdict, fields, replace, MISSING
 from pathlib import Path
 import pandas as pd, torch, matplotlib.pyplot as plt
 from .core import *
-from .data import DATASETS, get_dataset, prepare, TensorDL
+from .data import DATASETS, get_dataset, prepare, TensorDL, BACKINGS, stream_dataset
 from .models import MODELS
 from .expert import ExpertConfig, AUGS, train_expert, expert_checkpoints
 from .student import StudentConfig
@@ -94,6 +94,7 @@ class Protocol:
     steps: tuple[int, ...]|None = None  # the expert checkpoints (optimiser steps) an analysis sweeps; default: all after step 0
     expert: str|None = None          # an expert trained elsewhere: torchvision model_<e>.pth files or MTT replay buffers
     expert_index: int = 0            # which expert of --expert's replay buffers (counted from 0 across the files)
+    backing: str = 'auto'            # auto, float, uint8 (floats made per batch), memmap (a cache file), stream (files)
 
     def __post_init__(self):
         for f in fields(self):  # a setting given once or several times, as a tuple
@@ -123,6 +124,8 @@ class Protocol:
         for s in self.expert_steps: check(s >= 1, f'--expert_steps must be >= 1, got {s}')
         for s in self.steps or (): check(s >= 0, f'--steps must be >= 0, got {s}')
         if self.max_per_class is not None: check(self.max_per_class >= 2, f'--max_per_class must be >= 2, got {self.max_per_class}')
+        check(self.backing in BACKINGS,
+              f'--backing: unknown backing {self.backing!r}; choose one of {", ".join(BACKINGS)}')
         check(self.expert_index >= 0, f'--expert_index must be >= 0, got {self.expert_index}')
         check(self.expert is not None or self.expert_index == 0, '--expert_index picks an expert of --expert: give --expert PATH')
         if self.expert is not None:
@@ -209,16 +212,17 @@ def bench_for(p:Protocol, device=None, show:bool=True, train=train_expert) -> Be
     "The data and experts of protocol `p` on `device`, as a `Bench` (experts made by `train(sp, cfg, show=)`); every check that needs the data runs before an expert trains."
     device = device or pick_device()
     p = p.resolved(device)
-    ds = get_dataset(p.dataset, p.data, p.max_per_class, show=show)
+    ds = stream_dataset(p.dataset, p.data, p.max_per_class) if p.backing == 'stream' else \
+         get_dataset(p.dataset, p.data, p.max_per_class, show=show)
     counts = ds['train'].counts().tolist()
     kept = [n - min(n, max(1, round(p.valid_frac * n))) for n in counts]  # what `split_valid` leaves to train on
     have = set.intersection(*(set(expert_checkpoints(sum(kept), c)) for c in p.expert_configs()))
     ext = p.expert and ExternalExpert(p.expert, p.expert_index)  # an expert trained elsewhere: checked here, converted below
-    if ext: check_fits(ext, p.arch, ds['train'].x.shape[1], len(counts), ds['train'].x.shape[-1])
+    if ext: check_fits(ext, p.arch, ds['train'].shape[1], len(counts), ds['train'].shape[-1])
     p.check_data(SimpleNamespace(c=len(counts), classes=ds['train'].classes, counts=counts, kept=kept, smallest=min(kept),
                                  last=math.inf if ext else math.ceil(sum(kept) / p.expert_bs) * p.expert_epochs,
                                  steps=ext.steps if ext else sorted(have)))
-    sp = prepare(ds, valid_frac=p.valid_frac, zca=p.zca, seed=p.seed, device=device)
+    sp = prepare(ds, valid_frac=p.valid_frac, zca=p.zca, seed=p.seed, device=device, backing=p.backing)
     if ext: return Bench(sp, [external_trajectory(ext, sp, p.arch, p.expert_precision or p.precision, p.compile, show=show)])
     return Bench(sp, [train(sp, c, show=show) for c in p.expert_configs()])
 

@@ -1,0 +1,45 @@
+"""Experts through the backings that keep bytes against the float path: does each land within the spread of the float
+path's seeds at every checkpoint?
+
+    python benchmarks/backing_agreement.py [--dataset cifar10] [--expert_epochs 30] [--seeds 0 1]
+                                           [--backings uint8 memmap stream] [--out benchmarks/backing_agreement.csv]
+
+Trains the float path's expert for each seed, and each other backing's expert for the first seed (the settings of
+`ExpertConfig` otherwise), on one device; one row per expert and checkpoint (its valid and test accuracy), and a
+column `within`: whether that checkpoint's test accuracy lies within the float seeds' range there. `uint8` and
+`memmap` hold the same data under one key, so the second reuses the first's cached expert (the same numbers).
+"""
+import argparse
+import pandas as pd
+from ld_nbdev.core import atomic_csv, pick_device
+from ld_nbdev.data import get_dataset, stream_dataset, prepare
+from ld_nbdev.expert import ExpertConfig, train_expert
+
+
+def experts(name, max_per_class, epochs, seeds, backings, device) -> pd.DataFrame:
+    rows, decoded = [], get_dataset(name, max_per_class=max_per_class, show=True)
+    for b in ('float', *backings):
+        ds = stream_dataset(name, max_per_class=max_per_class) if b == 'stream' else decoded
+        sp = prepare(ds, device=device, backing=b)
+        for s in seeds if b == 'float' else seeds[:1]:
+            t = train_expert(sp, ExpertConfig(epochs=epochs, seed=s), show=True)
+            cols = ['backing', 'seed', 'step', 'epoch', 'valid_acc', 'test_acc']
+            rows.append(t.manifest.assign(backing=b, seed=s)[cols])
+    df = pd.concat(rows, ignore_index=True)
+    spread = df[df.backing == 'float'].groupby('step').test_acc.agg(['min', 'max'])
+    lo, hi = df.step.map(spread['min']), df.step.map(spread['max'])
+    return df.assign(within=(df.test_acc >= lo) & (df.test_acc <= hi))
+
+
+if __name__ == '__main__':
+    a = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    a.add_argument('--dataset', default='cifar10'); a.add_argument('--max_per_class', type=int, default=None)
+    a.add_argument('--expert_epochs', type=int, default=30)
+    a.add_argument('--seeds', type=int, nargs='+', default=[0, 1])
+    a.add_argument('--backings', nargs='+', default=['uint8', 'memmap', 'stream'])
+    a.add_argument('--out', default='benchmarks/backing_agreement.csv')
+    o = a.parse_args()
+    df = experts(o.dataset, o.max_per_class, o.expert_epochs, o.seeds, o.backings, pick_device())
+    atomic_csv(df, o.out)
+    print(df.to_string(index=False))
+    print('every checkpoint within the float seeds\' spread:', bool(df.within.all()))
