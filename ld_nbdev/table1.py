@@ -78,14 +78,14 @@ def epoch_steps(manifest:pd.DataFrame, epochs) -> tuple:
 # %% ../nbs/12a_table1.ipynb #a0298291
 TABLE1 = dict(
     full=('cpu', dict(students=3, epochs=(1000, 500, 300, 300, 300), select_expert_epochs=(5, 10, 15, 20, 30, 45),
-                      expert_epochs=45)),
+                      expert_epochs=45, backing='stream')),
     cpu=('cpu', dict(ipc=(1, 10), students=2, epochs=(40, 10), lr=(1e-3, 5e-3), valid_frac=0.2, expert_epochs=8,
                      select_expert_epochs=(2, 4, 8), expert_lr=0.05, expert_bs=64)),
     digits=('cpu', dict(ipc=(1, 2), students=1, epochs=(4, 2), lr=(1e-3, 5e-3), valid_frac=0.25, expert_epochs=1,
                         expert_lr=0.05, expert_bs=32)))
 
 # where the data lies and how the device runs it: not the protocol
-_FREE = dict(data=None, precision=None, compile=None)
+_FREE = dict(data=None, precision=None, compile=None, backing=None)
 
 def table1_preset(p:Table1Settings) -> str:
     "The name of the `table1` preset `p` is (`table1_cpu`, ...), or 'custom' (a preset with settings changed)."
