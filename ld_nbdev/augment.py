@@ -10,7 +10,7 @@ from .core import *
 
 # %% auto #0
 __all__ = ['DSA_FAMILIES', 'dsa_color', 'dsa_flip', 'dsa_cutout', 'dsa_scale', 'dsa_rotate', 'dsa_crop', 'dsa', 'DSA',
-           'MemberDSA']
+           'MemberDSA', 'resized_crop_flip', 'ResizedCropFlip']
 
 # %% ../nbs/03_augment.ipynb #f4016d39
 def _u(x, g, lo=0., hi=1.):
@@ -62,7 +62,8 @@ def dsa_rotate(x, g, degrees=15.0):
 def dsa_crop(x, g, ratio=0.125):
     "Translate by up to `ratio` of the side, in whole pixels, filling with zeros."
     B, _, H, W = x.shape
-    shift = torch.stack([torch.randint(-int(n * ratio + 0.5), int(n * ratio + 0.5) + 1, (B,), generator=g, device=x.device)
+    shift = torch.stack([torch.randint(-int(n * ratio + 0.5), int(n * ratio + 0.5) + 1, (B,), generator=g,
+                                       device=x.device)
                          for n in (W, H)], 1).float()
     theta = torch.zeros(B, 2, 3, device=x.device); theta[:, 0, 0] = theta[:, 1, 1] = 1
     theta[:, :, 2] = shift * 2 / (torch.tensor([W, H], device=x.device) - 1)
@@ -84,7 +85,8 @@ class DSA(Callback):
     "Differentiable siamese augmentation of every training batch (one family per batch, parameters per image)."
     order = 5
     def __init__(self, families=tuple(DSA_FAMILIES), seed:int=0):
-        for f in families: check(f in DSA_FAMILIES, f'unknown augmentation {f!r}; choose from {", ".join(DSA_FAMILIES)}')
+        for f in families: check(f in DSA_FAMILIES,
+                                 f'unknown augmentation {f!r}; choose from {", ".join(DSA_FAMILIES)}')
         self.families, self.seed, self.gen = tuple(families), seed, None
         self.pick = seeded_gen(seed)
 
@@ -105,3 +107,28 @@ class MemberDSA(Callback):
         if not self.training: return
         x = self.xb[0]
         self.learn.xb = (torch.stack([d.augment(x[:, i].contiguous()) for i, d in enumerate(self.members)], 1),)
+
+# %% ../nbs/03_augment.ipynb #91e9ec9c
+def resized_crop_flip(x, g, scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3)):
+    "A random resized crop (area fraction in `scale`, aspect ratio in `ratio`), resized back, and a flip of each image."
+    B = len(x)
+    u = lambda lo, hi: torch.rand(B, generator=g, device=x.device) * (hi - lo) + lo
+    area, r = u(*scale), u(math.log(ratio[0]), math.log(ratio[1])).exp()
+    w, h = (area * r).sqrt().clamp(max=1), (area / r).sqrt().clamp(max=1)  # sides as fractions of the image's
+    cx, cy = u(0, 1) * (1 - w) + w / 2, u(0, 1) * (1 - h) + h / 2
+    flip = torch.where(u(0, 1) < 0.5, -1.0, 1.0)
+    theta = torch.zeros(B, 2, 3, device=x.device)
+    theta[:, 0, 0], theta[:, 1, 1], theta[:, 0, 2], theta[:, 1, 2] = w * flip, h, 2 * cx - 1, 2 * cy - 1
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    return F.grid_sample(x, grid.to(x.dtype), mode='bilinear', align_corners=False)
+
+# %% ../nbs/03_augment.ipynb #187a9122
+class ResizedCropFlip(DSA):
+    "torchvision's reference training augmentation (`resized_crop_flip`) of every training batch, from seeded streams."
+    def __init__(self, seed:int=0, scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3)):
+        super().__init__((), seed)  # a `DSA` without families: an expert's resume state saves its stream like DSA's
+        self.scale, self.ratio = scale, ratio
+
+    def augment(self, x:torch.Tensor) -> torch.Tensor:
+        if self.gen is None or self.gen.device != x.device: self.gen = seeded_gen(self.seed, x.device)
+        return resized_crop_flip(x, self.gen, self.scale, self.ratio)

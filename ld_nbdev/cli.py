@@ -16,13 +16,15 @@ __all__ = ['notebook_of', 'load_experiments', 'setting_param', 'setting_docs', '
 
 # %% ../nbs/13_cli.ipynb #ecef0843
 def notebook_of(exp) -> Path|None:
-    "The notebook experiment `exp` is defined in, read from its module's nbdev header (None for one defined in a notebook's own kernel)."
+    """The notebook experiment `exp` is defined in, read from its module's nbdev header (None for one defined in a
+    notebook's own kernel)."""
     f = getattr(sys.modules.get(exp.body.__module__), '__file__', None)
     m = re.search(r'File to edit: (\S+\.ipynb)', Path(f).read_text()) if f else None
     return (Path(f).parent/m.group(1)).resolve() if m else None
 
 def load_experiments() -> dict:
-    "Import every module of `ld_nbdev` (each registers the experiments it defines); the registry, name -> `Experiment`, in notebook order."
+    """Import every module of `ld_nbdev` (each registers the experiments it defines); the registry, name ->
+    `Experiment`, in notebook order."""
     import ld_nbdev
     from ld_nbdev.run import EXPERIMENTS, Experiment
     for m in sorted(pkgutil.walk_packages(ld_nbdev.__path__, 'ld_nbdev.'), key=lambda m: (m.name.count('.'), m.name)):
@@ -30,16 +32,19 @@ def load_experiments() -> dict:
         for e in vars(mod).values():  # a module's own experiments win over a notebook kernel's copy of them
             if isinstance(e, Experiment) and e.body.__module__ == mod.__name__: EXPERIMENTS[e.name] = e
     root = Path(ld_nbdev.__file__).parents[1]
-    where = lambda e: notebook_of(e).relative_to(root).parts if notebook_of(e) else ('~',)  # defined in a notebook's kernel: last
+    # defined in a notebook's kernel: last
+    where = lambda e: notebook_of(e).relative_to(root).parts if notebook_of(e) else ('~',)
     order = sorted(EXPERIMENTS.items(), key=lambda kv: where(kv[1]))
     EXPERIMENTS.clear(); EXPERIMENTS.update(order)
     return EXPERIMENTS
 
 # %% ../nbs/13_cli.ipynb #aa556518
 def setting_param(hint, doc:str='') -> Param:
-    "The command-line `Param` of a setting with type `hint`: a switch for `bool`, one or more values for a tuple, else one value (default None: keep the preset's)."
+    """The command-line `Param` of a setting with type `hint`: a switch for `bool`, one or more values for a tuple, else
+    one value (default None: keep the preset's)."""
     if hint is bool: return Param(doc, action='store_true', default=None)
-    args = [hint] if typing.get_origin(hint) is tuple else [a for a in (typing.get_args(hint) or (hint,)) if a is not type(None)]
+    args = [hint] if typing.get_origin(hint) is tuple else [a for a in (typing.get_args(hint) or (hint,
+        )) if a is not type(None)]
     tup = next((a for a in args if typing.get_origin(a) is tuple), None)
     typ = typing.get_args(tup)[0] if tup is not None else args[0]
     from ld_nbdev.core import check
@@ -57,23 +62,29 @@ def parser_for(exp, prog:str) -> argparse.ArgumentParser:
     hints, docs = typing.get_type_hints(exp.settings), setting_docs(exp.settings)
     for f in fields(exp.settings):  # default None, even for a switch: an option not given keeps the preset's value
         p.add_argument(f'--{f.name}', **{**setting_param(hints[f.name], docs.get(f.name, '')).kwargs, 'default': None})
-    p.add_argument('--preset', help=f'start from this preset: {", ".join(exp.preset_names())} (default: the experiment\'s own '
+    p.add_argument('--preset',
+                   help=f'start from this preset: {", ".join(exp.preset_names())} (default: the experiment\'s own '
                    'for --dataset digits, --full, or the CPU)')
-    p.add_argument('--full', action='store_true', help="the paper's protocol (IPC 1/10/50, 5 students x 1000 epochs), for a GPU")
+    p.add_argument('--full', action='store_true',
+                   help="the paper's protocol (IPC 1/10/50, 5 students x 1000 epochs), for a GPU")
     p.add_argument('--out', help=f'output folder (default: runs/{exp.name})')
-    p.add_argument('--force', action='store_true', help='start afresh in a non-empty output folder, deleting what it holds')
-    p.add_argument('--wait', action='store_true', help='if another run holds the output folder, wait for it to end instead of stopping')
+    p.add_argument('--force', action='store_true',
+                   help='start afresh in a non-empty output folder, deleting what it holds')
+    p.add_argument('--wait', action='store_true',
+                   help='if another run holds the output folder, wait for it to end instead of stopping')
     p.add_argument('--cpu', action='store_true', help='stay on the CPU even when CUDA is present')
     p.add_argument('--quiet', action='store_true', help='no progress bars or messages')
     p.add_argument('--reuse', nargs='+', default=(), metavar='DIR',
-                   help="copy the students these earlier run folders already trained (same trial) instead of training them again")
+                   help="copy the students these earlier run folders already trained (same trial) instead of training "
+                        "them again")
     p.add_argument('--ray', nargs='?', const='local', metavar='ADDRESS',
                    help='train the students as Ray tasks: on a local Ray instance, or on the cluster at ADDRESS')
     return p
 
 # %% ../nbs/13_cli.ipynb #ab0b47a8
 def run_experiment(name:str, argv, prog:str):
-    "Parse `argv` for experiment `name` and run it; bad input ends in one line on stderr and exit status 2, a disk fault in one line and exit status 1."
+    """Parse `argv` for experiment `name` and run it; bad input ends in one line on stderr and exit status 2, a disk
+    fault in one line and exit status 1."""
     from ld_nbdev.core import LDError, disk_fault
     exp = load_experiments()[name]
     a = parser_for(exp, prog).parse_args(argv)
@@ -87,18 +98,22 @@ def run_experiment(name:str, argv, prog:str):
         return exp(p, a.out, force=a.force, quiet=a.quiet, cpu=a.cpu, backend=backend, reuse=a.reuse, wait=a.wait)
     except LDError as e:
         print(f'{prog}: error: {e}', file=sys.stderr); sys.exit(2)
-    except OSError as e:  # a full or failing disk: the run stops; what it finished is kept, and the same command goes on
+    # a full or failing disk: the run stops; what it finished is kept, and the same command goes on
+    except OSError as e:
         if not disk_fault(e): raise
-        print(f'{prog}: error: {disk_fault(e)}; the run stopped and kept what it finished: free space (or mend the disk) '
+        print(f'{prog}: error: {disk_fault(e)}; the run stopped and kept what it finished: free space (or mend the '
+              f'disk) '
               'and run the same command to go on', file=sys.stderr); sys.exit(1)
 
 # %% ../nbs/13_cli.ipynb #f122ea0d
 def _own_stderr():
-    "The command's process, before it imports the library: fastai's own deprecation warning at import (not ours to fix) kept off stderr, so an error is one line."
+    """The command's process, before it imports the library: fastai's own deprecation warning at import (not ours to
+    fix) kept off stderr, so an error is one line."""
     warnings.filterwarnings('ignore', message='.*torch.jit.script.*')
 
 def ld_run(argv=None):
-    "`ld_run NAME [options]` runs the experiment NAME; `ld_run --list` lists them; `ld_run NAME --help` shows its options."
+    """`ld_run NAME [options]` runs the experiment NAME; `ld_run --list` lists them; `ld_run NAME --help` shows its
+    options."""
     _own_stderr()
     argv = sys.argv[1:] if argv is None else list(argv)
     if not argv or argv[0] in ('-h', '--help'):
@@ -108,8 +123,10 @@ def ld_run(argv=None):
         w = max(map(len, exps)) + 2
         return print('\n'.join(f'{n:<{w}}{e.doc}' for n, e in exps.items()))
     if argv[0] not in exps:
-        print(f'ld_run: error: unknown experiment {argv[0]!r}; choose one of {", ".join(exps)}', file=sys.stderr); sys.exit(2)
-    run_experiment(argv[0], argv[1:], f'ld_run {argv[0]}')  # a console script returns nothing: a value would be its exit status
+        print(f'ld_run: error: unknown experiment {argv[0]!r}; choose one of {", ".join(exps)}',
+              file=sys.stderr); sys.exit(2)
+    # a console script returns nothing: a value would be its exit status
+    run_experiment(argv[0], argv[1:], f'ld_run {argv[0]}')
 
 def ld_baseline(argv=None):
     "The soft-label baseline: `ld_run baseline`."

@@ -29,7 +29,8 @@ def check(cond, msg:str):
     if not cond: raise LDError(msg)
 
 # %% ../nbs/00_core.ipynb #c1a5dc27
-from fastai.torch_core import set_seed  # Python, NumPy and torch (every device) seeded at once: what runs need to repeat
+# Python, NumPy and torch (every device) seeded at once: what runs need to repeat
+from fastai.torch_core import set_seed
 _all_ = ['set_seed']
 
 # %% ../nbs/00_core.ipynb #ee5f3438
@@ -49,16 +50,19 @@ def _cpu_flags() -> set:
     "The feature flags of this machine's CPU (`/proc/cpuinfo`; empty where there is none)."
     try: text = Path('/proc/cpuinfo').read_text()
     except OSError: return set()
-    return {f for line in text.splitlines() if line.split(':')[0].strip() in ('flags', 'Features') for f in line.split(':', 1)[1].split()}
+    return {f for line in text.splitlines() if line.split(':')[0].strip() in ('flags',
+        'Features') for f in line.split(':', 1)[1].split()}
 
 def has_bf16(device) -> bool:
-    "Whether `device` computes in bfloat16 natively: a CUDA GPU that says so, a CPU with AVX512-BF16, AMX or (ARM) BF16."
+    """Whether `device` computes in bfloat16 natively: a CUDA GPU that says so, a CPU with AVX512-BF16, AMX or (ARM)
+    BF16."""
     device = torch.device(device)
     if device.type == 'cuda': return torch.cuda.is_bf16_supported()
     return bool(_cpu_flags() & {'avx512_bf16', 'amx_bf16', 'bf16'})
 
 def check_precision(precision:str, device=None, flag:str='--precision'):
-    "Refuse an unknown precision, or `bf16` on a `device` without native bfloat16 (the message names the setting `flag`)."
+    """Refuse an unknown precision, or `bf16` on a `device` without native bfloat16 (the message names the setting
+    `flag`)."""
     check(precision in PRECISIONS, f'unknown precision {precision!r}; choose one of {", ".join(PRECISIONS)}')
     device = torch.device(device or pick_device())
     check(precision != 'bf16' or has_bf16(device),
@@ -76,7 +80,8 @@ def autocast(precision:str, device) -> torch.autocast:
 
 # %% ../nbs/00_core.ipynb #81554a4d
 class Autocast(Callback):
-    "Run each batch's forward pass under the autocast of `precision` ('bf16': bfloat16) on the batch's device; predictions in float32."
+    """Run each batch's forward pass under the autocast of `precision` ('bf16': bfloat16) on the batch's device;
+    predictions in float32."""
     order = 8  # after DSA (5) and the online teacher (6): augmentation and relabelling stay in float32
     def __init__(self, precision:str='bf16'): self.precision, self.ctx = precision, None
     def before_batch(self):
@@ -112,7 +117,8 @@ def _umask():
 
 # %% ../nbs/00_core.ipynb #efcd5206
 def atomic_save(obj, path):
-    "`torch.save` to `path` atomically; a full or failing disk raises `OSError` naming the file, as any other write here does."
+    """`torch.save` to `path` atomically; a full or failing disk raises `OSError` naming the file, as any other write
+    here does."""
     buf = io.BytesIO(); torch.save(obj, buf)  # torch's own file writer would turn ENOSPC into a RuntimeError
     return atomic_write(path, lambda p: Path(p).write_bytes(buf.getbuffer()))
 
@@ -123,11 +129,13 @@ def atomic_csv(df, path):
 
 # %% ../nbs/00_core.ipynb #b55bc33d
 def saved_state(folder, settings:dict, steps:int, what:str, unit:str='steps') -> dict|None:
-    "The state a resumable loop saved as `folder/state.pt`, None if none; refused if it holds `what` made with other `settings`, or for more `unit` than `steps`."
+    """The state a resumable loop saved as `folder/state.pt`, None if none; refused if it holds `what` made with other
+    `settings`, or for more `unit` than `steps`."""
     f = None if folder is None else Path(folder)/'state.pt'
     if f is None or not f.exists(): return None
     st = torch.load(f, map_location='cpu', weights_only=True)
-    check(st['settings'] == settings, f'{folder}: holds {what} with other settings or from another start; use another folder')
+    check(st['settings'] == settings,
+          f'{folder}: holds {what} with other settings or from another start; use another folder')
     check(st['step'] <= steps, f'{folder}: holds {what} for {st["step"]} {unit}, more than the {steps} asked')
     return st
 
@@ -135,7 +143,8 @@ def saved_state(folder, settings:dict, steps:int, what:str, unit:str='steps') ->
 DISK_FAULTS = (errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS, errno.EFBIG)
 
 def disk_fault(e:BaseException) -> str|None:
-    "The one-line account of `e` if it is a disk fault (full, over quota, failing, read-only, file too large), else None."
+    """The one-line account of `e` if it is a disk fault (full, over quota, failing, read-only, file too large), else
+    None."""
     if not isinstance(e, OSError) or e.errno not in DISK_FAULTS: return None
     return f'{os.strerror(e.errno)} writing {e.filename or "a file"}'
 
@@ -155,7 +164,8 @@ def holder_note() -> str:
     return f'pid {os.getpid()} on {socket.gethostname()}, since {datetime.now(timezone.utc):%Y-%m-%d %H:%M:%S} UTC'
 
 def hold_lock(f, wait:bool=True, note:str|None=None) -> int|None:
-    "Lock the file `f` (made, with its folder, if missing) for this process, writing `note` into it; the descriptor, or None if another holds it and not `wait`."
+    """Lock the file `f` (made, with its folder, if missing) for this process, writing `note` into it; the descriptor,
+    or None if another holds it and not `wait`."""
     f = Path(f)
     while True:
         f.parent.mkdir(parents=True, exist_ok=True)
@@ -170,13 +180,15 @@ def hold_lock(f, wait:bool=True, note:str|None=None) -> int|None:
     return fd
 
 def release_lock(fd:int, f):
-    "Let go of the lock `fd` on the file `f`, removing the file first (while still held, so no one takes a file about to go)."
+    """Let go of the lock `fd` on the file `f`, removing the file first (while still held, so no one takes a file about
+    to go)."""
     try: os.unlink(f)
     except FileNotFoundError: pass
     os.close(fd)
 
 def lock_holder(f, tries:int=20) -> str:
-    "The note of whoever holds the lock file `f` ('' if it says nothing: a holder that has not yet written it, or none)."
+    """The note of whoever holds the lock file `f` ('' if it says nothing: a holder that has not yet written it, or
+    none)."""
     for _ in range(tries):
         try: s = Path(f).read_text().strip()
         except OSError: s = ''
@@ -192,7 +204,8 @@ def lock_file(path) -> Path:
 
 @contextmanager
 def entry_lock(path, say=None):
-    "Hold the lock of the cache entry `path` while making or checking it; `say(line)` is told when another process holds it and this one waits."
+    """Hold the lock of the cache entry `path` while making or checking it; `say(line)` is told when another process
+    holds it and this one waits."""
     f = lock_file(path)
     fd = hold_lock(f, wait=False)
     if fd is None:

@@ -39,13 +39,15 @@ class DMConfig:
     seed: int = 0             # networks, real batches and augmentation
 
     def __post_init__(self):
-        for f in ('iters', 'real_bs', 'save_every'): check(getattr(self, f) >= 1, f'DM: {f} must be >= 1, got {getattr(self, f)}')
+        for f in ('iters', 'real_bs', 'save_every'): check(getattr(self, f) >= 1,
+                                                           f'DM: {f} must be >= 1, got {getattr(self, f)}')
         check(self.lr > 0, f'DM: lr must be > 0, got {self.lr}')
         check(0 <= self.mom < 1, f'DM: mom must be in [0, 1), got {self.mom}')
 
 # %% ../nbs/17_dm.ipynb #607e9c60
 def embedder(model:nn.Module) -> nn.Module:
-    "`model` without its classification head: the embedding DM matches (a ConvNet's flattened features, a ResNet's pooled ones)."
+    """`model` without its classification head: the embedding DM matches (a ConvNet's flattened features, a ResNet's
+    pooled ones)."""
     if isinstance(model, nn.Sequential) and isinstance(model[-1], nn.Linear): return nn.Sequential(*list(model)[:-1])
     if isinstance(getattr(model, 'fc', None), nn.Linear):
         m = copy.copy(model); m.fc = nn.Identity(); return m
@@ -58,13 +60,15 @@ def siamese_dsa(xs:list, g:torch.Generator, pick:torch.Generator, families=tuple
     gs, ps, out = g.get_state(), pick.get_state(), []
     for x in xs:
         g.set_state(gs); pick.set_state(ps)
-        pad = torch.cat([x, x.new_zeros(n - len(x), *x.shape[1:])]) if len(x) < n else x  # per-image draws: pad to the longest
+        # per-image draws: pad to the longest
+        pad = torch.cat([x, x.new_zeros(n - len(x), *x.shape[1:])]) if len(x) < n else x
         out.append(dsa(pad, g, families, pick)[:len(x)])
     return out
 
 # %% ../nbs/17_dm.ipynb #cea5f81b
 def random_net(cfg:DMConfig, x:torch.Tensor, c:int, it:int) -> nn.Module:
-    "Iteration `it`'s randomly initialised network (drawn on the CPU, the global random state untouched), as an embedding, frozen."
+    """Iteration `it`'s randomly initialised network (drawn on the CPU, the global random state untouched), as an
+    embedding, frozen."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(cfg.seed * 1_000_003 + it)
         m = get_model(cfg.arch, x.shape[1], c, x.shape[-1])
@@ -72,7 +76,8 @@ def random_net(cfg:DMConfig, x:torch.Tensor, c:int, it:int) -> nn.Module:
 
 # %% ../nbs/17_dm.ipynb #86352ded
 def dm_loss(embed:nn.Module, real:list, syn:list, cfg:DMConfig, gens:tuple|None=None) -> torch.Tensor:
-    "The sum over classes of the squared distance between the mean embeddings of class `k`'s real (`real[k]`) and synthetic (`syn[k]`) batches; with `cfg.dsa`, both augmented alike from `gens` (DSA's generators)."
+    """The sum over classes of the squared distance between the mean embeddings of class `k`'s real (`real[k]`) and
+    synthetic (`syn[k]`) batches; with `cfg.dsa`, both augmented alike from `gens` (DSA's generators)."""
     loss = 0.
     for r, s in zip(real, syn):
         if cfg.dsa: r, s = siamese_dsa([r, s], *gens)
@@ -81,16 +86,19 @@ def dm_loss(embed:nn.Module, real:list, syn:list, cfg:DMConfig, gens:tuple|None=
     return loss
 
 # %% ../nbs/17_dm.ipynb #2c8022d8
-def distill_dm(x0:torch.Tensor, y0:torch.Tensor, train_x:torch.Tensor, train_y:torch.Tensor, c:int, cfg:DMConfig=DMConfig(),
+def distill_dm(x0:torch.Tensor, y0:torch.Tensor, train_x:torch.Tensor, train_y:torch.Tensor, c:int,
+               cfg:DMConfig=DMConfig(),
                folder=None, show:bool=True, snapshots=(), on_save=None) -> tuple:
-    "Images distilled by DM from `x0` (of classes `y0`) against the real `(train_x, train_y)`, and the history; with `folder`, resumable, and the images kept at the iterations in `snapshots`."
+    """Images distilled by DM from `x0` (of classes `y0`) against the real `(train_x, train_y)`, and the history; with
+    `folder`, resumable, and the images kept at the iterations in `snapshots`."""
     dev = x0.device
     syn = x0.detach().clone().float().requires_grad_()
     opt = torch.optim.SGD([syn], lr=cfg.lr, momentum=cfg.mom)
     gp, gb = seeded_gen(cfg.seed), seeded_gen(cfg.seed + 1, dev)
     by_class = [torch.nonzero(train_y.cpu() == k).flatten() for k in range(c)]
     mine = [torch.nonzero(y0.cpu() == k).flatten().to(dev) for k in range(c)]
-    for k in range(c): check(len(mine[k]) > 0 and len(by_class[k]) > 0, f'DM: class {k} has no synthetic or no real images')
+    for k in range(c): check(len(mine[k]) > 0 and len(by_class[k]) > 0,
+                             f'DM: class {k} has no synthetic or no real images')
     settings = dict({k: v for k, v in asdict(cfg).items() if k not in ('iters', 'save_every')}, n=len(x0), c=c,
                     x_sum=round(float(x0.double().sum()), 4), y=y0.tolist(), real=len(train_x))
     start, hist, state_f = 0, [], None if folder is None else Path(folder)/'state.pt'
@@ -100,7 +108,8 @@ def distill_dm(x0:torch.Tensor, y0:torch.Tensor, train_x:torch.Tensor, train_y:t
         start, hist = st['step'], st['history']
     def save(step):
         if state_f is None: return
-        atomic_save(dict(settings=settings, images=syn.detach().cpu(), opt=opt.state_dict(), gp=gp.get_state(), gb=gb.get_state(),
+        atomic_save(dict(settings=settings, images=syn.detach().cpu(), opt=opt.state_dict(), gp=gp.get_state(),
+                         gb=gb.get_state(),
                          step=step, history=hist), state_f)
         if step in snapshots: atomic_save(syn.detach().cpu(), Path(folder)/f'images_{step:06d}.pt')
         if on_save is not None: on_save(step)
@@ -143,29 +152,34 @@ def plot_curve(rows:pd.DataFrame, col:str, ax, xlabel:str, title:str):
     ax.set(xlabel=xlabel, ylabel='student test accuracy', title=title)
 
 def curve_finding(curve:pd.DataFrame, col:str, done, start:str) -> str:
-    "One clause per IPC: `done(n)` (what n steps made, and whose students), their accuracy at the last step against the first (`start`)."
+    """One clause per IPC: `done(n)` (what n steps made, and whose students), their accuracy at the last step against
+    the first (`start`)."""
     out = []
     for ipc, g in curve.groupby('ipc'):
         g = g.sort_values(col); a, z = g.iloc[0], g.iloc[-1]
-        out.append(f"IPC {ipc}: {done(int(z[col]))} reach {pm(z)} against {pm(a)} {start} ({z.test_mean - a.test_mean:+.1f} pp)")
+        out.append(f"IPC {ipc}: {done(int(z[col]))} reach {pm(z)} against {pm(a)} {start} "
+                   f"({z.test_mean - a.test_mean:+.1f} pp)")
     return '; '.join(out) + "."
 
 # %% ../nbs/17_dm.ipynb #012e951a
 @dataclass(frozen=True)
 class DMSettings(Protocol):
     "The shared settings, with how the images are distilled."
-    grows = ('dm_iters',)               # a run folder resumes with more iterations: the images go on from their saved state
+    # a run folder resumes with more iterations: the images go on from their saved state
+    grows = ('dm_iters',)
     dm_iters: int = 20000               # DM iterations (the published budget)
     dm_real: int = 256                  # real images per class per iteration
     dm_lr: float = 1.0                  # SGD learning rate on the pixels
     dm_mom: float = 0.5                 # SGD momentum on the pixels
     dm_save: int = 50                   # iterations between saves of the state
-    dm_curve: tuple[int, ...]|None = None  # iterations whose images students learn from (hard labels); default: 0 and each quarter of dm_iters
+    # iterations whose images students learn from (hard labels); default: 0 and each quarter of dm_iters
+    dm_curve: tuple[int, ...]|None = None
 
     def __post_init__(self):
         super().__post_init__()
         self.dm_config()  # checks the settings
-        for s in self.curve(): check(0 <= s <= self.dm_iters, f'--dm_curve: {s} is not an iteration of 0 .. {self.dm_iters}')
+        for s in self.curve(): check(0 <= s <= self.dm_iters,
+                                     f'--dm_curve: {s} is not an iteration of 0 .. {self.dm_iters}')
 
     def dm_config(self) -> DMConfig:
         "The `DMConfig` of the distillation (random networks of the protocol's model)."
@@ -176,7 +190,8 @@ class DMSettings(Protocol):
 
 # %% ../nbs/17_dm.ipynb #017b59bc
 def dm_images(r:Run, ipc:int) -> tuple:
-    "Distil IPC `ipc`'s images (resuming in the run folder); the final set, the history, and the curve's points (0: the random start)."
+    """Distil IPC `ipc`'s images (resuming in the run folder); the final set, the history, and the curve's points (0:
+    the random start)."""
     p, b = r.p, r.bench
     idx = b.random_images(ipc, p.seed)
     x0, y0 = b.sp.train.x[idx], b.sp.train.y[idx]
@@ -184,8 +199,10 @@ def dm_images(r:Run, ipc:int) -> tuple:
     folder.mkdir(parents=True, exist_ok=True)
     x, hist = distill_dm(x0, y0, b.sp.train.x, b.sp.train.y, b.sp.c, p.dm_config(), folder, not r.quiet, p.curve(),
                          on_save=lambda _: r.folder.clock())
-    as_set = lambda im, it: from_prepared(im, y0, b.sp.train.classes, b.sp.pre, 'indices', targets=y0, ipc=ipc, dataset=p.name,
-                                          method='DM', source=f'ld_nbdev dm: {it} iterations, {p.dm_real} real images per class, '
+    as_set = lambda im, it: from_prepared(im, y0, b.sp.train.classes, b.sp.pre, 'indices', targets=y0, ipc=ipc,
+                                          dataset=p.name,
+                                          method='DM', source=f'ld_nbdev dm: {it} iterations, {p.dm_real} real images '
+                                                              f'per class, '
                                           f'from the random images of seed {p.seed}')
     final = as_set(x, p.dm_iters)
     keep_set(final, folder/'set')
@@ -225,10 +242,14 @@ def show_set(s:DistilledSet, n:int=10, title:str|None=None):
 
 # %% ../nbs/17_dm.ipynb #00edfcf9
 def dm_finding(curve:pd.DataFrame) -> str:
-    "One clause per IPC: the students on DM's images at the last iteration against the random real images it started from."
-    return curve_finding(curve, 'dm_iter', lambda n: f'after {n} DM iterations, hard-label students', 'on the random real images DM started from')
+    """One clause per IPC: the students on DM's images at the last iteration against the random real images it started
+    from."""
+    return curve_finding(curve, 'dm_iter', lambda n: f'after {n} DM iterations, hard-label students',
+                         'on the random real images DM started from')
 
-@experiment('dm', 'distribution matching: images distilled by matching class mean embeddings under random networks; students along the way',
+@experiment('dm',
+    'distribution matching: images distilled by matching class mean embeddings under random networks; students along '
+    'the way',
             DMSettings, presets=dict(cpu=('expert_time_cpu', dict(dm_iters=500, dm_real=128)),
                                      digits=('digits', dict(dm_iters=40, dm_real=32, dm_save=10)),
                                      full=('full', dict(ipc=(1, 10, 50)))),
@@ -245,7 +266,9 @@ def run_dm(r:Run) -> pd.DataFrame:
     rows = curve_rows(r, points, 'dm_iter')
     curve = cell_summary(rows, ('ipc', 'dm_iter'))
     r.save(rows=rows, history=hist, curve=curve,
-           dm=plot_dm(rows, hist, r.title(f'DM, {p.dm_real} real images per class per iteration, {p.students} students per point')),
-           **{f'images_ipc{i}': show_set(s, title=f'{p.name}: DM images, IPC {i}, {p.dm_iters} iterations') for i, s in sets.items()})
+           dm=plot_dm(rows, hist,
+                      r.title(f'DM, {p.dm_real} real images per class per iteration, {p.students} students per point')),
+           **{f'images_ipc{i}': show_set(s, title=f'{p.name}: DM images, IPC {i}, {p.dm_iters} iterations') for i,
+              s in sets.items()})
     r.finish(dm_finding(curve), sets={str(i): str(r.folder.out/'dm'/f'ipc{i}'/'set') for i in p.ipc})
     return curve

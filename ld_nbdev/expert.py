@@ -17,7 +17,7 @@ from fastcore.basics import store_attr
 from .core import *
 from .data import *
 from .models import *
-from .augment import DSA, DSA_FAMILIES
+from .augment import DSA, DSA_FAMILIES, ResizedCropFlip
 
 # %% auto #0
 __all__ = ['AUGS', 'EXPERT_RECIPES', 'ExpertConfig', 'expert_learner', 'Trajectory', 'load_weights', 'SaveTrajectory',
@@ -39,7 +39,8 @@ class ExpertConfig:
     precision: str = 'fp32'   # 'fp32', or 'bf16': forward passes (training and scoring) under bfloat16 autocast
 
 # %% ../nbs/04_expert.ipynb #eb3ce90f
-AUGS = {'flip': ('flip',), 'dsa': tuple(DSA_FAMILIES), 'none': ()}
+# rrc: torchvision's reference ImageNet augmentation, a callback of its own
+AUGS = {'flip': ('flip',), 'dsa': tuple(DSA_FAMILIES), 'none': (), 'rrc': ResizedCropFlip}
 
 # %% ../nbs/04_expert.ipynb #2995fe00
 def expert_learner(sp:Splits, cfg:ExpertConfig=ExpertConfig(), cbs=None) -> Learner:
@@ -50,7 +51,8 @@ def expert_learner(sp:Splits, cfg:ExpertConfig=ExpertConfig(), cbs=None) -> Lear
     dls = DataLoaders(image_dl(sp.train.x, sp.train.y, bs=cfg.bs, shuffle=True, seed=cfg.seed),
                       image_dl(sp.valid.x, sp.valid.y, bs=1024))
     check_precision(cfg.precision, sp.train.x.device)
-    aug = [DSA(AUGS[cfg.aug], seed=cfg.seed)] if AUGS[cfg.aug] else []
+    a = AUGS[cfg.aug]  # DSA families, or an augmentation callback of its own
+    aug = [a(seed=cfg.seed)] if isinstance(a, type) else [DSA(a, seed=cfg.seed)] if a else []
     aug += [Autocast(cfg.precision)] if cfg.precision != 'fp32' else []
     return Learner(dls, model, loss_func=torch.nn.CrossEntropyLoss(), opt_func=sgd(cfg.mom, cfg.wd), lr=cfg.lr,
                    metrics=accuracy, cbs=aug + list(cbs or []))
@@ -244,6 +246,7 @@ EXPERT_RECIPES = {
     'ours': dict(mom=0.9, wd=5e-4, aug='flip'),
     'ours_dsa': dict(mom=0.9, wd=5e-4, aug='dsa'),
     'official': dict(lr=1e-3, mom=0.0, wd=0.0, aug='dsa'),
+    'torchvision': dict(mom=0.9, wd=1e-4, aug='rrc'),  # the reference ImageNet recipe (its lr: Table 7's, per IPC)
 }
 
 def expert_recipe(spec:str, base:ExpertConfig=ExpertConfig()) -> ExpertConfig:

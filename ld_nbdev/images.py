@@ -18,7 +18,8 @@ __all__ = ['IMAGE_RULES', 'split_head', 'expert_view', 'herding', 'kcenter']
 # %% ../nbs/06a_images.ipynb #ef3c924e
 def _without(bench, ipc:int, seed:int, subject:str) -> torch.Tensor:
     "The `random` images of `ipc` and `seed` less those of class `subject` (an index)."
-    check(subject.isdigit() and int(subject) < bench.sp.c, f"'without:{subject}': the class must be an index below {bench.sp.c}")
+    check(subject.isdigit() and int(subject) < bench.sp.c,
+          f"'without:{subject}': the class must be an index below {bench.sp.c}")
     i = select_ipc(bench.sp.train, ipc, seed)
     return i[bench.sp.train.y[i] != int(subject)]
 
@@ -31,9 +32,11 @@ def split_head(model:nn.Module) -> tuple:
     return body, model.fc
 
 def expert_view(bench, arg:str) -> dict:
-    "The training split seen by the expert checkpoint `arg` (`'<expert>@<step>'`): per-image loss on the true class and features (cached on the bench)."
+    """The training split seen by the expert checkpoint `arg` (`'<expert>@<step>'`): per-image loss on the true class
+    and features (cached on the bench)."""
     name, _, step = arg.rpartition('@')
-    check(name in bench.experts and step.isdigit(), f"an image rule reads '<expert>@<step>', one of {', '.join(bench.experts)}; got {arg!r}")
+    check(name in bench.experts and step.isdigit(),
+          f"an image rule reads '<expert>@<step>', one of {', '.join(bench.experts)}; got {arg!r}")
     key = ('expert_view', arg)
     if key not in bench.memo:
         body, head = split_head(bench.experts[name].model(step=int(step), device=bench.sp.train.x.device))
@@ -69,7 +72,8 @@ def herding(f:torch.Tensor, k:int) -> torch.Tensor:
     return torch.tensor(chosen)
 
 def kcenter(f:torch.Tensor, k:int) -> torch.Tensor:
-    "Indices of `k` rows of `f` by greedy k-centre: the row nearest the mean, then always the row farthest from those chosen."
+    """Indices of `k` rows of `f` by greedy k-centre: the row nearest the mean, then always the row farthest from those
+    chosen."""
     chosen = [int((f - f.mean(0)).norm(dim=1).argmin())]
     dist = (f - f[chosen[0]]).norm(dim=1)
     for _ in range(k - 1):
@@ -86,13 +90,17 @@ def _coreset(fn):
 
 # %% ../nbs/06a_images.ipynb #1b03255f
 def _set_images(bench, ipc:int, seed:int, key:str) -> tuple:
-    "The images of the stored distilled set `key` in the bench's preprocessing, with the class each stands for: `(x, y)`."
+    """The images of the stored distilled set `key` in the bench's preprocessing, with the class each stands for: `(x,
+    y)`."""
     s, tr = stored_set(key), bench.sp.train
     n = even_ipc(s.targets, s.c)
     check(n is not None, f"'set:{key}' does not have the same number of images in every class")
     check(n == ipc, f"'set:{key}' has {n} images per class, not {ipc}")
-    check(list(s.classes) == list(tr.classes), f"'set:{key}' is of the classes {', '.join(s.classes[:3])}, ...; the data's are {', '.join(tr.classes[:3])}, ...")
-    check(tuple(s.images.shape[1:]) == tuple(tr.x.shape[1:]), f"'set:{key}' holds images of {tuple(s.images.shape[1:])}, the data {tuple(tr.x.shape[1:])}")
+    check(list(s.classes) == list(tr.classes),
+          f"'set:{key}' is of the classes {', '.join(s.classes[:3])}, ...; the data's are {', '.join(tr.classes[:3])}, "
+          f"...")
+    check(tuple(s.images.shape[1:]) == tuple(tr.x.shape[1:]),
+          f"'set:{key}' holds images of {tuple(s.images.shape[1:])}, the data {tuple(tr.x.shape[1:])}")
     px = s.pixels(clamp=False) * 255
     if float((px - px.round()).abs().max()) <= 0.1: px = px.round()  # 8-bit pixels: real images come back exactly
     return bench.sp.pre(px).to(tr.x.device), s.targets.to(tr.y.device)

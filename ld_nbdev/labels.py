@@ -53,7 +53,8 @@ class TopK:
     def nbytes(self) -> int: return self.values.nbytes + (0 if self.index is None else self.index.nbytes)
 
     def dense(self, renorm:bool=True) -> torch.Tensor:
-        "Labels `(N, classes)`: the kept probabilities (rescaled to sum 1 if `renorm`, else as kept), or one-hot for `k = 0`."
+        """Labels `(N, classes)`: the kept probabilities (rescaled to sum 1 if `renorm`, else as kept), or one-hot for
+        `k = 0`."""
         v = self.values.float()
         if self.index is None: return v / v.sum(1, keepdim=True) if renorm else v.clone()
         idx = self.index.long()
@@ -71,14 +72,16 @@ def _index_dtype(c:int):
 def topk_labels(probs:torch.Tensor, k:int) -> TopK:
     "Keep each label's `k` largest probabilities (`0 <= k <= classes`; `k = 0` keeps the argmax class only)."
     c = probs.shape[1]
-    check(isinstance(k, int) and 0 <= k <= c, f'k must be an integer with 0 <= k <= {c} (the number of classes), got {k!r}')
+    check(isinstance(k, int) and 0 <= k <= c,
+          f'k must be an integer with 0 <= k <= {c} (the number of classes), got {k!r}')
     if k == c: return TopK(probs.float().clone(), None, c)
     v, i = probs.float().topk(max(k, 1), 1)
     return TopK(v[:, :k].clone(), i.to(_index_dtype(c)), c)
 
 # %% ../nbs/05_labels.ipynb #91ef5c31
 def label_nbytes(n:int, k:int, c:int, bits:int=32) -> int:
-    "Bytes to store `n` labels of `c` classes keeping their top `k` values at `bits`-bit floats, with class indices (k = 0: an index only; k = c: no indices)."
+    """Bytes to store `n` labels of `c` classes keeping their top `k` values at `bits`-bit floats, with class indices (k
+    = 0: an index only; k = c: no indices)."""
     check(bits in (16, 32), f'label values are stored at 16 or 32 bits, not {bits}')
     check(0 <= k <= c, f'k must be between 0 and {c}, got {k}')
     idx = torch.empty(0, dtype=_index_dtype(c)).element_size()
@@ -113,13 +116,15 @@ def soft(x, y, c, experts, step:int, T:float=1.0):
 
 @label_recipe
 def ensemble(x, y, c, experts, step:int|None=None, steps=(), T:float=1.0):
-    "Mean logits of every expert at checkpoint `step`, or of each expert's checkpoints `steps`; then `softmax(mean / T)`."
+    """Mean logits of every expert at checkpoint `step`, or of each expert's checkpoints `steps`; then `softmax(mean /
+    T)`."""
     check((step is None) != (not steps), 'an ensemble takes one checkpoint `step` or several `steps`, not both')
     return ensemble_labels([t.model(step=s, device=x.device) for t in experts for s in (steps or (step,))], x, T)
 
 @label_recipe
 def topk(x, y, c, experts, k:int, step:int, T:float=1.0, renorm:bool=True, half:bool=False):
-    "The first expert's soft labels at `step`, each keeping its `k` largest probabilities (`TopK.dense(renorm)`), rounded to float16 if `half`."
+    """The first expert's soft labels at `step`, each keeping its `k` largest probabilities (`TopK.dense(renorm)`),
+    rounded to float16 if `half`."""
     t = topk_labels(soft(x, y, c, experts, step, T), k)
     return TopK(t.values.half(), t.index, c).dense(renorm) if half else t.dense(renorm)
 
@@ -130,7 +135,8 @@ def swap(x, y, c, experts, k:int, step:int, T:float=1.0):
 
 @label_recipe
 def shuffled(x, y, c, experts, step:int, T:float=1.0, shuffle_seed:int=0):
-    "The first expert's soft labels at `step`, each keeping its top class and value, the rest permuted at random (`shuffle_seed`)."
+    """The first expert's soft labels at `step`, each keeping its top class and value, the rest permuted at random
+    (`shuffle_seed`)."""
     return shuffle_below_top(soft(x, y, c, experts, step, T), shuffle_seed)
 
 @label_recipe
@@ -140,15 +146,18 @@ def zero_class(x, y, c, experts, subject:int, step:int, T:float=1.0, renorm:bool
 
 # %% ../nbs/05_labels.ipynb #ae3cbb8f
 def swap_kth(probs:torch.Tensor, k:int) -> torch.Tensor:
-    "Each label with its `k`-th largest probability (k = 1 is the largest) swapped with its smallest; `1 <= k < classes`."
+    """Each label with its `k`-th largest probability (k = 1 is the largest) swapped with its smallest; `1 <= k <
+    classes`."""
     c = probs.shape[1]
-    check(isinstance(k, int) and 1 <= k < c, f'k must be an integer with 1 <= k < {c} (the number of classes), got {k!r}')
+    check(isinstance(k, int) and 1 <= k < c,
+          f'k must be an integer with 1 <= k < {c} (the number of classes), got {k!r}')
     order = probs.argsort(dim=1, descending=True, stable=True)
     i, j = order[:, k - 1:k], order[:, -1:]
     return probs.clone().scatter_(1, i, probs.gather(1, j)).scatter_(1, j, probs.gather(1, i))
 
 def shuffle_below_top(probs:torch.Tensor, seed:int=0) -> torch.Tensor:
-    "Each label with its largest probability kept in place and the others permuted at random among the other classes (seeded)."
+    """Each label with its largest probability kept in place and the others permuted at random among the other classes
+    (seeded)."""
     n, c = probs.shape
     cls = torch.arange(c, device=probs.device).expand(n, c)
     rest = cls[cls != probs.argmax(1, keepdim=True)].view(n, c - 1)  # each row's other classes, in order
@@ -156,9 +165,11 @@ def shuffle_below_top(probs:torch.Tensor, seed:int=0) -> torch.Tensor:
     return probs.clone().scatter_(1, rest, probs.gather(1, rest.gather(1, perm)))
 
 def zero_column(probs:torch.Tensor, y:torch.Tensor, subject:int, renorm:bool=False) -> torch.Tensor:
-    "Labels with class `subject`'s probability set to 0 for every image not of that class (those rescaled to sum 1 if `renorm`)."
+    """Labels with class `subject`'s probability set to 0 for every image not of that class (those rescaled to sum 1 if
+    `renorm`)."""
     c = probs.shape[1]
-    check(isinstance(subject, int) and 0 <= subject < c, f'the subject class must be an index below {c}, got {subject!r}')
+    check(isinstance(subject, int) and 0 <= subject < c,
+          f'the subject class must be an index below {c}, got {subject!r}')
     out, other = probs.clone(), y != subject
     out[other, subject] = 0
     if renorm: out[other] = out[other] / out[other].sum(1, keepdim=True)
@@ -170,7 +181,8 @@ def member_ce(pred:torch.Tensor, targ:torch.Tensor) -> torch.Tensor:
     return -(targ * F.log_softmax(pred, -1)).sum(-1).mean(0)
 
 def soft_ce(pred:torch.Tensor, targ:torch.Tensor) -> torch.Tensor:
-    "Cross-entropy against probability targets `(B, C)` (or `(B, n, C)` for n stacked students), or class indices `(B,)`."
+    """Cross-entropy against probability targets `(B, C)` (or `(B, n, C)` for n stacked students), or class indices
+    `(B,)`."""
     if targ.dtype == torch.long: return F.cross_entropy(pred, targ)
     return member_ce(pred, targ).sum()
 
@@ -218,13 +230,15 @@ class OnlineTeacher(Callback):
 # %% ../nbs/05_labels.ipynb #cf6dae09
 @label_recipe
 def online(x, y, c, experts, step:int, T:float=1.0):
-    "An online teacher's stored labels: the first expert's soft labels at `step` (`TEACHERS` relabels each augmented batch)."
+    """An online teacher's stored labels: the first expert's soft labels at `step` (`TEACHERS` relabels each augmented
+    batch)."""
     return soft(x, y, c, experts, step, T)
 
 TEACHERS = {'online': lambda experts, step, T=1.0: Teacher(experts[0].model(step=step), T)}
 
 def teacher_for(recipe:str, experts=(), **params) -> Teacher|None:
-    "The teacher that relabels every augmented batch for label `recipe` with `params`, or None for a fixed-label recipe."
+    """The teacher that relabels every augmented batch for label `recipe` with `params`, or None for a fixed-label
+    recipe."""
     if recipe not in TEACHERS: return None
     check(len(experts) >= 1, f'the {recipe} recipe needs an expert')
     return TEACHERS[recipe](list(experts), **params)
@@ -238,7 +252,8 @@ def _fingerprint(x:torch.Tensor) -> torch.Tensor:
 
 def save_learned(labels:torch.Tensor, x:torch.Tensor, name:str) -> Path:
     "Keep `labels` `(N, C)` of images `x` as `name` for the `learned` recipe; the file."
-    check(labels.dim() == 2 and len(labels) == len(x), f'labels of shape {tuple(labels.shape)} do not fit {len(x)} images')
+    check(labels.dim() == 2 and len(labels) == len(x),
+          f'labels of shape {tuple(labels.shape)} do not fit {len(x)} images')
     f = labels_dir()/f'{name}.pt'
     with entry_lock(f):  # writers one at a time; a reader sees the old file or the new one, whole
         for t in f.parent.glob(f'.{f.name}.*.tmp'): t.unlink()  # left by a process killed mid-write
@@ -249,16 +264,20 @@ def save_learned(labels:torch.Tensor, x:torch.Tensor, name:str) -> Path:
 def learned(x, y, c, experts, name:str, **about):
     "Labels learned for these images and saved as `name` (`save_learned`); `about` only describes them."
     f = labels_dir()/f'{name}.pt'
-    check(f.exists(), f'no learned labels {name!r} in {labels_dir()}: learn and save them first (ld_run learned_labels)')
+    check(f.exists(),
+          f'no learned labels {name!r} in {labels_dir()}: learn and save them first (ld_run learned_labels)')
     d = torch.load(f, map_location='cpu', weights_only=True)
-    check(tuple(d['labels'].shape) == (len(x), c), f'learned labels {name!r} have shape {tuple(d["labels"].shape)}, not ({len(x)}, {c})')
-    check(torch.allclose(d['fingerprint'], _fingerprint(x), atol=1e-4), f'learned labels {name!r} belong to other images')
+    check(tuple(d['labels'].shape) == (len(x), c),
+          f'learned labels {name!r} have shape {tuple(d["labels"].shape)}, not ({len(x)}, {c})')
+    check(torch.allclose(d['fingerprint'], _fingerprint(x), atol=1e-4),
+          f'learned labels {name!r} belong to other images')
     return d['labels'].to(x.device)
 
 # %% ../nbs/05_labels.ipynb #8d466853
 @label_recipe
 def distilled(x, y, c, experts, set:str):
-    "The stored distilled set `set`'s own labels (`probs()`), class by class: the m-th image of class k gets the label of the set's m-th image made for class k."
+    """The stored distilled set `set`'s own labels (`probs()`), class by class: the m-th image of class k gets the label
+    of the set's m-th image made for class k."""
     s = stored_set(set)
     check(s.c == c, f'the distilled set {set} has {s.c} classes, these images {c}')
     yc, t = y.long().cpu(), s.targets

@@ -41,12 +41,15 @@ class LearnConfig:
         for f in ('steps', 'unroll', 'window', 'inner_bs', 'outer_bs', 'save_every'):
             check(getattr(self, f) >= 1, f'learned labels: {f} must be >= 1, got {getattr(self, f)}')
         check(self.window <= self.unroll, f'learned labels: window ({self.window}) must be <= unroll ({self.unroll})')
-        for f in ('inner_lr', 'outer_lr'): check(getattr(self, f) > 0, f'learned labels: {f} must be > 0, got {getattr(self, f)}')
+        for f in ('inner_lr', 'outer_lr'): check(getattr(self, f) > 0,
+                                                 f'learned labels: {f} must be > 0, got {getattr(self, f)}')
 
 # %% ../nbs/14_learned.ipynb #f1b11501
 def fresh_params(model:nn.Module, seed:int) -> dict:
-    "A fresh initialisation of `model` (on the CPU) from `seed`, the global random state untouched, as a dict of tensors."
-    check(all(p.device.type == 'cpu' for p in model.parameters()), 'fresh_params draws on the CPU: pass a model on the CPU')
+    """A fresh initialisation of `model` (on the CPU) from `seed`, the global random state untouched, as a dict of
+    tensors."""
+    check(all(p.device.type == 'cpu' for p in model.parameters()),
+          'fresh_params draws on the CPU: pass a model on the CPU')
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         for m in model.modules():
@@ -55,7 +58,8 @@ def fresh_params(model:nn.Module, seed:int) -> dict:
 
 def sgd_steps(model:nn.Module, params:dict, bufs:dict, x:torch.Tensor, labels:torch.Tensor, n:int, cfg:LearnConfig,
               gens:tuple, graph:bool=True, families=tuple(DSA_FAMILIES)) -> tuple:
-    "`n` SGD steps (momentum, weight decay) of `model` with parameters `params` on `(x, labels)`; differentiable if `graph`."
+    """`n` SGD steps (momentum, weight decay) of `model` with parameters `params` on `(x, labels)`; differentiable if
+    `graph`."""
     names = list(params)
     if not graph:
         params = {k: v.detach().requires_grad_() for k, v in params.items()}
@@ -70,35 +74,42 @@ def sgd_steps(model:nn.Module, params:dict, bufs:dict, x:torch.Tensor, labels:to
         for k, g in zip(names, grads):
             b = cfg.inner_mom * bufs[k] + g + cfg.inner_wd * params[k]
             new_p[k], new_b[k] = params[k] - cfg.inner_lr * b, b
-        if not graph: new_p, new_b = {k: v.detach().requires_grad_() for k, v in new_p.items()}, {k: v.detach() for k, v in new_b.items()}
+        if not graph: new_p, new_b = {k: v.detach().requires_grad_() for k, v in new_p.items()}, {k: v.detach() for k,
+                                                                                                  v in new_b.items()}
         params, bufs = new_p, new_b
     return params, bufs
 
 def unroll_student(model:nn.Module, params:dict, x:torch.Tensor, labels:torch.Tensor, n:int, window:int,
                    cfg:LearnConfig, gens:tuple, families=tuple(DSA_FAMILIES)) -> dict:
-    "Train `params` for `n` steps on `(x, labels)`, the gradient flowing through the last `window`; the final parameters."
+    """Train `params` for `n` steps on `(x, labels)`, the gradient flowing through the last `window`; the final
+    parameters."""
     bufs = {k: torch.zeros_like(v) for k, v in params.items()}
     params, bufs = sgd_steps(model, params, bufs, x, labels, n - window, cfg, gens, False, families)
     return sgd_steps(model, params, bufs, x, labels, window, cfg, gens, True, families)[0]
 
 # %% ../nbs/14_learned.ipynb #c195073c
 def init_logits(init:torch.Tensor|None, n:int, c:int) -> torch.Tensor:
-    "Label logits to start from: zeros (uniform labels) or the log of the probabilities `init` (e.g. an expert's soft labels)."
+    """Label logits to start from: zeros (uniform labels) or the log of the probabilities `init` (e.g. an expert's soft
+    labels)."""
     if init is None: return torch.zeros(n, c)
     check(tuple(init.shape) == (n, c), f'initial labels must have shape ({n}, {c}), got {tuple(init.shape)}')
     return init.float().clamp_min(1e-8).log()
 
 def learn_labels(x:torch.Tensor, train_x:torch.Tensor, train_y:torch.Tensor, c:int, cfg:LearnConfig=LearnConfig(),
                  init:torch.Tensor|None=None, folder=None, show:bool=True, on_save=None) -> tuple:
-    "Labels `(N, c)` learned for images `x` so that students trained on them classify `(train_x, train_y)`; and the history (`on_save(step)` after each save of the state)."
+    """Labels `(N, c)` learned for images `x` so that students trained on them classify `(train_x, train_y)`; and the
+    history (`on_save(step)` after each save of the state)."""
     dev = x.device
     model = get_model(cfg.arch, x.shape[1], c, x.shape[-1]).to(dev)  # the architecture; its weights are never used
-    init_model = get_model(cfg.arch, x.shape[1], c, x.shape[-1])  # fresh students are drawn on the CPU: the same on any device
+    # fresh students are drawn on the CPU: the same on any device
+    init_model = get_model(cfg.arch, x.shape[1], c, x.shape[-1])
     L = init_logits(init, len(x), c).to(dev).requires_grad_()
     opt = torch.optim.Adam([L], lr=cfg.outer_lr)
     gp, gb = seeded_gen(cfg.seed), seeded_gen(cfg.seed + 1, dev)
-    settings = dict({k: v for k, v in asdict(cfg).items() if k not in ('steps', 'save_every')}, n=len(x), c=c,  # what the run is; not how long
-                    x_sum=round(float(x.double().sum()), 4), init=None if init is None else round(float(init.double().sum()), 6))
+    # what the run is; not how long
+    settings = dict({k: v for k, v in asdict(cfg).items() if k not in ('steps', 'save_every')}, n=len(x), c=c,
+                    x_sum=round(float(x.double().sum()),
+                                4), init=None if init is None else round(float(init.double().sum()), 6))
     start, hist, state_f = 0, [], None if folder is None else Path(folder)/'state.pt'
     if (st := saved_state(folder, settings, cfg.steps, 'labels learned')) is not None:
         with torch.no_grad(): L.copy_(st['logits'].to(dev))
@@ -106,10 +117,12 @@ def learn_labels(x:torch.Tensor, train_x:torch.Tensor, train_y:torch.Tensor, c:i
         start, hist = st['step'], st['history']
     def save(step):
         if state_f is not None:
-            atomic_save(dict(settings=settings, logits=L.detach().cpu(), opt=opt.state_dict(), gp=gp.get_state(), gb=gb.get_state(),
+            atomic_save(dict(settings=settings, logits=L.detach().cpu(), opt=opt.state_dict(), gp=gp.get_state(),
+                             gb=gb.get_state(),
                              step=step, history=hist), state_f)
             if on_save is not None: on_save(step)
-    steps = progress_bar(range(start, cfg.steps), leave=False) if show and start < cfg.steps else range(start, cfg.steps)
+    steps = progress_bar(range(start, cfg.steps), leave=False) if show and start < cfg.steps else range(start,
+                                                                                                        cfg.steps)
     for s in steps:
         t0 = time.time()
         n = int(torch.randint(cfg.window, cfg.unroll + 1, (), generator=gp)) if cfg.random_unroll else cfg.unroll
@@ -119,8 +132,10 @@ def learn_labels(x:torch.Tensor, train_x:torch.Tensor, train_y:torch.Tensor, c:i
         out = functional_call(model, params, (train_x[i].to(dev),))
         loss = F.cross_entropy(out, train_y[i].to(dev))
         opt.zero_grad(); loss.backward(); opt.step()
-        hist.append(dict(step=s + 1, unroll=n, outer_loss=loss.item(), outer_acc=(out.argmax(1).cpu() == train_y[i].cpu()).float().mean().item(),
-                         entropy=float(torch.special.entr(F.softmax(L.detach(), 1)).sum(1).mean()), seconds=round(time.time() - t0, 3)))
+        hist.append(dict(step=s + 1, unroll=n, outer_loss=loss.item(),
+                         outer_acc=(out.argmax(1).cpu() == train_y[i].cpu()).float().mean().item(),
+                         entropy=float(torch.special.entr(F.softmax(L.detach(),
+                             1)).sum(1).mean()), seconds=round(time.time() - t0, 3)))
         if show: steps.comment = f'loss {loss.item():.3f}'
         if (s + 1) % cfg.save_every == 0 or s + 1 == cfg.steps: save(s + 1)
     return F.softmax(L.detach(), 1).cpu(), pd.DataFrame(hist)

@@ -97,7 +97,8 @@ class StackedConvNet(nn.Module):
 TIE_MARGIN = 4  # how many times the calibration batch's largest bfloat16 error a top-two margin must exceed to stand
 
 def settle_ties(logits:torch.Tensor, x:torch.Tensor, fp32, n:int=64) -> torch.Tensor:
-    "bfloat16 `logits` of images `x` with the first `n` images, and those whose top two logits lie too close for bfloat16 to call, recomputed by `fp32` (images -> float32 logits)."
+    """bfloat16 `logits` of images `x` with the first `n` images, and those whose top two logits lie too close for
+    bfloat16 to call, recomputed by `fp32` (images -> float32 logits)."""
     if logits.shape[1] < 2 or not len(x): return logits
     ref = fp32(x[:n])
     err = (logits[:len(ref)] - ref).abs().max()  # this model's bfloat16 error, measured on the first images
@@ -125,12 +126,15 @@ def _eager_logits(model:nn.Module, x:torch.Tensor, bs:int, precision:str) -> tor
     m.train(was_training)
     return out if precision == 'fp32' else settle_ties(out, x, lambda v: _eager_logits(model, v, bs, 'fp32'))
 
-def predict_logits(model:nn.Module, x:torch.Tensor, bs:int=1024, precision:str='fp32', compile:bool=False) -> torch.Tensor:
-    "Logits of `model` (in eval mode) on `x`, in batches on the model's device, in `precision`; `compile`: through the shared compiled `Scorer` (batches of `SCORE_BS`)."
+def predict_logits(model:nn.Module, x:torch.Tensor, bs:int=1024, precision:str='fp32',
+                   compile:bool=False) -> torch.Tensor:
+    """Logits of `model` (in eval mode) on `x`, in batches on the model's device, in `precision`; `compile`: through the
+    shared compiled `Scorer` (batches of `SCORE_BS`)."""
     return scorer(model, precision)(model, x) if compile else _eager_logits(model, x, bs, precision)
 
 # %% ../nbs/02_models.ipynb #9dd20d68
-def accuracy_of(model:nn.Module, x:torch.Tensor, y:torch.Tensor, bs:int=1024, precision:str='fp32', compile:bool=False) -> float:
+def accuracy_of(model:nn.Module, x:torch.Tensor, y:torch.Tensor, bs:int=1024, precision:str='fp32',
+                compile:bool=False) -> float:
     "Top-1 accuracy of `model` on `(x, y)` (scored as `predict_logits` does)."
     return (predict_logits(model, x, bs, precision, compile).argmax(1).cpu() == y.cpu()).float().mean().item()
 
@@ -148,7 +152,8 @@ def uncompiled(model:torch.nn.Module) -> torch.nn.Module:
     return getattr(model, '_orig_mod', model)
 
 # %% ../nbs/02_models.ipynb #f6cf7c73
-SCORE_BS = 32  # the compiled scorer's batch: the fastest bfloat16 batch in benchmarks/precision_speed.csv (checked below)
+# the compiled scorer's batch: the fastest bfloat16 batch in benchmarks/precision_speed.csv (checked below)
+SCORE_BS = 32
 
 class Scorer:
     "A compiled, shape-stable inference path for models shaped like `model`: batches of `bs`, in `precision`."
@@ -156,7 +161,8 @@ class Scorer:
         self.dev = next(model.parameters()).device
         self.fmt = torch.channels_last if self.dev.type == 'cpu' else torch.contiguous_format
         self.m = copy.deepcopy(uncompiled(model)).eval().to(memory_format=self.fmt)
-        self.f, self.precision, self.bs, self.calls = compiled(self.m), precision, bs or SCORE_BS, 0  # read when made: a benchmark may set it
+        # read when made: a benchmark may set it
+        self.f, self.precision, self.bs, self.calls = compiled(self.m), precision, bs or SCORE_BS, 0
 
     def _run(self, x:torch.Tensor, precision:str) -> torch.Tensor:
         out = []
@@ -172,15 +178,18 @@ class Scorer:
         "Logits of `model` (shaped like this scorer's) on `x`; in bfloat16, near ties settled in float32."
         with torch.no_grad(): self.m.load_state_dict(uncompiled(model).state_dict())
         out = self._run(x, self.precision)
-        if self.precision != 'fp32': out = settle_ties(out, x, lambda v: self._run(v, 'fp32'))  # calibrated on 64 images, whatever the batch
+        # calibrated on 64 images, whatever the batch
+        if self.precision != 'fp32': out = settle_ties(out, x, lambda v: self._run(v, 'fp32'))
         self.calls += 1
         return out
 
 _SCORERS = {}
 
 def scorer(model:nn.Module, precision:str='fp32') -> Scorer:
-    "The process's `Scorer` for models of `model`'s class, parameter shapes and device in `precision` (made on first use)."
+    """The process's `Scorer` for models of `model`'s class, parameter shapes and device in `precision` (made on first
+    use)."""
     m = uncompiled(model)
-    k = (type(m), tuple((n, tuple(v.shape), v.dtype) for n, v in m.state_dict().items()), next(m.parameters()).device, precision, SCORE_BS)
+    k = (type(m), tuple((n, tuple(v.shape), v.dtype) for n, v in m.state_dict().items()), next(m.parameters()).device,
+         precision, SCORE_BS)
     if k not in _SCORERS: _SCORERS[k] = Scorer(m, precision)
     return _SCORERS[k]

@@ -45,7 +45,8 @@ class PixelConfig(LearnConfig):
 # %% ../nbs/18_pixels.ipynb #f5f4674a
 def outer_loss(model:nn.Module, params:dict, x:torch.Tensor, labels:torch.Tensor, real:tuple, n:int, cfg:LearnConfig,
                gens:tuple, families=tuple(DSA_FAMILIES)) -> tuple:
-    "Train `params` `n` steps on `(x, labels)`, the graph through the last `cfg.window` only (images and labels constants before), then the cross-entropy on the real batch `real`; the loss and the logits."
+    """Train `params` `n` steps on `(x, labels)`, the graph through the last `cfg.window` only (images and labels
+    constants before), then the cross-entropy on the real batch `real`; the loss and the logits."""
     bufs = {k: torch.zeros_like(v) for k, v in params.items()}
     w = min(cfg.window, n)
     params, bufs = sgd_steps(model, params, bufs, x.detach(), labels, n - w, cfg, gens, False, families)
@@ -54,21 +55,26 @@ def outer_loss(model:nn.Module, params:dict, x:torch.Tensor, labels:torch.Tensor
     return F.cross_entropy(out, real[1]), out
 
 # %% ../nbs/18_pixels.ipynb #431ea5c8
-def learn_set(x0:torch.Tensor, labels0:torch.Tensor, train_x:torch.Tensor, train_y:torch.Tensor, c:int, cfg:PixelConfig=PixelConfig(),
+def learn_set(x0:torch.Tensor, labels0:torch.Tensor, train_x:torch.Tensor, train_y:torch.Tensor, c:int,
+              cfg:PixelConfig=PixelConfig(),
               folder=None, show:bool=True, snapshots=(), on_save=None) -> tuple:
-    "Images from `x0` and/or labels from the probabilities `labels0`, learned so that students trained on them classify `(train_x, train_y)`: images, labels, history; with `folder`, resumable, and images and labels kept at the steps in `snapshots`."
+    """Images from `x0` and/or labels from the probabilities `labels0`, learned so that students trained on them
+    classify `(train_x, train_y)`: images, labels, history; with `folder`, resumable, and images and labels kept at
+    the steps in `snapshots`."""
     dev, li, ll = x0.device, cfg.learn in ('images', 'both'), cfg.learn in ('labels', 'both')
     check(tuple(labels0.shape) == (len(x0), c), f'labels0 must have shape ({len(x0)}, {c}), got {tuple(labels0.shape)}')
     model = get_model(cfg.arch, x0.shape[1], c, x0.shape[-1]).to(dev)  # the architecture; its weights are never used
     init_model = get_model(cfg.arch, x0.shape[1], c, x0.shape[-1])
     X = x0.detach().clone().float().requires_grad_(li)
     L = init_logits(labels0.cpu(), len(x0), c).to(dev).requires_grad_(ll)
-    opt = torch.optim.Adam([g for g, on in ((dict(params=[X], lr=cfg.image_lr), li), (dict(params=[L], lr=cfg.outer_lr), ll)) if on])
+    opt = torch.optim.Adam([g for g, on in ((dict(params=[X], lr=cfg.image_lr), li), (dict(params=[L], lr=cfg.outer_lr),
+                                                                                      ll)) if on])
     fixed = labels0.to(dev).float()  # exactly as given: one-hot stays one-hot
     labels = (lambda: F.softmax(L, 1)) if ll else (lambda: fixed)
     gp, gb = seeded_gen(cfg.seed), seeded_gen(cfg.seed + 1, dev)
     settings = dict({k: v for k, v in asdict(cfg).items() if k not in ('steps', 'save_every')}, n=len(x0), c=c,
-                    x_sum=round(float(x0.double().sum()), 4), labels_sum=round(float((labels0.double().cpu() * torch.arange(1, c + 1)).sum()), 6))
+                    x_sum=round(float(x0.double().sum()),
+                                4), labels_sum=round(float((labels0.double().cpu() * torch.arange(1, c + 1)).sum()), 6))
     start, hist, state_f = 0, [], None if folder is None else Path(folder)/'state.pt'
     if (st := saved_state(folder, settings, cfg.steps, 'a set learned')) is not None:
         with torch.no_grad(): X.copy_(st['images'].to(dev)); L.copy_(st['logits'].to(dev))
@@ -76,12 +82,15 @@ def learn_set(x0:torch.Tensor, labels0:torch.Tensor, train_x:torch.Tensor, train
         start, hist = st['step'], st['history']
     def save(step):
         if state_f is None: return
-        atomic_save(dict(settings=settings, images=X.detach().cpu(), logits=L.detach().cpu(), opt=opt.state_dict(), gp=gp.get_state(),
+        atomic_save(dict(settings=settings, images=X.detach().cpu(), logits=L.detach().cpu(), opt=opt.state_dict(),
+                         gp=gp.get_state(),
                          gb=gb.get_state(), step=step, history=hist), state_f)
-        if step in snapshots: atomic_save(dict(images=X.detach().cpu(), labels=labels().detach().cpu()), Path(folder)/f'set_{step:06d}.pt')
+        if step in snapshots: atomic_save(dict(images=X.detach().cpu(), labels=labels().detach().cpu()),
+                                          Path(folder)/f'set_{step:06d}.pt')
         if on_save is not None: on_save(step)
     if start == 0 and 0 in snapshots: save(0)
-    steps = progress_bar(range(start, cfg.steps), leave=False) if show and start < cfg.steps else range(start, cfg.steps)
+    steps = progress_bar(range(start, cfg.steps), leave=False) if show and start < cfg.steps else range(start,
+                                                                                                        cfg.steps)
     for s in steps:
         t0 = time.time()
         n = int(torch.randint(cfg.window, cfg.unroll + 1, (), generator=gp)) if cfg.random_unroll else cfg.unroll
@@ -90,7 +99,8 @@ def learn_set(x0:torch.Tensor, labels0:torch.Tensor, train_x:torch.Tensor, train
         yb = train_y[i].to(dev)
         loss, out = outer_loss(model, params, X, labels(), (train_x[i].to(dev), yb), n, cfg, (gb, gp))
         opt.zero_grad(); loss.backward(); opt.step()
-        hist.append(dict(step=s + 1, unroll=n, outer_loss=loss.item(), outer_acc=(out.argmax(1) == yb).float().mean().item(),
+        hist.append(dict(step=s + 1, unroll=n, outer_loss=loss.item(),
+                         outer_acc=(out.argmax(1) == yb).float().mean().item(),
                          entropy=float(torch.special.entr(labels().detach()).sum(1).mean()),
                          pixel_rms=float((X.detach() - x0).pow(2).mean().sqrt()), seconds=round(time.time() - t0, 3)))
         if show: steps.comment = f'loss {loss.item():.3f}'
@@ -101,25 +111,31 @@ def learn_set(x0:torch.Tensor, labels0:torch.Tensor, train_x:torch.Tensor, train
 @dataclass(frozen=True)
 class PixelSettings(Protocol):
     "The shared settings, with how the set is learned."
-    grows = ('pix_steps',)              # a run folder resumes with more outer steps: the set goes on from its saved state
+    # a run folder resumes with more outer steps: the set goes on from its saved state
+    grows = ('pix_steps',)
     pix_learn: str = 'images'           # what is learned: images (hard labels fixed) or both (images and labels)
-    pix_start: str = 'expert'           # with --pix_learn both, the labels' start: the expert's soft labels at the chosen checkpoint, or uniform
+    # with --pix_learn both, the labels' start: the expert's soft labels at the chosen checkpoint, or uniform
+    pix_start: str = 'expert'
     pix_steps: int = 200                # outer steps (Adam updates)
-    pix_unroll: int = 40                # inner SGD steps per outer step, the most (drawn from pix_window .. pix_unroll unless pix_fixed)
+    # inner SGD steps per outer step, the most (drawn from pix_window .. pix_unroll unless pix_fixed)
+    pix_unroll: int = 40
     pix_window: int = 10                # the last inner steps the gradient flows through
     pix_fixed: bool = False             # unroll exactly pix_unroll inner steps every outer step
     pix_lr: float = 0.01                # Adam's learning rate on the pixels
     pix_label_lr: float = 0.03          # Adam's learning rate on the label logits
     pix_bs: int = 128                   # real training images per outer loss
     pix_save: int = 10                  # outer steps between saves of the state
-    pix_curve: tuple[int, ...]|None = None  # steps whose set students learn from; default: 0 and each quarter of pix_steps
+    # steps whose set students learn from; default: 0 and each quarter of pix_steps
+    pix_curve: tuple[int, ...]|None = None
 
     def __post_init__(self):
         super().__post_init__()
-        check(self.pix_learn in ('images', 'both'), f"--pix_learn: {self.pix_learn!r}; choose images or both (labels alone: ld_run learned_labels)")
+        check(self.pix_learn in ('images', 'both'),
+              f"--pix_learn: {self.pix_learn!r}; choose images or both (labels alone: ld_run learned_labels)")
         check(self.pix_start in ('expert', 'uniform'), f"--pix_start: {self.pix_start!r}; choose expert or uniform")
         self.pixel_config()  # checks the settings
-        for s in self.curve(): check(0 <= s <= self.pix_steps, f'--pix_curve: {s} is not a step of 0 .. {self.pix_steps}')
+        for s in self.curve(): check(0 <= s <= self.pix_steps,
+                                     f'--pix_curve: {s} is not a step of 0 .. {self.pix_steps}')
 
     def pixel_config(self) -> PixelConfig:
         "The `PixelConfig` of the learning (inner students: the protocol's model and learning rate)."
@@ -143,12 +159,16 @@ def pixel_set(r:Run, ipc:int, chosen:pd.DataFrame|None) -> tuple:
         start = b.labels(cell0.trial(r, ipc))
     folder = r.folder.out/'pixels'/f'ipc{ipc}'
     folder.mkdir(parents=True, exist_ok=True)
-    x, lab, hist = learn_set(x0, start, b.sp.train.x, b.sp.train.y, b.sp.c, p.pixel_config(), folder, not r.quiet, p.curve(),
+    x, lab, hist = learn_set(x0, start, b.sp.train.x, b.sp.train.y, b.sp.c, p.pixel_config(), folder, not r.quiet,
+                             p.curve(),
                              on_save=lambda _: r.folder.clock())
     hard = p.pix_learn == 'images'
-    as_set = lambda im, l, it: from_prepared(im, y0 if hard else l, b.sp.train.classes, b.sp.pre, 'indices' if hard else 'probs', targets=y0,
-                                             ipc=ipc, dataset=p.name, method='learned pixels' + ('' if hard else ' and labels'),
-                                             source=f'ld_nbdev pixels: {it} outer steps, unroll {p.pix_window}..{p.pix_unroll}, '
+    as_set = lambda im, l, it: from_prepared(im, y0 if hard else l, b.sp.train.classes, b.sp.pre,
+                                             'indices' if hard else 'probs', targets=y0,
+                                             ipc=ipc, dataset=p.name, method='learned pixels' + ('' if hard else ' and '
+                                                                                                                 'labels'),
+                                             source=f'ld_nbdev pixels: {it} outer steps, unroll '
+                                                    f'{p.pix_window}..{p.pix_unroll}, '
                                              f'from the random images of seed {p.seed}')
     final = as_set(x, lab, p.pix_steps)
     keep_set(final, folder/'set')
@@ -167,7 +187,8 @@ def pixel_set(r:Run, ipc:int, chosen:pd.DataFrame|None) -> tuple:
 
 # %% ../nbs/18_pixels.ipynb #35edca42
 def plot_pixels(rows:pd.DataFrame, hist:pd.DataFrame, title:str|None=None):
-    "Left: the outer loss per step; middle: the pixels' rms change; right: students' test accuracy against outer steps, per IPC."
+    """Left: the outer loss per step; middle: the pixels' rms change; right: students' test accuracy against outer
+    steps, per IPC."""
     fig, (a, m, b) = plt.subplots(1, 3, figsize=(13, 3.6))
     h = hist.assign(smooth=hist.groupby('ipc').outer_loss.transform(lambda s: s.rolling(10, min_periods=1).mean()))
     sns.lineplot(h, x='step', y='smooth', hue='ipc', palette='crest', ax=a, legend='full')
@@ -182,9 +203,12 @@ def pixel_finding(curve:pd.DataFrame, learn:str) -> str:
     what = 'images (hard labels)' if learn == 'images' else 'images and labels'
     return curve_finding(curve, 'pix_step', lambda n: f'{what} learned for {n} outer steps: students', 'at the start')
 
-@experiment('pixels', 'learned pixels: images (or images and labels) learned through unrolled student training, RaT-BPTT style; students along the way',
+@experiment('pixels',
+    'learned pixels: images (or images and labels) learned through unrolled student training, RaT-BPTT style; students '
+    'along the way',
             PixelSettings, presets=dict(cpu=('expert_time_cpu', dict(pix_steps=200)),
-                                        digits=('digits', dict(pix_steps=20, pix_unroll=20, pix_window=10, pix_lr=0.03, pix_save=5)),
+                                        digits=('digits', dict(pix_steps=20, pix_unroll=20, pix_window=10, pix_lr=0.03,
+                                                               pix_save=5)),
                                         full=('full', dict(pix_steps=2000))),
             finds=lambda rec: pixel_finding(cell_summary(rec.rows, ('ipc', 'pix_step')), rec.config['pix_learn']))
 def run_pixels(r:Run) -> pd.DataFrame:
@@ -201,6 +225,8 @@ def run_pixels(r:Run) -> pd.DataFrame:
     curve = cell_summary(rows, ('ipc', 'pix_step'))
     r.save(rows=rows, history=hist, curve=curve,
            pixels=plot_pixels(rows, hist, r.title(f'learned pixels ({p.pix_learn}), {p.students} students per point')),
-           **{f'images_ipc{i}': show_set(s, title=f'{p.name}: learned pixels ({p.pix_learn}), IPC {i}, {p.pix_steps} steps') for i, s in sets.items()})
-    r.finish(pixel_finding(curve, p.pix_learn), sets={str(i): str(r.folder.out/'pixels'/f'ipc{i}'/'set') for i in p.ipc})
+           **{f'images_ipc{i}': show_set(s,
+               title=f'{p.name}: learned pixels ({p.pix_learn}), IPC {i}, {p.pix_steps} steps') for i, s in sets.items()})
+    r.finish(pixel_finding(curve, p.pix_learn),
+             sets={str(i): str(r.folder.out/'pixels'/f'ipc{i}'/'set') for i in p.ipc})
     return curve

@@ -13,13 +13,16 @@ __all__ = ['PAPER_CIFAR10', 'PAPER_EXPERT_CIFAR10', 'plot_accuracy_vs_ipc', 'wit
 PAPER_CIFAR10 = pd.DataFrame(dict(ipc=[1, 10, 50] * 2, labels=['soft'] * 3 + ['hard'] * 3,
                                   acc=[21.1, 46.3, 62.1, 14.0, 26.0, 43.0]))
 
-# the paper's Table 7, ConvNetD3 on CIFAR-10: the labelling checkpoint (expert epoch) per IPC and the expert's test accuracy there
-PAPER_EXPERT_CIFAR10 = pd.DataFrame(dict(ipc=[1, 10, 50, 100], expert_lr=5e-4, student_lr=1e-2, epoch=[20, 44, 128, 164],
+# the paper's Table 7, ConvNetD3 on CIFAR-10: the labelling checkpoint (expert epoch) per IPC and the expert's test
+# accuracy there
+PAPER_EXPERT_CIFAR10 = pd.DataFrame(dict(ipc=[1, 10, 50, 100], expert_lr=5e-4, student_lr=1e-2, epoch=[20, 44, 128,
+                                                                                                       164],
                                          test_acc=[56.0, 65.1, 74.9, 76.5]))
 
 # %% ../nbs/10_plots.ipynb #bf4dc5a4
 def plot_accuracy_vs_ipc(res:pd.DataFrame, reference:pd.DataFrame|None=None, title:str|None=None):
-    "Test accuracy (%) against IPC (log axis), one line per label kind (mean ± sd over students), reference points as crosses."
+    """Test accuracy (%) against IPC (log axis), one line per label kind (mean ± sd over students), reference points as
+    crosses."""
     df = res.assign(acc=res.test_acc * 100)
     kinds = sorted(df['labels'].unique())
     pal = dict(zip(kinds, sns.color_palette(n_colors=len(kinds))))
@@ -37,7 +40,8 @@ def plot_accuracy_vs_ipc(res:pd.DataFrame, reference:pd.DataFrame|None=None, tit
 
 # %% ../nbs/10_plots.ipynb #a0758577
 def without_twins(res:pd.DataFrame, kind:str='soft_T', of:str='soft') -> pd.DataFrame:
-    "`res` without the `kind` rows at the IPCs where every student's accuracy equals the `of` student's (the same students)."
+    """`res` without the `kind` rows at the IPCs where every student's accuracy equals the `of` student's (the same
+    students)."""
     if not {kind, of} <= set(res['labels']): return res
     acc = res.pivot_table(index=['ipc', 'student_seed'], columns='labels', values='test_acc')
     twin = (acc[kind] == acc[of]).groupby('ipc').all()

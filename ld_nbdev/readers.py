@@ -42,10 +42,12 @@ DATASET_INFO = {'cifar10': DatasetInfo('cifar10', CIFAR10_CLASSES, 3, (32, 32)),
                 'digits': DatasetInfo('digits', [str(i) for i in range(10)], 1, (8, 8))}
 
 def dataset_info(dataset, data=None) -> DatasetInfo:
-    "The `DatasetInfo` of `dataset` (a name in `DATASET_INFO`, or a `DatasetInfo`), completed from `data` (a loaded `{'train': ImageSet, ...}` or an `ImageSet`)."
+    """The `DatasetInfo` of `dataset` (a name in `DATASET_INFO`, or a `DatasetInfo`), completed from `data` (a loaded
+    `{'train': ImageSet, ...}` or an `ImageSet`)."""
     if isinstance(dataset, DatasetInfo): info = dataset
     else:
-        check(dataset in DATASET_INFO or data is not None, f"unknown dataset {dataset!r}: choose one of {', '.join(DATASET_INFO)}, or pass its loaded data")
+        check(dataset in DATASET_INFO or data is not None,
+              f"unknown dataset {dataset!r}: choose one of {', '.join(DATASET_INFO)}, or pass its loaded data")
         info = DATASET_INFO.get(dataset)
     if data is None: return info
     s = data['train'] if isinstance(data, dict) else data
@@ -59,7 +61,8 @@ def dataset_info(dataset, data=None) -> DatasetInfo:
 
 # %% ../nbs/01b_readers.ipynb #b1d9a848
 def check_fits(s:DistilledSet, dataset) -> DistilledSet:
-    "Refuse, in one line, a set whose channels, image size, class count or class order do not fit `dataset` (a name or `DatasetInfo`)."
+    """Refuse, in one line, a set whose channels, image size, class count or class order do not fit `dataset` (a name or
+    `DatasetInfo`)."""
     info = dataset_info(dataset)
     C, H, W = s.images.shape[1:]
     check(C == info.channels, f'the images have {C} channel(s); {info.name} has {info.channels}')
@@ -67,7 +70,10 @@ def check_fits(s:DistilledSet, dataset) -> DistilledSet:
     if info.classes is not None:
         check(s.c == info.c, f'the set has {s.c} classes; {info.name} has {info.c}')
         diff = next((i for i, (a, b) in enumerate(zip(s.classes, info.classes)) if a != b), None)
-        check(diff is None, f"the set's class order differs from {info.name}'s at index {diff}: {s.classes[diff] if diff is not None else ''!r} against {info.classes[diff] if diff is not None else ''!r}")
+        check(diff is None,
+              f"the set's class order differs from {info.name}'s at index {diff}: "
+              f"{s.classes[diff] if diff is not None else ''!r} against "
+              f"{info.classes[diff] if diff is not None else ''!r}")
     return s
 
 # %% ../nbs/01b_readers.ipynb #46f1f0d2
@@ -83,11 +89,14 @@ _C10 = ((0.4914, 0.4822, 0.4465), (0.2023, 0.1994, 0.2010))
 _IMAGENET = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
 NORM_STATS = {  # (mean, std) per channel each method family normalises with, from its public code
     'mtt': {'cifar10': _C10, 'cifar100': _C10, 'tinyimagenet': _IMAGENET},
-    'dc': {'cifar10': _C10, 'cifar100': ((0.5071, 0.4866, 0.4409), (0.2673, 0.2564, 0.2762)), 'tinyimagenet': _IMAGENET},
-    'ratbptt': {'cifar10': _C10, 'cifar100': ((0.5071, 0.4867, 0.4408), (0.2675, 0.2565, 0.2761)), 'tinyimagenet': _IMAGENET}}
+    'dc': {'cifar10': _C10, 'cifar100': ((0.5071, 0.4866, 0.4409), (0.2673, 0.2564, 0.2762)),
+           'tinyimagenet': _IMAGENET},
+    'ratbptt': {'cifar10': _C10, 'cifar100': ((0.5071, 0.4867, 0.4408), (0.2675, 0.2565, 0.2761)),
+                'tinyimagenet': _IMAGENET}}
 
 def _space_args(space, family:str, info:DatasetInfo, shape, mean=None, std=None, train=None, eps:float=0.1) -> dict:
-    "The preprocessing fields of a set `family` stored in `space`: its mean and std for 'normalized', kornia ZCA refitted on `train` for 'zca'."
+    """The preprocessing fields of a set `family` stored in `space`: its mean and std for 'normalized', kornia ZCA
+    refitted on `train` for 'zca'."""
     if space == 'raw': return {'space': 'raw'}
     if space == 'normalized':
         if mean is None or std is None:
@@ -95,17 +104,22 @@ def _space_args(space, family:str, info:DatasetInfo, shape, mean=None, std=None,
             check(stats is not None,
                   f'no known {family} normalisation for {info.name}: give its mean and std (--mean, --std)')
             mean, std = stats
-        return {'space': 'normalized', 'mean': torch.tensor(mean, dtype=torch.float32), 'std': torch.tensor(std, dtype=torch.float32)}
+        return {'space': 'normalized', 'mean': torch.tensor(mean, dtype=torch.float32), 'std': torch.tensor(std,
+            dtype=torch.float32)}
     check(space == 'zca', f"space must be 'raw', 'normalized' or 'zca', got {space!r}")
-    check(train is not None, f"a ZCA-space set can only be read with {info.name}'s training images to refit the whitening: "
+    check(train is not None,
+          f"a ZCA-space set can only be read with {info.name}'s training images to refit the whitening: "
                              "pass train= (its whole training split, as an ImageSet)")
     tx = train.x if isinstance(train, ImageSet) else train
-    check(tuple(tx.shape[1:]) == tuple(shape), f"the training images are {tuple(tx.shape[1:])}, the set's {tuple(shape)}")
+    check(tuple(tx.shape[1:]) == tuple(shape),
+          f"the training images are {tuple(tx.shape[1:])}, the set's {tuple(shape)}")
     z = kornia_zca(tx, eps)
     return {'space': 'zca', 'zca_mean': z.zca_mean, 'zca_inv': z.zca_inv}
 
 def _need_info(dataset, where) -> DatasetInfo:
-    check(dataset is not None, f'{where}: the files do not say which dataset they distil: pass dataset= (a name such as cifar10, or a DatasetInfo)')
+    check(dataset is not None,
+          f'{where}: the files do not say which dataset they distil: pass dataset= (a name such as cifar10, or a '
+          f'DatasetInfo)')
     info = dataset_info(dataset)
     check(info.classes is not None, f"{where}: the class order of {info.name} is known only from its loaded data: "
                                     f"pass dataset=dataset_info('{info.name}', data)")
@@ -122,7 +136,8 @@ def _build(where, info:DatasetInfo, **kw) -> DistilledSet:
     try:
         kw.setdefault('ipc', _ipc(kw['labels'], kw['label_kind'], len(kw['images']), info.c))
         if kw['label_kind'] != 'indices' and kw.get('targets') is None and kw['ipc'] is not None:
-            kw['targets'] = torch.arange(info.c).repeat_interleave(kw['ipc'])  # a class-sorted layout: image i stands for class i // ipc
+            # a class-sorted layout: image i stands for class i // ipc
+            kw['targets'] = torch.arange(info.c).repeat_interleave(kw['ipc'])
         return check_fits(DistilledSet(classes=list(info.classes), dataset=info.name, source=str(where), **kw), info)
     except LDError as e: raise LDError(f'{where}: {e}') from None
 
@@ -130,7 +145,8 @@ def _build(where, info:DatasetInfo, **kw) -> DistilledSet:
 def _mtt_dir(path) -> Path:
     p = Path(path)
     if p.is_file() and p.name == 'images_best.pt': p = p.parent
-    if not (p/'images_best.pt').is_file() and (p/'Normal'/'images_best.pt').is_file(): p = p/'Normal'  # a DATM run folder
+    # a DATM run folder
+    if not (p/'images_best.pt').is_file() and (p/'Normal'/'images_best.pt').is_file(): p = p/'Normal'
     check((p/'images_best.pt').is_file(), f'{p}: no images_best.pt (the MTT layout)')
     return p
 
@@ -145,7 +161,8 @@ def read_mtt(path,                   # the run folder (or its images_best.pt)
     d = _mtt_dir(path)
     info = _need_info(dataset, d)
     check(space is not None,
-          f"{d}: MTT-layout files do not record their preprocessing: give --space normalized, or --space zca for a run made "
+          f"{d}: MTT-layout files do not record their preprocessing: give --space normalized, or --space zca for a run "
+          f"made "
           "with --zca")
     x = _tensor(_load_pt(d/'images_best.pt'), d/'images_best.pt')
     check((d/'labels_best.pt').is_file(), f'{d}: no labels_best.pt beside images_best.pt')
@@ -159,7 +176,8 @@ def read_mtt(path,                   # the run folder (or its images_best.pt)
     check(x.ndim == 4, f"{d/'images_best.pt'}: expected images (N, C, H, W), got {_desc(x)}")
     try: sp = _space_args(space, 'mtt', info, x.shape[1:], mean, std, train)
     except LDError as e: raise LDError(f'{d}: {e}') from None
-    return _build(d, info, images=x.float(), labels=y.long() if kind == 'indices' else y.float(), label_kind=kind, lr=lr,
+    return _build(d, info, images=x.float(), labels=y.long() if kind == 'indices' else y.float(), label_kind=kind,
+                  lr=lr,
                   method=method or {'indices': 'MTT', 'logits': 'DATM'}.get(kind, 'MTT layout'), **sp)
 
 # %% ../nbs/01b_readers.ipynb #43b65d0d
@@ -170,7 +188,8 @@ def read_dc(path,          # a res_<method>_<dataset>_<model>_<ipc>ipc.pt file
             exp:int=0,     # which experiment of the run
             dataset=None,  # default: the one the file name gives
            ) -> DistilledSet:
-    "A DC / DSA / DM result file `res_<method>_<dataset>_<model>_<ipc>ipc.pt`: experiment `exp` of its `data` list of `[images, labels]`."
+    """A DC / DSA / DM result file `res_<method>_<dataset>_<model>_<ipc>ipc.pt`: experiment `exp` of its `data` list of
+    `[images, labels]`."""
     p = Path(path)
     m = _DC_NAME.fullmatch(p.name)
     check(m is not None, f'{p}: not named res_<method>_<dataset>_<model>_<ipc>ipc.pt (the DC / DSA / DM layout)')
@@ -180,9 +199,12 @@ def read_dc(path,          # a res_<method>_<dataset>_<model>_<ipc>ipc.pt file
     info = _need_info(dataset, p)
     d = _load_pt(p)
     runs = d.get('data') if isinstance(d, dict) else None
-    check(isinstance(runs, (list, tuple)) and len(runs) > 0, f"{p}: expected a dict whose 'data' lists [images, labels] per experiment")
-    check(isinstance(exp, int) and 0 <= exp < len(runs), f'{p}: experiment {exp} asked for; the file holds {len(runs)} (0..{len(runs) - 1})')
-    check(isinstance(runs[exp], (list, tuple)) and len(runs[exp]) == 2, f'{p}: experiment {exp} is not an [images, labels] pair')
+    check(isinstance(runs, (list, tuple)) and len(runs) > 0,
+          f"{p}: expected a dict whose 'data' lists [images, labels] per experiment")
+    check(isinstance(exp, int) and 0 <= exp < len(runs),
+          f'{p}: experiment {exp} asked for; the file holds {len(runs)} (0..{len(runs) - 1})')
+    check(isinstance(runs[exp], (list, tuple)) and len(runs[exp]) == 2,
+          f'{p}: experiment {exp} is not an [images, labels] pair')
     x, y = (_tensor(t, p) for t in runs[exp])
     try: sp = _space_args('normalized', 'dc', info, x.shape[1:])
     except LDError as e: raise LDError(f'{p}: {e}') from None
@@ -191,7 +213,8 @@ def read_dc(path,          # a res_<method>_<dataset>_<model>_<ipc>ipc.pt file
 
 # %% ../nbs/01b_readers.ipynb #da9eb22d
 def _ratbptt_labels(p, lab, n:int, c:int):
-    "RaT-BPTT's labels: class by class when none were learned; learned ones (non-negative, unnormalised) as probabilities."
+    """RaT-BPTT's labels: class by class when none were learned; learned ones (non-negative, unnormalised) as
+    probabilities."""
     if lab is None:
         check(n % c == 0, f'{p}: {n} images without labels cannot be split class by class into {c} classes')
         return torch.arange(c).repeat_interleave(n // c), 'indices'
@@ -210,21 +233,25 @@ def read_ratbptt(path,                 # an .h5 file
                  space:str|None=None,  # 'normalized' (the files do not say; ZCA sets cannot be read)
                  mean=None, std=None,  # the statistics, if not RaT-BPTT's for `dataset`
                 ) -> DistilledSet:
-    "A RaT-BPTT `.h5`: `data` (N, C*H*W flattened images, class by class) and, when labels were learned, `label` (N, classes)."
+    """A RaT-BPTT `.h5`: `data` (N, C*H*W flattened images, class by class) and, when labels were learned, `label` (N,
+    classes)."""
     p = Path(path)
     info = _need_info(dataset, p)
     try: import h5py
     except ImportError: raise LDError('reading .h5 needs h5py: pip install h5py') from None
     check(space is not None,
           f"{p}: RaT-BPTT files do not record their preprocessing: give --space normalized (a run without --zca)")
-    check(space != 'zca', f"{p}: RaT-BPTT's ZCA scales every image to unit norm before whitening, which cannot be undone: its ZCA-space sets cannot be read")
+    check(space != 'zca',
+          f"{p}: RaT-BPTT's ZCA scales every image to unit norm before whitening, which cannot be undone: its "
+          f"ZCA-space sets cannot be read")
     try:
         with h5py.File(p, 'r') as f:
             check('data' in f, f"{p}: no 'data' dataset (RaT-BPTT keeps its flattened images there)")
             x, lab = np.asarray(f['data'][()], dtype=np.float32), (f['label'][()] if 'label' in f else None)
     except OSError as e: raise LDError(f'{p}: not a readable HDF5 file ({type(e).__name__})') from None
     C, (H, W) = info.channels, info.size
-    check(x.ndim == 2 and x.shape[1] == C * H * W, f"{p}: 'data' is {x.shape}; {info.name} needs (N, {C * H * W}), flattened {C}x{H}x{W} images")
+    check(x.ndim == 2 and x.shape[1] == C * H * W,
+          f"{p}: 'data' is {x.shape}; {info.name} needs (N, {C * H * W}), flattened {C}x{H}x{W} images")
     x = torch.from_numpy(x).view(-1, C, H, W)
     y, kind = _ratbptt_labels(p, lab, len(x), info.c)
     try: sp = _space_args(space, 'ratbptt', info, x.shape[1:], mean, std)
@@ -241,7 +268,8 @@ def read_kip(path,                 # an .npz file
     p = Path(path)
     info = _need_info(dataset, p)
     check(space is not None,
-          f"{p}: KIP files do not record their preprocessing: give --space normalized with --mean and --std, or --space raw")
+          f"{p}: KIP files do not record their preprocessing: give --space normalized with --mean and --std, or "
+          f"--space raw")
     check(space != 'zca', f"{p}: KIP's ZCA is its own and is not refitted here: ZCA-space KIP sets cannot be read")
     try:
         with np.load(p, allow_pickle=False) as z: arrays = {k: z[k] for k in z.files}
@@ -254,8 +282,11 @@ def read_kip(path,                 # an .npz file
         y = y.double()
         check(not _nonfinite(y), f"{p}: 'labels' holds NaN or infinite values")
         hi, lo = y.max(1, keepdim=True).values, y.min(1, keepdim=True).values
-        one_hot = bool(((hi > lo) & ((y == hi).sum(1, keepdim=True) == 1) & ((y == hi) | (y == lo)).all(1, keepdim=True)).all())
-        check(one_hot, f"{p}: 'labels' are not one-hot (learned KIP labels are regression targets, not probabilities): not supported")
+        one_hot = bool(((hi > lo) & ((y == hi).sum(1, keepdim=True) == 1) & ((y == hi) | (y == lo)).all(1,
+            keepdim=True)).all())
+        check(one_hot,
+              f"{p}: 'labels' are not one-hot (learned KIP labels are regression targets, not probabilities): not "
+              f"supported")
         y = y.argmax(1)
     try: sp = _space_args(space, 'kip', info, x.shape[1:], mean, std)
     except LDError as e: raise LDError(f'{p}: {e}') from None
@@ -271,7 +302,8 @@ def _folder_images(root:Path) -> list:
     return sorted(f for f in root.rglob('*') if f.is_file() and f.suffix.lower() in IMAGE_EXTS and not f.name.startswith('.'))
 
 def _image_class(f:Path, root:Path, classes:list):
-    "The class index and sort key of an image: from a `class<c>_id<i>` name (SRe2L, RDED), else from a class-named folder."
+    """The class index and sort key of an image: from a `class<c>_id<i>` name (SRe2L, RDED), else from a class-named
+    folder."""
     if m := _SYN_NAME.fullmatch(f.name):
         c = int(m[1])
         if f.parent != root and (d := _SYN_DIR.fullmatch(f.parent.name)):
@@ -279,15 +311,18 @@ def _image_class(f:Path, root:Path, classes:list):
         check(c < len(classes), f'{f}: class {c} in the name, but there are {len(classes)} classes')
         return c, (c, 0, int(m[2]), f.name)
     check(f.parent != root and f.parent.name in classes,
-          f"{f}: cannot tell its class: the name is not class<c>_id<i> and its folder {f.parent.name!r} is not a class of the dataset")
+          f"{f}: cannot tell its class: the name is not class<c>_id<i> and its folder {f.parent.name!r} is not a class "
+          f"of the dataset")
     c = classes.index(f.parent.name)
     return c, (c, 1, 0, f.name)
 
 def _soft_labels(f:Path):
-    "Labels from a `soft_labels.pt`: a tensor (probabilities if its rows are, else logits) or `{'probs' | 'logits': tensor}`."
+    """Labels from a `soft_labels.pt`: a tensor (probabilities if its rows are, else logits) or `{'probs' | 'logits':
+    tensor}`."""
     obj = _load_pt(f)
     if isinstance(obj, dict):
-        check(len(obj) == 1 and next(iter(obj)) in ('probs', 'logits'), f"{f}: expected a tensor, or a dict with one key 'probs' or 'logits'")
+        check(len(obj) == 1 and next(iter(obj)) in ('probs', 'logits'),
+              f"{f}: expected a tensor, or a dict with one key 'probs' or 'logits'")
         kind, y = next(iter(obj.items()))
         return _tensor(y, f).float(), kind
     y = _tensor(obj, f)
@@ -298,7 +333,8 @@ def read_image_folder(path,                        # the folder of images
                       labels_file:str=SOFT_LABELS, # soft labels beside the images, read when present
                       method:str='',               # what made the set ('SRe2L', 'RDED', ...)
                      ) -> DistilledSet:
-    "A folder of synthetic images (SRe2L's, RDED's, or class-named folders), with soft labels from `labels_file` when present."
+    """A folder of synthetic images (SRe2L's, RDED's, or class-named folders), with soft labels from `labels_file` when
+    present."""
     root = Path(path)
     info = _need_info(dataset, root)
     files = _folder_images(root)
@@ -333,14 +369,16 @@ def detect_layout(path) -> str:
     elif _DC_NAME.fullmatch(p.name): return 'dc'
     elif p.suffix.lower() in ('.h5', '.hdf5'): return 'ratbptt'
     elif p.suffix.lower() == '.npz': return 'kip'
-    raise LDError(f'{p}: not a distilled set in a known layout (an ld_nbdev set folder, images_best.pt, res_*ipc.pt, .h5, .npz, or a folder of images)')
+    raise LDError(f'{p}: not a distilled set in a known layout (an ld_nbdev set folder, images_best.pt, res_*ipc.pt, '
+                  f'.h5, .npz, or a folder of images)')
 
 # %% ../nbs/01b_readers.ipynb #d8cb12fe
 def read_set(path,                  # a set in any layout of `READERS`
              layout:str|None=None,  # one of `READERS`' names; default: `detect_layout(path)`
              **kwargs,              # options of that layout's reader (`dataset`, `space`, `train`, `exp`, ...)
             ) -> DistilledSet:
-    "The distilled set at `path`, in its layout (found by `detect_layout` unless `layout` names one); `kwargs` go to that layout's reader."
+    """The distilled set at `path`, in its layout (found by `detect_layout` unless `layout` names one); `kwargs` go to
+    that layout's reader."""
     layout = layout or detect_layout(path)
     check(layout in READERS, f"unknown layout {layout!r}; choose one of {', '.join(READERS)}")
     takes = inspect.signature(READERS[layout]).parameters

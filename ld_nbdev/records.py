@@ -24,7 +24,8 @@ def sweep_steps(bench:Bench, steps=None, expert:str|None=None) -> list:
 
 def soft_trials(bench:Bench, students:dict, steps, temps=(1.0,), n:int=2, seed:int=0, hard:bool=True,
                 expert:str|None=None) -> list:
-    "Test-scored trials: for each IPC in `students` (IPC -> `StudentConfig`), `n` hard-label students (if `hard`) and `n` per checkpoint in `steps` and T in `temps`."
+    """Test-scored trials: for each IPC in `students` (IPC -> `StudentConfig`), `n` hard-label students (if `hard`) and
+    `n` per checkpoint in `steps` and T in `temps`."""
     name, out = expert or next(iter(bench.experts)), []
     for ipc, cfg in students.items():
         mk = partial(bench.trial, ipc, student=cfg, image_seed=seed)
@@ -35,41 +36,50 @@ def soft_trials(bench:Bench, students:dict, steps, temps=(1.0,), n:int=2, seed:i
 
 # %% ../nbs/07a_records.ipynb #012281d3
 def student_rows(experts, df:pd.DataFrame) -> pd.DataFrame:
-    "One row per student of the sweep rows `df`, with the checkpoint's epoch and accuracies from its expert's manifest (other recipe parameters, images, their seed and per-class accuracies at the end)."
-    man = {n: t.manifest for n, t in experts.experts.items()} if isinstance(experts, Bench) else experts  # name -> manifest
+    """One row per student of the sweep rows `df`, with the checkpoint's epoch and accuracies from its expert's manifest
+    (other recipe parameters, images, their seed and per-class accuracies at the end)."""
+    # name -> manifest
+    man = {n: t.manifest for n, t in experts.experts.items()} if isinstance(experts, Bench) else experts
     man = {n: m.set_index('step') for n, m in man.items()}
     nan = pd.Series(float('nan'), df.index)
-    out = pd.DataFrame(dict(ipc=df.ipc, recipe=df.recipe, expert=df.experts, step=df.get('step', nan), T=df.get('T', nan),
+    out = pd.DataFrame(dict(ipc=df.ipc, recipe=df.recipe, expert=df.experts, step=df.get('step', nan), T=df.get('T',
+                                                                                                                nan),
                             seed=df.seed, epochs=df.epochs, lr=df.lr, test_acc=df.acc, valid_acc=df.valid_acc,
                             status=df.status, seconds=df.seconds, device=df.device,
                             precision=df['precision'] if 'precision' in df else 'fp32'))
     for col, src in (('expert_epoch', 'epoch'), ('expert_valid_acc', 'valid_acc'), ('expert_test_acc', 'test_acc')):
-        out[col] = [man[e].loc[int(s), src] if e in man and pd.notna(s) else float('nan') for e, s in zip(out.expert, out.step)]
+        out[col] = [man[e].loc[int(s), src] if e in man and pd.notna(s) else float('nan') for e, s in zip(out.expert,
+                                                                                                          out.step)]
     params = dict.fromkeys(k for p in df.params for k in json.loads(p) if k not in ('step', 'T'))
-    for c in [*params, 'images', 'image_seed', 'class_acc', 'key']:  # the trial's key last: the same student in two records is one
+    # the trial's key last: the same student in two records is one
+    for c in [*params, 'images', 'image_seed', 'class_acc', 'key']:
         if c in df: out[c] = df[c]
     return out
 
 # %% ../nbs/07a_records.ipynb #1d8e761a
 def cell_summary(rows:pd.DataFrame, by=('ipc', 'recipe', 'expert', 'step', 'T')) -> pd.DataFrame:
-    "Per cell `by`: mean and sd of test accuracy, mean validation accuracy (%), students, and the checkpoint's epoch and accuracies."
+    """Per cell `by`: mean and sd of test accuracy, mean validation accuracy (%), students, and the checkpoint's epoch
+    and accuracies."""
     by = [c for c in by if c in rows]
     ok = rows[rows.status == 'ok']
     g = ok.groupby(by, dropna=False)
     out = g.agg(test_mean=('test_acc', 'mean'), test_std=('test_acc', 'std'), valid_mean=('valid_acc', 'mean'),
                 students=('test_acc', 'size'), expert_epoch=('expert_epoch', 'first'),
-                expert_valid_acc=('expert_valid_acc', 'first'), expert_test_acc=('expert_test_acc', 'first')).reset_index()
+                expert_valid_acc=('expert_valid_acc', 'first'), expert_test_acc=('expert_test_acc',
+                                                                                 'first')).reset_index()
     for c in ('test_mean', 'test_std', 'valid_mean', 'expert_valid_acc', 'expert_test_acc'): out[c] = out[c] * 100
     return out
 
 def best_cells(summ:pd.DataFrame, by=('ipc',)) -> pd.DataFrame:
-    "Per group `by`, the cell with the best mean validation accuracy (the earliest checkpoint, then lowest T, on a tie)."
+    """Per group `by`, the cell with the best mean validation accuracy (the earliest checkpoint, then lowest T, on a
+    tie)."""
     keys = [c for c in ('valid_mean', 'step', 'T') if c in summ]
     s = summ.sort_values(keys, ascending=[False] + [True] * (len(keys) - 1))
     return s.groupby(list(by), sort=True).head(1).sort_values(list(by)).reset_index(drop=True)
 
 def pm(c) -> str:
-    "`mean ± sd %` of a summary cell (`test_mean`, `test_std`, `students`) or of student rows (`test_acc`); one student: no spread."
+    """`mean ± sd %` of a summary cell (`test_mean`, `test_std`, `students`) or of student rows (`test_acc`); one
+    student: no spread."""
     if isinstance(c, pd.DataFrame): m, s, n = c.test_acc.mean() * 100, c.test_acc.std() * 100, len(c)
     else: m, s, n = c.test_mean, c.test_std, c.students
     return f"{m:.1f} ± {s:.1f} %" if n > 1 else f"{m:.1f} %"
@@ -77,8 +87,10 @@ def pm(c) -> str:
 # %% ../nbs/07a_records.ipynb #57ad2bd3
 def chosen_checkpoints(bench:Bench, students:dict, steps, n:int=2, T:float=1.0, seed:int=0, ledger=None, backend=None,
                        show:bool=True) -> tuple:
-    "The checkpoint sweep (T = `T`, hard labels beside): its student rows, and per IPC the validation-best soft-label cell."
-    rows = student_rows(bench, run_sweep(soft_trials(bench, students, steps, (T,), n, seed), bench, ledger, backend, show))
+    """The checkpoint sweep (T = `T`, hard labels beside): its student rows, and per IPC the validation-best soft-label
+    cell."""
+    rows = student_rows(bench, run_sweep(soft_trials(bench, students, steps, (T,), n, seed), bench, ledger, backend,
+                                         show))
     return rows, best_cells(cell_summary(rows[rows.recipe == 'soft']))
 
 # %% ../nbs/07a_records.ipynb #31dc00e9
@@ -88,7 +100,8 @@ def read_frame(path) -> pd.DataFrame:
     return df.assign(class_acc=df.class_acc.map(class_values)) if 'class_acc' in df else df
 
 def read_rows(folder) -> pd.DataFrame:
-    "The tidy student rows of the run in `folder`, rebuilt from its ledger and its experts' manifests (`*trajectory*.csv`)."
+    """The tidy student rows of the run in `folder`, rebuilt from its ledger and its experts' manifests
+    (`*trajectory*.csv`)."""
     folder = Path(folder)
     man, unnamed, df = {}, [], Ledger(folder/'ledger.csv').frame()
     for f in sorted(folder.glob('*trajectory*.csv')):
@@ -96,7 +109,8 @@ def read_rows(folder) -> pd.DataFrame:
         if 'name' in m: man[m.name.iloc[0]] = m.drop(columns='name')
         else: unnamed.append(m)
     used = sorted(set(df.experts) - {''})
-    if not man and len(unnamed) == 1 and len(used) == 1: man = {used[0]: unnamed[0]}  # one expert, manifest written without its name
+    # one expert, manifest written without its name
+    if not man and len(unnamed) == 1 and len(used) == 1: man = {used[0]: unnamed[0]}
     rows = student_rows(man, df)
     names = folder/'experts.json'
     if names.exists(): rows.insert(2, 'expert_recipe', rows.expert.map(json.loads(names.read_text())))
@@ -124,8 +138,11 @@ def load_record(folder) -> Record|None:
     if not (folder/'ledger.csv').exists(): return None
     run = json.loads((folder/'run.json').read_text()) if (folder/'run.json').exists() else None
     config = json.loads((folder/'config.json').read_text())
-    if run and any(config[k] != v for k, v in run.get('protocol', {}).items() if k in config and k not in ('dataset', 'data')):
-        run = None  # resumed with other settings (a run that grows): what run.json says is of the run before; this one is in progress
+    if run and any(config[k] != v for k, v in run.get('protocol', {}).items() if k in config and k not in ('dataset',
+                                                                                                           'data')):
+        # resumed with other settings (a run that grows): what run.json says is of the run before; this one is in
+        # progress
+        run = None
     rows = read_frame(folder/'rows.csv') if run and (folder/'rows.csv').exists() else read_rows(folder)
     return Record(folder, config, run, rows)
 
@@ -134,15 +151,18 @@ def protocol_note(rec:Record) -> str:
     c, r = rec.config, rec.run or {}
     eps = c['epochs'] if isinstance(c['epochs'], int) else '/'.join(map(str, c['epochs']))
     ok = (rec.rows.status == 'ok').sum()
-    where = f"{c['device']}" + (f", {r['threads']} threads, commit {str(r.get('commit'))[:7]}, {r['wall_s'] / 60:.0f} min" if r else '')
+    where = f"{c['device']}" + (f", {r['threads']} threads, commit {str(r.get('commit'))[:7]}, {r['wall_s'] / 60:.0f} "
+                                f"min" if r else '')
     return (f"{c['dataset']}, IPC {'/'.join(map(str, c['ipc']))}, {c['students']} students per cell x {eps} epochs "
-            f"(lr {c['lr'][0]}, DSA); expert {c['expert_epochs']} epochs, lr {c['expert_lr']}, momentum {c['expert_mom']}, "
+            f"(lr {c['lr'][0]}, DSA); expert {c['expert_epochs']} epochs, lr {c['expert_lr']}, momentum "
+            f"{c['expert_mom']}, "
             f"wd {c['expert_wd']}, {c['expert_aug']}; {where}; {ok} students"
             + (' — PARTIAL: the run had not finished when this was committed' if rec.partial else ''))
 
 # %% ../nbs/07a_records.ipynb #9390fe4b
 def keep_ks(c:int, ks=None) -> list:
-    "The k of a top-k grid over `c` classes: `ks`, or 0, 1, 2, 3, 5 (those below `c`) and `c`; 0 is hard labels, `c` the full label."
+    """The k of a top-k grid over `c` classes: `ks`, or 0, 1, 2, 3, 5 (those below `c`) and `c`; 0 is hard labels, `c`
+    the full label."""
     return sorted(set(ks) if ks else {k for k in (0, 1, 2, 3, 5) if k < c} | {c})
 
 def _topk_cell(k:int, c:int, step:int, T:float, name:str, half:bool) -> Cell:
@@ -153,7 +173,8 @@ def _topk_cell(k:int, c:int, step:int, T:float, name:str, half:bool) -> Cell:
 
 def topk_trials(bench:Bench, students:dict, chosen:pd.DataFrame, ks, n:int=2, T:float=1.0, seed:int=0, half:bool=False,
                 expert:str|None=None) -> list:
-    "Test-scored trials per IPC at its `chosen` checkpoint (a `best_cells` frame), `n` per k in `ks`; with `half`, the float16 labels of every k >= 1."
+    """Test-scored trials per IPC at its `chosen` checkpoint (a `best_cells` frame), `n` per k in `ks`; with `half`, the
+    float16 labels of every k >= 1."""
     name, out = expert or next(iter(bench.experts)), []
     for _, b in chosen.iterrows():
         ipc, step = int(b.ipc), int(b.step)
@@ -163,7 +184,8 @@ def topk_trials(bench:Bench, students:dict, chosen:pd.DataFrame, ks, n:int=2, T:
     return out
 
 def topk_rows(rows:pd.DataFrame, chosen:pd.DataFrame, c:int, half:bool=False) -> pd.DataFrame:
-    "The student rows of a top-k grid over `c` classes with their `k` (0 hard, `c` full): random images, each IPC's `chosen` checkpoint, float32 labels (float16 with `half`)."
+    """The student rows of a top-k grid over `c` classes with their `k` (0 hard, `c` full): random images, each IPC's
+    `chosen` checkpoint, float32 labels (float16 with `half`)."""
     ok = rows[rows.status == 'ok']
     col = lambda name: ok.get(name, pd.Series(np.nan, ok.index))
     at = ok.step == ok.ipc.map(chosen.set_index('ipc').step)

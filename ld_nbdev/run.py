@@ -18,7 +18,8 @@ __all__ = ['ANALYSIS', 'PRESET_KINDS', 'EXPERIMENTS', 'Run', 'open_run', 'Experi
 # %% ../nbs/09c_run.ipynb #987aaf54
 @dataclass
 class Run:
-    "An experiment's run under way: its name and settings, folder, ledger, bench and device, how it trains (`backend`) and whether it talks."
+    """An experiment's run under way: its name and settings, folder, ledger, bench and device, how it trains (`backend`)
+    and whether it talks."""
     name: str
     p: Protocol
     folder: RunFolder
@@ -40,7 +41,8 @@ class Run:
     @property
     def students(self) -> dict: return self.p.student_configs()
     def trial(self, ipc:int, recipe:str='hard', seed:int|None=None, lr:float|None=None, **kw) -> Trial:
-        "A trial of this run by name: the students' settings of `ipc` (at learning rate `lr` if given), student `seed` and image seed by default the run's `seed`; the rest as `Bench.trial` takes it."
+        """A trial of this run by name: the students' settings of `ipc` (at learning rate `lr` if given), student `seed`
+        and image seed by default the run's `seed`; the rest as `Bench.trial` takes it."""
         cfg = self.students[ipc] if lr is None else replace(self.students[ipc], lr=float(lr))
         kw = {'student': cfg, 'image_seed': self.p.seed, **kw}
         return self.bench.trial(ipc, recipe, seed=self.p.seed if seed is None else seed, **kw)
@@ -48,15 +50,19 @@ class Run:
     def title(self, what:str) -> str: return f'{self.p.name}: {what}, {self.device.type}'
 
     def sweep(self, trials, per_class:bool=False) -> pd.DataFrame:
-        "Train the `trials` the run's ledger lacks (on its backend), a ledger row as each finishes; their tidy student rows."
-        return student_rows(self.bench, run_sweep(trials, self.bench, self.ledger, self.backend, not self.quiet, per_class))
+        """Train the `trials` the run's ledger lacks (on its backend), a ledger row as each finishes; their tidy student
+        rows."""
+        return student_rows(self.bench, run_sweep(trials, self.bench, self.ledger, self.backend, not self.quiet,
+                                                  per_class))
 
     def write_trajectory(self):
-        "Write the first expert's manifest (with its name) as `expert_trajectory.csv`: with the ledger, what a partial run is read back from."
+        """Write the first expert's manifest (with its name) as `expert_trajectory.csv`: with the ledger, what a partial
+        run is read back from."""
         self.folder.write('expert_trajectory.csv', self.expert.manifest.assign(name=self.expert.name))
 
     def choose_checkpoints(self) -> tuple:
-        "Begin an analysis: the trajectory written (a partial run reads back), the checkpoint sweep at T = `p.temperature[0]`, `chosen.csv`; the sweep's rows and chosen cells."
+        """Begin an analysis: the trajectory written (a partial run reads back), the checkpoint sweep at T =
+        `p.temperature[0]`, `chosen.csv`; the sweep's rows and chosen cells."""
         self.write_trajectory()
         p = self.p
         rows, chosen = chosen_checkpoints(self.bench, self.students, self.steps(), p.students, p.temperature[0], p.seed,
@@ -67,12 +73,14 @@ class Run:
     def save(self, **named):
         "Write each frame as `name.csv`, figure as `name.png` (then closed), dict as `name.json`, text as `name.txt`."
         for name, obj in named.items():
-            ext = '.csv' if isinstance(obj, pd.DataFrame) else '.png' if hasattr(obj, 'savefig') else '.json' if isinstance(obj, dict) else '.txt'
+            ext = '.csv' if isinstance(obj, pd.DataFrame) else '.png' if hasattr(obj,
+                'savefig') else '.json' if isinstance(obj, dict) else '.txt'
             self.folder.write(name + ext, obj)
             if hasattr(obj, 'savefig'): plt.close(obj)
 
     def finish(self, *lines, **record) -> dict:
-        "Write `run.json` (experiment, protocol, first expert's settings and path, then `record`), say `lines` and where the run went; `run.json`'s content."
+        """Write `run.json` (experiment, protocol, first expert's settings and path, then `record`), say `lines` and
+        where the run went; `run.json`'s content."""
         p = self.p
         run = self.folder.finish(self.device, **{**dict(experiment=self.name, dataset=p.name, protocol=asdict(p),
                                                         expert=asdict(p.expert_config()), expert_path=str(self.expert.path)), **record})
@@ -81,12 +89,14 @@ class Run:
 
 def open_run(name:str, p:Protocol, out, force:bool=False, quiet:bool=False, cpu:bool=False, reuse=(), backend=None,
              wait:bool=False) -> Run:
-    "Start experiment `name` of protocol `p` in folder `out` (held by this run; `wait`: queue behind another), trained on `backend` (None: here); the `Run`."
+    """Start experiment `name` of protocol `p` in folder `out` (held by this run; `wait`: queue behind another), trained
+    on `backend` (None: here); the `Run`."""
     device = pick_device(cpu)
     p = p.resolved(device)
     say = (lambda *a: None) if quiet else (lambda *a: print(*a, flush=True))
     p.check_device(device)
-    rf = RunFolder(out, run_settings(p, device), force, defaults={f.name: f.default for f in fields(p) if f.default is not MISSING},
+    rf = RunFolder(out, run_settings(p, device), force,
+                   defaults={f.name: f.default for f in fields(p) if f.default is not MISSING},
                    grows=p.grows, wait=wait, say=say)
     try:
         eps = '/'.join(map(str, p.epochs_per_ipc().values()))
@@ -104,18 +114,21 @@ PRESET_KINDS = ('cpu', 'digits', 'full')
 
 @dataclass
 class Experiment:
-    "An experiment: its name, the question it asks, its body `body(run) -> result`, its settings class and presets, its default folder."
+    """An experiment: its name, the question it asks, its body `body(run) -> result`, its settings class and presets,
+    its default folder."""
     name: str
     doc: str
     body: object
     settings: type = Protocol
-    presets: dict|None = None   # kind -> preset name, or (preset name, settings on top), where it differs from `ANALYSIS`
+    # kind -> preset name, or (preset name, settings on top), where it differs from `ANALYSIS`
+    presets: dict|None = None
     defaults: dict|None = None  # settings on top of every kind's preset
     out: object = None          # default output folder, or a function of the settings: runs/<name>
     finds: object = None        # `finds(record) -> str`: the finding, read from a finished record (see `records`)
 
     def preset(self, kind:str) -> dict:
-        "The settings of the experiment's preset for `kind` (cpu, digits or full): the named preset, then its own settings."
+        """The settings of the experiment's preset for `kind` (cpu, digits or full): the named preset, then its own
+        settings."""
         check(kind in PRESET_KINDS, f'unknown preset {kind!r}; choose one of {", ".join(self.preset_names())}')
         spec = {**ANALYSIS, **(self.presets or {})}[kind]
         base, extra = (spec, {}) if isinstance(spec, str) else spec
@@ -124,9 +137,11 @@ class Experiment:
     def preset_names(self) -> list: return [f'{self.name}_{k}' for k in PRESET_KINDS] + list(PRESETS)
 
     def protocol(self, preset:str='cpu', **overrides) -> Protocol:
-        "Settings of this experiment: `preset` (a kind, `<name>_<kind>`, or a named preset plus this experiment's `defaults`), `overrides` on top."
+        """Settings of this experiment: `preset` (a kind, `<name>_<kind>`, or a named preset plus this experiment's
+        `defaults`), `overrides` on top."""
         kind = preset[len(self.name) + 1:] if preset.startswith(self.name + '_') else preset
-        base = self.preset(kind) if kind in PRESET_KINDS else {**PRESETS[preset], **(self.defaults or {})} if preset in PRESETS else None
+        base = self.preset(kind) if kind in PRESET_KINDS else {**PRESETS[preset],
+                                                               **(self.defaults or {})} if preset in PRESETS else None
         check(base is not None, f'unknown preset {preset!r}; choose one of {", ".join(self.preset_names())}')
         return protocol(base, self.settings, **overrides)
 
@@ -137,7 +152,8 @@ class Experiment:
 
     def __call__(self, p:Protocol|None=None, out=None, force:bool=False, quiet:bool=False, cpu:bool=False, backend=None,
                  reuse=(), wait:bool=False, **kw):
-        "Run the experiment with settings `p` (by default its CPU preset) into `out` (`wait`: queue behind a run holding it); what its body returns."
+        """Run the experiment with settings `p` (by default its CPU preset) into `out` (`wait`: queue behind a run
+        holding it); what its body returns."""
         p = self.protocol() if p is None else p
         if type(p) is not self.settings:
             mine = {f.name for f in fields(self.settings)}
@@ -149,7 +165,8 @@ EXPERIMENTS = {}
 
 def experiment(name:str, doc:str, settings:type=Protocol, presets:dict|None=None, defaults:dict|None=None, out=None,
                finds=None):
-    "Decorator: register `body(run) -> result` as the experiment `name` (its finding read from a record by `finds`); returns the `Experiment`."
+    """Decorator: register `body(run) -> result` as the experiment `name` (its finding read from a record by `finds`);
+    returns the `Experiment`."""
     def deco(body):
         EXPERIMENTS[name] = e = Experiment(name, doc, body, settings, presets, defaults, out, finds)
         e.__doc__ = body.__doc__

@@ -16,13 +16,17 @@ __all__ = ['FolderLock', 'RunFolder']
 
 # %% ../nbs/09b_runfolder.ipynb #a58eac70
 class FolderLock:
-    "This process's hold on the lock file `f` of a run folder (descriptor `fd`), shared by the runs of this process that hold the folder (a notebook opens one folder many times); the last of them to let go releases it, and removes the folder if it was `made` for runs that wrote nothing."
-    holds = weakref.WeakValueDictionary()  # lock file -> the hold on it: a lock is the process's, so its holds are found per process
+    """This process's hold on the lock file `f` of a run folder (descriptor `fd`), shared by the runs of this process
+    that hold the folder (a notebook opens one folder many times); the last of them to let go releases it, and
+    removes the folder if it was `made` for runs that wrote nothing."""
+    # lock file -> the hold on it: a lock is the process's, so its holds are found per process
+    holds = weakref.WeakValueDictionary()
     def __init__(self, f:Path, fd:int, made:bool): self.f, self.fd, self.made, self.runs = f, fd, made, 0
 
     @classmethod
     def take(cls, out:Path, wait:bool=False, say=None) -> FolderLock:
-        "A hold on run folder `out` for one more run of this process: shared, or taken, or waited for (`wait`, said with `say`), or refused."
+        """A hold on run folder `out` for one more run of this process: shared, or taken, or waited for (`wait`, said
+        with `say`), or refused."""
         f = (out/RunFolder.LOCK).resolve()
         h = cls.holds.get(f)
         if h is None:
@@ -38,7 +42,8 @@ class FolderLock:
         return h
 
     def let_go(self, release=release_lock):  # bound now: it may run at exit, when a notebook's names are gone
-        "One run lets go; the last releases the lock (and removes the folder if it was made for runs that wrote nothing)."
+        """One run lets go; the last releases the lock (and removes the folder if it was made for runs that wrote
+        nothing)."""
         self.runs -= 1
         if self.runs: return
         if self.holds.get(self.f) is self: del self.holds[self.f]
@@ -49,34 +54,42 @@ class FolderLock:
 
 # %% ../nbs/09b_runfolder.ipynb #c10671f3
 class RunFolder:
-    "The output folder `out` of a run with `settings`, held by this run alone (`wait`: queue behind another holder); refused if it holds something else (unless `force`), else resumed; settings in `grows` may be raised on resume."
-    LOCK = '.run.lock'  # the folder's lock file, there only while a run holds the folder (or left by a killed one, and then free)
-    def __init__(self, out, settings:dict, force:bool=False, defaults:dict|None=None, grows=(), wait:bool=False, say=None):
+    """The output folder `out` of a run with `settings`, held by this run alone (`wait`: queue behind another holder);
+    refused if it holds something else (unless `force`), else resumed; settings in `grows` may be raised on resume."""
+    # the folder's lock file, there only while a run holds the folder (or left by a killed one, and then free)
+    LOCK = '.run.lock'
+    def __init__(self, out, settings:dict, force:bool=False, defaults:dict|None=None, grows=(), wait:bool=False,
+                 say=None):
         self.out, self.force, self.t0, self.grows = Path(out), force, time.time(), tuple(grows)
         self.settings = json.loads(json.dumps(settings, default=str))
         self.defaults = json.loads(json.dumps(defaults or {}, default=str))
-        self._free = weakref.finalize(self, FolderLock.take(self.out, wait, say).let_go)  # let go when released or dropped
+        # let go when released or dropped
+        self._free = weakref.finalize(self, FolderLock.take(self.out, wait, say).let_go)
         try:
             busy = any(f.name != self.LOCK for f in self.out.iterdir())
             diff = self.differences()
             what = 'other files' if diff is None else f"another run ({'; '.join(diff[:4])}{f'; {len(diff) - 4} more' if len(diff) > 4 else ''})"
-            check(force or not busy or diff == [], f'{self.out}: output folder exists and holds {what}; pass --force to overwrite it')
+            check(force or not busy or diff == [],
+                  f'{self.out}: output folder exists and holds {what}; pass --force to overwrite it')
         except BaseException: self.release(); raise
 
     def release(self):
-        "Let go of the folder (the run is over); the lock is let go at the latest when this object goes or the process ends."
+        """Let go of the folder (the run is over); the lock is let go at the latest when this object goes or the process
+        ends."""
         self._free()
     def __enter__(self): return self
     def __exit__(self, *exc): self.release()
 
     def differences(self) -> list|None:
-        "How the folder's run differs from these settings, one 'name: had -> wanted' each ([]: resumable; None: no run there); a setting its `config.json` predates counts as its value in `defaults`."
+        """How the folder's run differs from these settings, one 'name: had -> wanted' each ([]: resumable; None: no run
+        there); a setting its `config.json` predates counts as its value in `defaults`."""
         try: had = json.loads((self.out/'config.json').read_text())
         except (OSError, ValueError): return None
         if not isinstance(had, dict): return None
         had = {**{k: v for k, v in self.defaults.items() if k not in had}, **had}
         want = self.settings
-        def grown(k, a, b): return k in self.grows and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (a, b)) and a <= b
+        def grown(k, a, b): return k in self.grows and all(isinstance(v, (int, float)) and not isinstance(v,
+            bool) for v in (a, b)) and a <= b
         return [f'{k}: {had.get(k, "unset")} -> {want.get(k, "unset")}' for k in sorted(set(had) | set(want))
                 if had.get(k) != want.get(k) or (k in had) != (k in want)
                 if not (k in had and k in want and grown(k, had[k], want[k]))]
@@ -86,7 +99,8 @@ class RunFolder:
         return self.differences() == []
 
     def open(self, reuse=()) -> Ledger:
-        "Make the folder (emptied first with `force`), write `config.json`; the run's ledger, reusing the ledgers of the run folders `reuse`."
+        """Make the folder (emptied first with `force`), write `config.json`; the run's ledger, reusing the ledgers of
+        the run folders `reuse`."""
         for d in reuse: check((Path(d)/'ledger.csv').exists(), f'{d}: no ledger.csv there to reuse')
         self.resume = self.resumable() and not self.force
         if self.force:  # everything but the lock this run holds
@@ -97,7 +111,8 @@ class RunFolder:
         try: self.before = float(json.loads((self.out/'wall.json').read_text())['wall_s']) if self.resume else 0.0
         except (OSError, ValueError, KeyError, TypeError): self.before = 0.0
         self.write('config.json', self.settings)
-        self.ledger = Ledger(self.out/'ledger.csv', on_append=lambda row: self.clock(), reuse=[Path(d)/'ledger.csv' for d in reuse])
+        self.ledger = Ledger(self.out/'ledger.csv', on_append=lambda row: self.clock(),
+                             reuse=[Path(d)/'ledger.csv' for d in reuse])
         return self.ledger
 
     @property
@@ -108,14 +123,16 @@ class RunFolder:
         "Write `obj` (a DataFrame, a dict, a figure or text) to the file `name`, atomically."
         f = self.out/name
         if isinstance(obj, pd.DataFrame): return atomic_csv(csv_ready(obj), f)
-        if isinstance(obj, dict): return atomic_write(f, lambda p: Path(p).write_text(json.dumps(obj, indent=1, default=str)))
+        if isinstance(obj, dict): return atomic_write(f, lambda p: Path(p).write_text(json.dumps(obj, indent=1,
+                                                                                                 default=str)))
         if hasattr(obj, 'savefig'): return atomic_write(f, lambda p: obj.savefig(p, dpi=120, format='png'))
         return atomic_write(f, lambda p: Path(p).write_text(str(obj)))
 
     def finish(self, device:torch.device, **record) -> dict:
         "Write `run.json`: `record`, the device, versions, commit and wall time; return it."
         dt = time.time() - self.t0
-        run = dict(record, device=str(device), gpu=torch.cuda.get_device_name(device) if device.type == 'cuda' else None,
+        run = dict(record, device=str(device),
+                   gpu=torch.cuda.get_device_name(device) if device.type == 'cuda' else None,
                    cpu=platform.processor() or platform.machine(), threads=torch.get_num_threads(),
                    wall_s=round(self.wall_s, 1), wall_s_last=round(dt, 1), argv=sys.argv[1:], **versions())
         self.clock(); self.write('run.json', run)

@@ -42,7 +42,8 @@ def _check_reachable(address:str, timeout:float=5.):
 # %% ../nbs/08_scaleout.ipynb #0e055006
 def _run_job(job:Job, evals:dict, threads:int) -> list:
     "Train `job` on this process's device with `threads` torch threads; a result dict per student (a Ray task's body)."
-    dev = torch.device('cuda' if torch.cuda.is_available() else 'cpu')  # Ray hides the GPUs from a task that asked for none
+    # Ray hides the GPUs from a task that asked for none
+    dev = torch.device('cuda' if torch.cuda.is_available() else 'cpu')
     before = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
@@ -58,20 +59,25 @@ def _report_failures(failed:list, n:int, retries:int):
     "Raise for the failed tasks `failed` (`(job, error)` pairs) of `n`, after `retries` retries each."
     j, e = failed[0]
     cause = getattr(e, 'cause', None) or e
-    msg = (f'{len(failed)} of {n} Ray tasks failed (after {retries} retries each; the other students are in the ledger); '
+    msg = (f'{len(failed)} of {n} Ray tasks failed (after {retries} retries each; the other students are in the '
+           f'ledger); '
            f'job {j}: {type(cause).__name__}: {_first_line(cause)}')
     if isinstance(cause, LDError): raise LDError(msg) from e
     raise RuntimeError(msg) from e
 
 # %% ../nbs/08_scaleout.ipynb #1d7217dd
-def ray_backend(address:str|None=None, # the cluster's head, HOST:PORT (`ray start --head` prints it); 'auto': the one `ray start` ran here; None: a fresh local instance
+# the cluster's head, HOST:PORT (`ray start --head` prints it); 'auto': the one `ray start` ran here; None: a fresh
+# local instance
+def ray_backend(address:str|None=None,
                 retries:int=3,          # times a failed task (an exception or a lost worker) is run again
                 gpus:bool|None=None,    # a GPU per task; None: when the cluster has GPUs
-                threads:int|None=None,  # torch threads in a task; None: the driver's, when the sweep runs (same results as here)
+                # torch threads in a task; None: the driver's, when the sweep runs (same results as here)
+                threads:int|None=None,
                ):
     "Connect to Ray and return a backend for `run_sweep` that trains each job as a Ray task."
     ray = _ray()
-    dial = os.environ.get('RAY_ADDRESS') if address == 'auto' else address  # for 'auto' Ray joins RAY_ADDRESS when it is set
+    # for 'auto' Ray joins RAY_ADDRESS when it is set
+    dial = os.environ.get('RAY_ADDRESS') if address == 'auto' else address
     if dial and dial != 'auto': _check_reachable(dial)
     try: ray.init(address=address or 'local', log_to_driver=False, include_dashboard=False, ignore_reinit_error=True,
                   logging_level=logging.ERROR)
@@ -79,13 +85,15 @@ def ray_backend(address:str|None=None, # the cluster's head, HOST:PORT (`ray sta
         raise LDError(f'cannot reach a Ray cluster at {address}: {_first_line(e)}' if address else
                       f'cannot start a local Ray instance: {_first_line(e)}') from None
     if gpus is None: gpus = ray.cluster_resources().get('GPU', 0) > 0
-    task = ray.remote(_run_job).options(num_cpus=1, num_gpus=1 if gpus else 0, max_retries=retries, retry_exceptions=True)
+    task = ray.remote(_run_job).options(num_cpus=1, num_gpus=1 if gpus else 0, max_retries=retries,
+                                        retry_exceptions=True)
 
     def backend(jobs:list, evals:dict, on_result):
         "Run `jobs` as Ray tasks, reporting each student as its task finishes."
         ev = ray.put({k: tuple(t.cpu() for t in v) for k, v in evals.items()})
         n = threads or torch.get_num_threads()
-        pending = {task.remote(replace(job, x=job.x.cpu(), labels=job.labels.cpu()), ev, n): j for j, job in enumerate(jobs)}
+        pending = {task.remote(replace(job, x=job.x.cpu(), labels=job.labels.cpu()), ev, n): j for j,
+                   job in enumerate(jobs)}
         failed = []
         try:
             while pending:

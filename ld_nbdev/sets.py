@@ -25,7 +25,8 @@ LABEL_KINDS = ('indices', 'probs', 'logits', 'topk')   # the forms its labels ta
 class DistilledSet:
     "Distilled images in a stated preprocessing space, their labels in one of four forms, and where they came from."
     images: torch.Tensor                   # float (N, C, H, W), in `space`
-    labels: torch.Tensor                   # (N,) int64 for 'indices'; (N, classes) for 'probs' / 'logits'; (N, k) kept probabilities for 'topk'
+    # (N,) int64 for 'indices'; (N, classes) for 'probs' / 'logits'; (N, k) kept probabilities for 'topk'
+    labels: torch.Tensor
     classes: list                          # class names, in the order label indices refer to
     label_kind: str = 'indices'            # one of LABEL_KINDS
     space: str = 'raw'                     # 'raw' (pixels in [0, 1]), 'normalized' or 'zca'
@@ -34,7 +35,8 @@ class DistilledSet:
     zca_mean: torch.Tensor|None = None     # (C*H*W,) the vector subtracted before whitening ('zca')
     zca_inv: torch.Tensor|None = None      # (C*H*W, C*H*W) the inverse of the whitening matrix ('zca')
     topk_index: torch.Tensor|None = None   # (N, k) integer classes of the kept probabilities ('topk')
-    targets: torch.Tensor|None = None      # (N,) the class each image was made for; default: its label's class (the index, or the argmax)
+    # (N,) the class each image was made for; default: its label's class (the index, or the argmax)
+    targets: torch.Tensor|None = None
     lr: float|None = None                  # a student learning rate the method learned, if it learned one
     dataset: str = ''                      # the dataset distilled: 'cifar10', 'cifar100', 'tinyimagenet', ...
     ipc: int|None = None                   # images per class, when every class has that many
@@ -46,7 +48,8 @@ class DistilledSet:
         vec = lambda v: None if v is None else torch.as_tensor(v, dtype=torch.float32).flatten()
         self.mean, self.std, self.zca_mean = vec(self.mean), vec(self.std), vec(self.zca_mean)
         if self.zca_inv is not None: self.zca_inv = torch.as_tensor(self.zca_inv, dtype=torch.float32)
-        if self.targets is not None and not isinstance(self.targets, torch.Tensor): self.targets = torch.as_tensor(self.targets)
+        if self.targets is not None and not isinstance(self.targets,
+                                                       torch.Tensor): self.targets = torch.as_tensor(self.targets)
         self.classes = [str(c) for c in self.classes]
         if self.lr is not None: self.lr = float(self.lr)
         if self.ipc is not None: self.ipc = int(self.ipc)
@@ -57,7 +60,8 @@ class DistilledSet:
     def c(self): return len(self.classes)
     def __repr__(self):
         C, H, W = self.images.shape[1:]
-        return (f'DistilledSet({len(self)} images {C}x{H}x{W} in {self.space} space, {self.label_kind} labels, {self.c} classes'
+        return (f'DistilledSet({len(self)} images {C}x{H}x{W} in {self.space} space, {self.label_kind} labels, '
+                f'{self.c} classes'
                 f'{f", lr {self.lr:g}" if self.lr else ""}, dataset {self.dataset!r}, method {self.method!r})')
 
 # %% ../nbs/01a_sets.ipynb #a58426c2
@@ -70,25 +74,30 @@ def _check_labels(s):
     check(isinstance(y, torch.Tensor) and y.ndim >= 1 and len(y) == n, f'{n} images but labels {_desc(y)}')
     check(kind == 'topk' or s.topk_index is None, f"topk_index belongs to label_kind 'topk', not {kind!r}")
     if kind == 'indices':
-        check(y.ndim == 1 and not y.is_floating_point() and y.dtype != torch.bool, f'class indices must be a 1-D integer tensor, got {_desc(y)}')
+        check(y.ndim == 1 and not y.is_floating_point() and y.dtype != torch.bool,
+              f'class indices must be a 1-D integer tensor, got {_desc(y)}')
         bad = y[(y < 0) | (y >= c)]
-        check(not len(bad), f'class indices must lie in 0..{c - 1} for {c} classes, found {int(bad[0]) if len(bad) else 0}')
+        check(not len(bad),
+              f'class indices must lie in 0..{c - 1} for {c} classes, found {int(bad[0]) if len(bad) else 0}')
         return
-    check(y.ndim == 2 and y.is_floating_point(), f"{kind} labels must be a float tensor (N, {'k' if kind == 'topk' else c}), got {_desc(y)}")
+    check(y.ndim == 2 and y.is_floating_point(),
+          f"{kind} labels must be a float tensor (N, {'k' if kind == 'topk' else c}), got {_desc(y)}")
     check(not _nonfinite(y), f'{_nonfinite(y)} label value(s) are NaN or infinite')
     check(kind == 'topk' or y.shape[1] == c, f'{kind} labels have {y.shape[1]} columns for {c} classes')
     if kind == 'logits': return
     check(float(y.min()) >= -1e-6, f'{kind} labels must be non-negative probabilities, found {float(y.min()):.3g}')
     if kind == 'probs':
         sums = y.sum(1); worst = int((sums - 1).abs().argmax())
-        check(abs(float(sums[worst]) - 1) <= 1e-3, f'probabilities must sum to 1 per image (within 1e-3); image {worst} sums to {float(sums[worst]):.4f}')
+        check(abs(float(sums[worst]) - 1) <= 1e-3,
+              f'probabilities must sum to 1 per image (within 1e-3); image {worst} sums to {float(sums[worst]):.4f}')
         return
     i = s.topk_index
     check(isinstance(i, torch.Tensor) and i.shape == y.shape and not i.is_floating_point(),
           f'top-k labels need an integer topk_index of shape {tuple(y.shape)}, got {_desc(i)}')
     check(bool(((i >= 0) & (i < c)).all()), f'topk_index must lie in 0..{c - 1} for {c} classes')
     sums = y.sum(1)
-    check(bool((sums > 0).all()) and float(sums.max()) <= 1 + 1e-3, 'top-k probabilities must sum to more than 0 and at most 1 per image')
+    check(bool((sums > 0).all()) and float(sums.max()) <= 1 + 1e-3,
+          'top-k probabilities must sum to more than 0 and at most 1 per image')
 
 def _label_class(s) -> torch.Tensor:
     "Each label's class: the index itself, or its most probable class."
@@ -104,7 +113,8 @@ def _check_targets(s):
     if s.ipc is None or n != s.ipc * c: return
     counts = torch.bincount(t.long(), minlength=c)
     k = int((counts != s.ipc).nonzero()[0]) if bool((counts != s.ipc).any()) else None
-    check(k is None, f'the images are not {s.ipc} per class by target: class {k} has {int(counts[k]) if k is not None else 0}')
+    check(k is None,
+          f'the images are not {s.ipc} per class by target: class {k} has {int(counts[k]) if k is not None else 0}')
 
 # %% ../nbs/01a_sets.ipynb #080cb097
 def _check_space(s):
@@ -118,14 +128,17 @@ def _check_space(s):
     if s.space == 'raw':
         check(not has_norm and not has_zca, "a 'raw' set is stored as pixels: it takes no mean, std or ZCA")
         lo, hi = float(x.min()), float(x.max())
-        check(lo >= -1e-3 and hi <= 1 + 1e-3, f"'raw' images are pixels in [0, 1], found values in [{lo:.3g}, {hi:.3g}]")
+        check(lo >= -1e-3 and hi <= 1 + 1e-3,
+              f"'raw' images are pixels in [0, 1], found values in [{lo:.3g}, {hi:.3g}]")
     elif s.space == 'normalized':
-        check(has_norm and not has_zca, "a 'normalized' set needs its per-channel mean and std (and no ZCA) to give back its pixels")
+        check(has_norm and not has_zca,
+              "a 'normalized' set needs its per-channel mean and std (and no ZCA) to give back its pixels")
     else:
         ok = s.zca_mean is not None and s.zca_inv is not None and s.zca_mean.shape == (D,) and s.zca_inv.shape == (D, D)
         check(ok, f"a 'zca' set needs zca_mean ({D},) and zca_inv ({D}, {D}) to give back its pixels, "
                   f"got {_desc(s.zca_mean)} and {_desc(s.zca_inv)}")
-        check(not _nonfinite(s.zca_inv) and not _nonfinite(s.zca_mean), 'the ZCA inverse or mean holds NaN or infinite values')
+        check(not _nonfinite(s.zca_inv) and not _nonfinite(s.zca_mean),
+              'the ZCA inverse or mean holds NaN or infinite values')
 
 # %% ../nbs/01a_sets.ipynb #61805310
 def check_set(s:DistilledSet) -> DistilledSet:
@@ -136,13 +149,17 @@ def check_set(s:DistilledSet) -> DistilledSet:
     check(not _nonfinite(x), f'{_nonfinite(x)} image value(s) are NaN or infinite')
     check(s.space in SPACES, f"space must be one of {', '.join(SPACES)}, got {s.space!r}")
     check(s.label_kind in LABEL_KINDS, f"label_kind must be one of {', '.join(LABEL_KINDS)}, got {s.label_kind!r}")
-    check(s.c >= 2 and len(set(s.classes)) == s.c, f'classes must name two or more distinct classes in label order, got {s.classes[:3]}')
+    check(s.c >= 2 and len(set(s.classes)) == s.c,
+          f'classes must name two or more distinct classes in label order, got {s.classes[:3]}')
     _check_labels(s)
-    if s.targets is None: s.targets = _label_class(s)  # the class each image stands for, unless the set says: its label's
-    else: s.targets = s.targets.long() if isinstance(s.targets, torch.Tensor) and not s.targets.is_floating_point() else s.targets
+    # the class each image stands for, unless the set says: its label's
+    if s.targets is None: s.targets = _label_class(s)
+    else: s.targets = s.targets.long() if isinstance(s.targets,
+                                                     torch.Tensor) and not s.targets.is_floating_point() else s.targets
     _check_targets(s)
     _check_space(s)
-    check(s.lr is None or (math.isfinite(s.lr) and s.lr > 0), f'the learned learning rate must be a positive number, got {s.lr}')
+    check(s.lr is None or (math.isfinite(s.lr) and s.lr > 0),
+          f'the learned learning rate must be a positive number, got {s.lr}')
     check(s.ipc is None or len(x) == s.ipc * s.c, f'{len(x)} images do not make {s.ipc} per class for {s.c} classes')
     return s
 
@@ -202,17 +219,21 @@ def _cpu(t): return t.detach().cpu() if isinstance(t, torch.Tensor) else t
 
 # %% ../nbs/01a_sets.ipynb #cdd86f2e
 def from_pixels(x01:torch.Tensor, labels:torch.Tensor, classes:list, label_kind:str|None=None, **meta) -> DistilledSet:
-    "A set of pixel images (floats in [0, 1], or uint8 0..255) stored as they are ('raw'); `meta`: other `DistilledSet` fields."
+    """A set of pixel images (floats in [0, 1], or uint8 0..255) stored as they are ('raw'); `meta`: other
+    `DistilledSet` fields."""
     check(isinstance(x01, torch.Tensor), f'images must be a tensor, got {type(x01).__name__}')
     x = x01.float() / 255 if x01.dtype == torch.uint8 else x01.float()
     return DistilledSet(_cpu(x), _cpu(labels), list(classes), label_kind or _guess_kind(labels), 'raw', **meta)
 
 # %% ../nbs/01a_sets.ipynb #9261df28
-def from_prepared(x:torch.Tensor, labels:torch.Tensor, classes:list, pre:Preprocess, label_kind:str|None=None, **meta) -> DistilledSet:
-    "A set of images in our preprocessing `pre` (normalised, then ZCA-whitened if `pre` whitens), stored with what undoes it."
+def from_prepared(x:torch.Tensor, labels:torch.Tensor, classes:list, pre:Preprocess, label_kind:str|None=None,
+                  **meta) -> DistilledSet:
+    """A set of images in our preprocessing `pre` (normalised, then ZCA-whitened if `pre` whitens), stored with what
+    undoes it."""
     mean, std = pre.mean.flatten().cpu(), pre.std.flatten().cpu()
     kind = label_kind or _guess_kind(labels)
-    if pre.zca is None: return DistilledSet(_cpu(x).float(), _cpu(labels), list(classes), kind, 'normalized', mean=mean, std=std, **meta)
+    if pre.zca is None: return DistilledSet(_cpu(x).float(), _cpu(labels), list(classes), kind, 'normalized', mean=mean,
+                                            std=std, **meta)
     inv = pre.zca_inv  # `Preprocess` whitens without centring (z = n @ zca) unless it was fitted with centre=True
     return DistilledSet(_cpu(x).float(), _cpu(labels), list(classes), kind, 'zca', mean=mean, std=std,
                         zca_mean=torch.zeros(len(inv)) if pre.zca_mean is None else pre.zca_mean.cpu(), zca_inv=inv,
@@ -226,12 +247,14 @@ _META_FIELDS = ('classes', 'label_kind', 'space', 'lr', 'dataset', 'ipc', 'metho
 
 # %% ../nbs/01a_sets.ipynb #38ac562b
 def _load_pt(path):
-    "`torch.load(path, weights_only=True)`: tensors and plain containers only; a file holding anything else is refused, never run."
+    """`torch.load(path, weights_only=True)`: tensors and plain containers only; a file holding anything else is
+    refused, never run."""
     path = Path(path)
     check(path.is_file(), f'{path}: not found')
     try: return torch.load(path, map_location='cpu', weights_only=True)
     except Exception as e:
-        raise LDError(f'{path}: refused: not a plain tensor file ({type(e).__name__}); only tensors, numbers, strings, lists and dicts are read') from None
+        raise LDError(f'{path}: refused: not a plain tensor file ({type(e).__name__}); only tensors, numbers, strings, '
+                      f'lists and dicts are read') from None
 
 def _tensor(obj, where) -> torch.Tensor:
     check(isinstance(obj, torch.Tensor), f'{where}: expected a tensor, found {type(obj).__name__}')
@@ -261,12 +284,16 @@ def load_set(path) -> DistilledSet:
     check((p/META).is_file(), f'{p}: no {META} (not a set saved by ld_nbdev)')
     try: meta = json.loads((p/META).read_text())
     except json.JSONDecodeError as e: raise LDError(f'{p/META}: not valid JSON ({e.msg}, line {e.lineno})') from None
-    check(isinstance(meta, dict) and meta.get('format') == FORMAT, f'{p/META}: format {meta.get("format") if isinstance(meta, dict) else None!r}, expected {FORMAT!r}')
+    check(isinstance(meta, dict) and meta.get('format') == FORMAT,
+          f'{p/META}: format {meta.get("format") if isinstance(meta, dict) else None!r}, expected {FORMAT!r}')
     t = _load_pt(p/TENSORS)
-    check(isinstance(t, dict) and {'images', 'labels'} <= set(t) <= {*_TENSOR_FIELDS, *_OPTIONAL} and all(isinstance(v, torch.Tensor) for v in t.values()),
-          f'{p/TENSORS}: expected a dict of tensors with images, labels and only {", ".join(_TENSOR_FIELDS + _OPTIONAL)}')
+    check(isinstance(t, dict) and {'images', 'labels'} <= set(t) <= {*_TENSOR_FIELDS, *_OPTIONAL} and all(isinstance(v,
+        torch.Tensor) for v in t.values()),
+          f'{p/TENSORS}: expected a dict of tensors with images, labels and only '
+          f'{", ".join(_TENSOR_FIELDS + _OPTIONAL)}')
     check([len(t['images']), *t['images'].shape[1:]] == [meta.get('n'), *meta.get('shape', [])],
-          f"{p}: {TENSORS} holds {len(t['images'])} images of {list(t['images'].shape[1:])}, {META} says {meta.get('n')} of {meta.get('shape')}")
+          f"{p}: {TENSORS} holds {len(t['images'])} images of {list(t['images'].shape[1:])}, {META} says "
+          f"{meta.get('n')} of {meta.get('shape')}")
     try: s = DistilledSet(**{k: meta[k] for k in _META_FIELDS if k in meta}, **t)
     except (LDError, TypeError) as e: raise LDError(f'{p}: {e}') from None
     return s
@@ -286,7 +313,8 @@ def set_key(s:DistilledSet) -> str:
     return h.hexdigest()[:16]
 
 def store_set(s:DistilledSet) -> str:
-    "Keep `s` in the set store (`sets_dir()/<key>`, written once with `save_set`, under the entry's lock, and renamed into place whole); its key."
+    """Keep `s` in the set store (`sets_dir()/<key>`, written once with `save_set`, under the entry's lock, and renamed
+    into place whole); its key."""
     key = set_key(s)
     d = sets_dir()/key
     if (d/META).is_file(): return key
@@ -301,7 +329,8 @@ def store_set(s:DistilledSet) -> str:
 
 def stored_set(key:str) -> DistilledSet:
     "The set `store_set` kept as `key`."
-    check(isinstance(key, str) and re.fullmatch(r'[0-9a-f]{16}', key) is not None, f'a stored set is named by its 16-hex-digit key, got {key!r}')
+    check(isinstance(key, str) and re.fullmatch(r'[0-9a-f]{16}', key) is not None,
+          f'a stored set is named by its 16-hex-digit key, got {key!r}')
     d = sets_dir()/key
     check((d/META).is_file(), f'no stored set {key!r} in {sets_dir()}: store it first (store_set)')
     return load_set(d)

@@ -5,11 +5,13 @@
 # %% ../nbs/06_student.ipynb #43ee9bde
 from __future__ import annotations
 from dataclasses import dataclass
+from functools import partial
 import math, os, torch
 from fastai.learner import Learner
 from fastai.callback.core import Callback, CancelFitException
 from fastai.data.core import DataLoaders
-from fastai.callback.schedule import ParamScheduler
+from fastai.callback.schedule import ParamScheduler, SchedCos
+from fastai.optimizer import OptimWrapper
 import fastai.callback.progress  # registers `Learner.no_bar`
 from .core import *
 from .data import *
@@ -18,9 +20,9 @@ from .augment import DSA, MemberDSA
 from .labels import *
 
 # %% auto #0
-__all__ = ['STACKABLE', 'StudentConfig', 'step_sched', 'TrainingDiverged', 'StopOnNaN', 'student_learner', 'ExactSched',
-           'train_student', 'MemberDL', 'MemberHealth', 'stacked_learner', 'member_bytes', 'stack_size',
-           'train_students']
+__all__ = ['STUDENT_OPTS', 'STUDENT_SCHEDS', 'STACKABLE', 'StudentConfig', 'step_sched', 'student_opt', 'student_sched',
+           'TrainingDiverged', 'StopOnNaN', 'student_learner', 'ExactSched', 'train_student', 'MemberDL',
+           'MemberHealth', 'stacked_learner', 'member_bytes', 'stack_size', 'train_students']
 
 # %% ../nbs/06_student.ipynb #a613dd16
 @dataclass(frozen=True)
@@ -36,11 +38,25 @@ class StudentConfig:
     gamma: float = 0.3      # factor of each cut
     compile: bool = False   # train (and score) through `torch.compile` (faster on long runs; numerically equal only to rounding)
     precision: str = 'fp32' # 'fp32', or 'bf16': forward passes (training and scoring) under bfloat16 autocast
+    opt: str = 'sgd'        # optimiser: 'sgd' (momentum `mom`, L2 weight decay `wd`) or 'adamw' (decoupled decay `wd`)
+    sched: str = 'step'     # learning-rate schedule: 'step' (`phases`, `gamma`) or 'cos' (cosine from `lr` to 0)
 
 # %% ../nbs/06_student.ipynb #c3601eb4
 def step_sched(lr:float, phases:int=4, gamma:float=0.3):
     "A fastai schedule (position in training -> lr): `lr`, cut by `gamma` at each `1/phases` of training."
     return lambda pos: lr * gamma ** min(int(pos * phases), phases - 1)
+
+STUDENT_OPTS = ('sgd', 'adamw')
+STUDENT_SCHEDS = ('step', 'cos')
+
+def student_opt(cfg:StudentConfig):
+    "The fastai `opt_func` of students `cfg`: PyTorch's SGD with momentum and L2 decay, or AdamW with decoupled decay."
+    if cfg.opt == 'adamw': return partial(OptimWrapper, opt=torch.optim.AdamW, weight_decay=cfg.wd)
+    return sgd(cfg.mom, cfg.wd)
+
+def student_sched(cfg:StudentConfig):
+    "The learning-rate schedule of students `cfg` (position in training -> lr): steps, or a cosine from `lr` to 0."
+    return SchedCos(cfg.lr, 0.) if cfg.sched == 'cos' else step_sched(cfg.lr, cfg.phases, cfg.gamma)
 
 # %% ../nbs/06_student.ipynb #fe2013d1
 class TrainingDiverged(LDError):
@@ -67,6 +83,9 @@ def _check(x, labels, cfg):
     check(cfg.epochs >= 1, f'student epochs must be >= 1, got {cfg.epochs}')
     check(cfg.lr > 0, f'student lr must be > 0, got {cfg.lr}')
     check_precision(cfg.precision, x.device)
+    check(cfg.opt in STUDENT_OPTS, f'unknown student optimiser {cfg.opt!r}; choose one of {", ".join(STUDENT_OPTS)}')
+    check(cfg.sched in STUDENT_SCHEDS,
+          f'unknown student schedule {cfg.sched!r}; choose one of {", ".join(STUDENT_SCHEDS)}')
     check(len(x) == labels.shape[-2], f'{len(x)} images but {labels.shape[-2]} labels')
 
 # %% ../nbs/06_student.ipynb #2d768f73
@@ -82,7 +101,7 @@ def student_learner(x:torch.Tensor, labels:torch.Tensor, cfg:StudentConfig=Stude
     dls = DataLoaders(TensorDL(x, idx, bs=cfg.bs, shuffle=True, seed=seed, passes=passes), TensorDL())
     cbs = [SoftTargets(labels.to(x.device)), StopOnNaN()] + ([DSA(seed=seed)] if cfg.dsa else []) + \
           ([OnlineTeacher(teacher)] if teacher is not None else []) + ([Autocast(cfg.precision)] if cfg.precision != 'fp32' else [])
-    return Learner(dls, model, loss_func=soft_ce, opt_func=sgd(cfg.mom, cfg.wd), lr=cfg.lr, cbs=cbs)
+    return Learner(dls, model, loss_func=soft_ce, opt_func=student_opt(cfg), lr=cfg.lr, cbs=cbs)
 
 # %% ../nbs/06_student.ipynb #de2a2a38
 class ExactSched(ParamScheduler):
@@ -91,9 +110,9 @@ class ExactSched(ParamScheduler):
 
 # %% ../nbs/06_student.ipynb #811065d8
 def _fit(learn:Learner, cfg:StudentConfig):
-    "Run `cfg.epochs` passes quietly, with the student's step schedule."
+    "Run `cfg.epochs` passes quietly, with the student's schedule."
     with learn.no_bar(), learn.no_logging():
-        learn.fit(cfg.epochs // learn.dls.train.passes, cbs=ExactSched({'lr': step_sched(cfg.lr, cfg.phases, cfg.gamma)}))
+        learn.fit(cfg.epochs // learn.dls.train.passes, cbs=ExactSched({'lr': student_sched(cfg)}))
 
 # %% ../nbs/06_student.ipynb #e87444f0
 def train_student(x:torch.Tensor, labels:torch.Tensor, cfg:StudentConfig=StudentConfig(), seed:int=0,
@@ -159,7 +178,7 @@ def stacked_learner(x:torch.Tensor, labels:torch.Tensor, cfg:StudentConfig=Stude
           ([Autocast(cfg.precision)] if cfg.precision != 'fp32' else [])
     if teachers is not None and any(t is not None for t in teachers):  # member i relabelled by teachers[i] (None: stored labels)
         check(len(teachers) == len(seeds), f'{len(teachers)} teachers but {len(seeds)} seeds'); cbs.append(OnlineTeacher(teachers))
-    return Learner(dls, model, loss_func=soft_ce, opt_func=sgd(cfg.mom, cfg.wd), lr=cfg.lr, cbs=cbs)
+    return Learner(dls, model, loss_func=soft_ce, opt_func=student_opt(cfg), lr=cfg.lr, cbs=cbs)
 
 # %% ../nbs/06_student.ipynb #e960dd43
 def member_bytes(x:torch.Tensor, cfg:StudentConfig, n_classes:int=10) -> int:

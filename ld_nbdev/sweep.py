@@ -80,7 +80,8 @@ LEDGER_COLS = ['key', *[f.name for f in fields(Trial) if f.name != 'student'], *
 RESULT_COLS = LEDGER_COLS[LEDGER_COLS.index('acc'):]  # what training a trial gives
 
 # %% ../nbs/07_sweep.ipynb #60ec78d6
-_STR_COLS = ['key', 'data', 'recipe', 'params', 'experts', 'images', 'score', 'arch', 'class_acc', 'status', 'device']  # hashes look like numbers
+# hashes look like numbers
+_STR_COLS = ['key', 'data', 'recipe', 'params', 'experts', 'images', 'score', 'arch', 'class_acc', 'status', 'device']
 
 def _csv_text(rows, header:bool, cols=LEDGER_COLS) -> str:
     buf = io.StringIO()
@@ -99,13 +100,16 @@ def class_values(text) -> np.ndarray|None:
     return np.array([float(a) for a in text.split()]) if isinstance(text, str) and text.strip() else None
 
 def csv_ready(df:pd.DataFrame) -> pd.DataFrame:
-    "`df` with its per-class accuracy arrays back in the ledger's text, ready for a CSV (read back with `class_values`)."
+    """`df` with its per-class accuracy arrays back in the ledger's text, ready for a CSV (read back with
+    `class_values`)."""
     if 'class_acc' not in df: return df
-    return df.assign(class_acc=df.class_acc.map(lambda v: class_text(np.asarray(v)) if isinstance(v, (np.ndarray, list, tuple)) else v))
+    return df.assign(class_acc=df.class_acc.map(lambda v: class_text(np.asarray(v)) if isinstance(v, (np.ndarray, list,
+                                                                                                      tuple)) else v))
 
 # %% ../nbs/07_sweep.ipynb #3cafcbeb
 class Ledger:
-    "The finished trials at `path` (a CSV; None keeps them in memory), one row per trained student; trials found in `reuse` are copied."
+    """The finished trials at `path` (a CSV; None keeps them in memory), one row per trained student; trials found in
+    `reuse` are copied."""
     def __init__(self, path=None, on_append=None, reuse=()):
         self.path, self.rows, self.on_append = None if path is None else Path(path), {}, on_append
         self.reuse = [o if isinstance(o, Ledger) else Ledger(o) for o in reuse]
@@ -126,7 +130,8 @@ class Ledger:
     def __contains__(self, trial:Trial): return trial.key in self.rows
 
     def append(self, trial:Trial, replace:bool=False, **result):
-        "Record the finished `trial` with its `result` (`RESULT_COLS`); a trial already here is kept as it was unless `replace`."
+        """Record the finished `trial` with its `result` (`RESULT_COLS`); a trial already here is kept as it was unless
+        `replace`."""
         if trial in self and not replace: return
         row = self.rows[trial.key] = {'key': trial.key, **trial.record(), **{c: result.get(c, '') for c in RESULT_COLS}}
         if self.path is None: return
@@ -155,17 +160,20 @@ class Ledger:
         return n
 
     def frame(self, trials=None) -> pd.DataFrame:
-        "The rows (of `trials`, in their order, if given) as a tidy frame, with a column per recipe parameter and per-class accuracies as arrays."
+        """The rows (of `trials`, in their order, if given) as a tidy frame, with a column per recipe parameter and
+        per-class accuracies as arrays."""
         rows = list(self.rows.values()) if trials is None else [self.rows[t.key] for t in trials if t in self]
         text = _csv_text(rows, header=True)
-        df = pd.read_csv(io.StringIO(text), dtype={c: str for c in _STR_COLS}, keep_default_na=False, na_values=['', 'nan'])
+        df = pd.read_csv(io.StringIO(text), dtype={c: str for c in _STR_COLS}, keep_default_na=False, na_values=['',
+                                                                                                                 'nan'])
         df['experts'], df['class_acc'] = df.experts.fillna(''), df.class_acc.map(class_values)
         params = pd.DataFrame([json.loads(p) for p in df.params], index=df.index)
         return pd.concat([df, params[[c for c in params if c not in df]]], axis=1)
 
 # %% ../nbs/07_sweep.ipynb #04958aeb
 class Bench:
-    "The prepared splits `sp` and the `experts` (trajectories) that trials are trained from; image and label sets built once."
+    """The prepared splits `sp` and the `experts` (trajectories) that trials are trained from; image and label sets
+    built once."""
     def __init__(self, sp:Splits, experts=()):
         self.sp, self.experts = sp, {t.name: t for t in experts}
         self._images, self._labels, self._teachers = {}, {}, {}
@@ -183,11 +191,13 @@ class Bench:
         return self.images(self.trial(ipc, image_seed=seed))
 
     def experts_of(self, t:Trial) -> list:
-        for n in t.experts: check(n in self.experts, f'no expert named {n!r} here; have {", ".join(self.experts) or "none"}')
+        for n in t.experts: check(n in self.experts,
+                                  f'no expert named {n!r} here; have {", ".join(self.experts) or "none"}')
         return [self.experts[n] for n in t.experts]
 
     def images(self, t:Trial) -> torch.Tensor|tuple:
-        "What trial `t`'s image rule gives: indices into the training split, or `(x, y)` for a rule with images of its own (`set:<key>`)."
+        """What trial `t`'s image rule gives: indices into the training split, or `(x, y)` for a rule with images of its
+        own (`set:<key>`)."""
         k = (t.ipc, t.images, t.image_seed)
         if k not in self._images:
             rule, _, arg = t.images.partition(':')
@@ -209,7 +219,8 @@ class Bench:
         return self._labels[k]
 
     def teacher(self, t:Trial) -> Teacher|None:
-        "The `Teacher` that relabels trial `t`'s augmented batches (one per recipe, parameters and experts), or None for fixed labels."
+        """The `Teacher` that relabels trial `t`'s augmented batches (one per recipe, parameters and experts), or None
+        for fixed labels."""
         if t.recipe not in TEACHERS: return None
         k = (t.recipe, t.params, t.experts)
         if k not in self._teachers: self._teachers[k] = teacher_for(t.recipe, self.experts_of(t), **dict(t.params))
@@ -228,14 +239,16 @@ class Job:
 
 # %% ../nbs/07_sweep.ipynb #795aa10e
 def class_scores(model, x:torch.Tensor, y:torch.Tensor, c:int, precision:str='fp32', compile:bool=False) -> tuple:
-    "Accuracy of `model` on `(x, y)` and its accuracy on each of the `c` classes (NaN for a class with no images), scored as `predict_logits` does."
+    """Accuracy of `model` on `(x, y)` and its accuracy on each of the `c` classes (NaN for a class with no images),
+    scored as `predict_logits` does."""
     y = y.cpu()
     hit = (predict_logits(model, x, precision=precision, compile=compile).argmax(1).cpu() == y).float()
     return hit.mean().item(), torch.zeros(c).index_add_(0, y, hit) / torch.bincount(y, minlength=c)
 
 # %% ../nbs/07_sweep.ipynb #939f54f6
 def train_job(job:Job, evals:dict, on_done=None) -> list:
-    "Train `job`'s students and score each on its split in `evals` (`{'valid': (x, y), 'test': (x, y)}`); one result dict each."
+    """Train `job`'s students and score each on its split in `evals` (`{'valid': (x, y), 'test': (x, y)}`); one result
+    dict each."""
     out, last, c = [], time.time(), job.labels.shape[-1]
     how = dict(precision=job.cfg.precision, compile=job.cfg.compile)  # students are scored as they trained
     def done(i, res):
@@ -274,8 +287,10 @@ def _todo(t:Trial, ledger:Ledger, per_class:bool) -> bool:
     row = ledger.rows[t.key]
     return per_class and row['status'] == 'ok' and not row['class_acc']  # trained before per-class accuracies were kept
 
-def run_sweep(trials, bench:Bench, ledger:Ledger|None=None, backend=None, show:bool=True, per_class:bool=False) -> pd.DataFrame:
-    "Train every trial not yet in `ledger` nor in its `reuse` ledgers (on `backend`, by default here), a row as each finishes; the trials' rows."
+def run_sweep(trials, bench:Bench, ledger:Ledger|None=None, backend=None, show:bool=True,
+              per_class:bool=False) -> pd.DataFrame:
+    """Train every trial not yet in `ledger` nor in its `reuse` ledgers (on `backend`, by default here), a row as each
+    finishes; the trials' rows."""
     trials, ledger = list(dict.fromkeys(trials)), ledger if ledger is not None else Ledger()
     for t in trials: check(t.data == bench.sp.key, f'a trial is for data {t.data}, but the bench holds {bench.sp.key}')
     ledger.adopt(trials)

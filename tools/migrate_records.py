@@ -1,8 +1,8 @@
 """Rewrite the committed records (results/, benchmarks/) once into today's vocabulary, layout and trial keys.
 
 Run once from the repository root: `python tools/migrate_records.py` (`--check` only reports). It
-- gives every ledger today's columns (`precision` fp32, `compile` False, empty `valid_acc` / `class_acc` where an
-  earlier version had none: what those students ran with);
+- gives every ledger today's columns (`precision` fp32, `compile` False, `opt` sgd, `sched` step, empty `valid_acc` /
+  `class_acc` where an earlier version had none: what those students ran with);
 - re-keys every trial with the uniform key (the hash of its whole record, precision included) and carries the new
   keys into every other CSV of the records that names trials (`rows.csv`, `selection.csv`, ...);
 - renames the old columns of the analyses' frames (`labels` -> `recipe`, an expert's `recipe` -> `expert_recipe`);
@@ -21,7 +21,8 @@ from ld_nbdev.cli import load_experiments
 
 ROOTS = ('results', 'benchmarks')
 MOVED = dict(swap_k=None, subjects=None, keep_k=None, expert_recipes=['ours', 'ours_dsa', 'official@0.1'])  # and their values
-EARLIER = dict(precision='fp32', compile='False', valid_acc='', class_acc='')  # what a column an earlier version lacked held
+EARLIER = dict(precision='fp32', compile='False', valid_acc='', class_acc='', opt='sgd', sched='step')  # what a column an earlier version lacked held
+LATER = dict(opt='sgd', sched='step')  # student settings added after the first migration, and the value every earlier student had
 
 def read_csv(f:Path) -> tuple:
     "The header and rows (dicts of text) of the CSV `f`."
@@ -48,8 +49,9 @@ def trial_of(row:dict) -> Trial:
 def keys_of(t:Trial, had:set) -> tuple:
     "The keys trial `t` may have had (float32 left precision out; a ledger without `compile` left it out too) and its key now."
     r = t.record()
-    old = {k: v for k, v in r.items() if not (k == 'precision' and v == 'fp32')}
-    before = [config_hash(old, 16)]
+    base = {k: v for k, v in r.items() if not (k in LATER and v == LATER[k])}  # the key of the first migration
+    old = {k: v for k, v in base.items() if not (k == 'precision' and v == 'fp32')}
+    before = [config_hash(old, 16), config_hash(base, 16)]
     if 'compile' not in had: before.append(config_hash({k: v for k, v in old.items() if k != 'compile'}, 16))
     return before, config_hash(r, 16)
 

@@ -39,7 +39,8 @@ CONDITIONS = ['all images', 'all images, hard', 'images removed', 'images remove
 
 def removal_trials(bench:Bench, students:dict, chosen:pd.DataFrame, subjects, n:int=2, T:float=1.0, seed:int=0,
                    expert:str|None=None) -> list:
-    "Test-scored trials per IPC at its `chosen` checkpoint: the two all-image references, and per subject class the four treated conditions."
+    """Test-scored trials per IPC at its `chosen` checkpoint: the two all-image references, and per subject class the
+    four treated conditions."""
     name, out = expert or next(iter(bench.experts)), []
     for _, b in chosen.iterrows():
         ipc, step = int(b.ipc), int(b.step)
@@ -59,21 +60,26 @@ def _condition(r) -> tuple:
     "A student row's condition and the subject it treats (None for the all-image references)."
     if r.images.startswith('without:'): return ('images removed' if r.recipe == 'soft' else 'images removed, hard'), int(r.images[8:])
     if r.recipe == 'zero_class':
-        return ('column zeroed, renormalised' if pd.notna(r.get('renorm')) and bool(r.get('renorm')) else 'column zeroed'), int(r.subject)
+        return ('column zeroed, renormalised' if pd.notna(r.get('renorm')) and bool(r.get('renorm')) else 'column '
+                                                                                                          'zeroed'), int(r.subject)
     return ('all images' if r.recipe == 'soft' else 'all images, hard'), None
 
 def removal_frame(rows:pd.DataFrame, subjects, classes, chosen:pd.DataFrame) -> pd.DataFrame:
-    "One row per student (at its IPC's `chosen` checkpoint, or hard) and subject class: condition, subject, test accuracy on it and on the others (%)."
+    """One row per student (at its IPC's `chosen` checkpoint, or hard) and subject class: condition, subject, test
+    accuracy on it and on the others (%)."""
     at = rows.ipc.map(chosen.set_index('ipc').step)
-    keep = rows[(rows.status == 'ok') & rows.recipe.isin(['soft', 'hard', 'zero_class']) & ((rows.recipe == 'hard') | (rows.step == at))]
+    keep = rows[(rows.status == 'ok') & rows.recipe.isin(['soft', 'hard',
+        'zero_class']) & ((rows.recipe == 'hard') | (rows.step == at))]
     out = []
     for _, r in keep.iterrows():
         cond, subj = _condition(r)
         per = r.class_acc
-        check(per is not None, 'a student row has no per-class accuracies; train it again (run_sweep(..., per_class=True))')
+        check(per is not None,
+              'a student row has no per-class accuracies; train it again (run_sweep(..., per_class=True))')
         for j in ([subj] if subj is not None else subjects):
             out.append(dict(ipc=r.ipc, step=r.step, condition=cond, subject=int(j), name=classes[int(j)], seed=r.seed,
-                            subject_acc=per[int(j)] * 100, other_acc=np.delete(per, int(j)).mean() * 100, test_acc=r.test_acc * 100))
+                            subject_acc=per[int(j)] * 100, other_acc=np.delete(per,
+                                int(j)).mean() * 100, test_acc=r.test_acc * 100))
     return pd.DataFrame(out)
 
 def removal_summary(frame:pd.DataFrame) -> pd.DataFrame:
@@ -87,7 +93,8 @@ def removal_summary(frame:pd.DataFrame) -> pd.DataFrame:
 def record_frame(rec:Record) -> tuple:
     "The per-subject frame of a class-removal record `rec`, and its class names (from `classes.json`)."
     classes = json.loads((rec.folder/'classes.json').read_text())['classes']
-    return removal_frame(rec.rows, rec.config['subjects'] or range(len(classes)), classes, rec.frame('chosen.csv')), classes
+    return removal_frame(rec.rows, rec.config['subjects'] or range(len(classes)), classes,
+                         rec.frame('chosen.csv')), classes
 
 # %% ../../nbs/analyses/05_class_removal.ipynb #35d9d6d2
 def _level(frame:pd.DataFrame, cond:str) -> str:
@@ -95,23 +102,30 @@ def _level(frame:pd.DataFrame, cond:str) -> str:
     return f"{d.mean():.1f} ± {d.std():.1f} %" if len(d) > 1 else f"{d.mean():.1f} %"
 
 def removal_finding(frame:pd.DataFrame, c:int) -> str:
-    "Sentences per IPC: accuracy on the removed class from soft labels alone, against the floor, the references and chance."
+    """Sentences per IPC: accuracy on the removed class from soft labels alone, against the floor, the references and
+    chance."""
     out = []
     for ipc, f in frame.groupby('ipc'):
         subj = f[f.condition == 'images removed']
         if not len(subj): continue
         best = subj.groupby('name').subject_acc.mean().sort_values()
-        out.append(f"IPC {ipc}, over {f.subject.nunique()} subject classes: students that never saw an image of the subject "
-                   f"class, trained on soft labels that still give it probability, recognise {_level(f, 'images removed')} of its "
-                   f"test images (chance {100 / c:.0f} %; the same images with hard labels: {_level(f, 'images removed, hard')}; "
-                   f"per class from {best.iloc[0]:.1f} % ({best.index[0]}) to {best.iloc[-1]:.1f} % ({best.index[-1]})). With every "
-                   f"image the subject reaches {_level(f, 'all images')} (hard labels {_level(f, 'all images, hard')}); with its "
+        out.append(f"IPC {ipc}, over {f.subject.nunique()} subject classes: students that never saw an image of the "
+                   f"subject "
+                   f"class, trained on soft labels that still give it probability, recognise "
+                   f"{_level(f, 'images removed')} of its "
+                   f"test images (chance {100 / c:.0f} %; the same images with hard labels: "
+                   f"{_level(f, 'images removed, hard')}; "
+                   f"per class from {best.iloc[0]:.1f} % ({best.index[0]}) to {best.iloc[-1]:.1f} % "
+                   f"({best.index[-1]})). With every "
+                   f"image the subject reaches {_level(f, 'all images')} (hard labels "
+                   f"{_level(f, 'all images, hard')}); with its "
                    f"images kept but its probability zeroed in the other classes' labels, {_level(f, 'column zeroed')} "
                    f"({_level(f, 'column zeroed, renormalised')} renormalised).")
     return ' '.join(out)
 
 def plot_class_removal(frame:pd.DataFrame, c:int, title:str|None=None):
-    "Test accuracy (%) on each subject class under each condition (mean ± sd over students), one panel per IPC; chance dashed."
+    """Test accuracy (%) on each subject class under each condition (mean ± sd over students), one panel per IPC; chance
+    dashed."""
     n = frame.subject.nunique()
     pal = dict(zip(CONDITIONS, ['C2', '0.55', 'C0', '0.8', 'C3', 'C1']))
     g = sns.catplot(frame.sort_values('subject'), kind='bar', x='name', y='subject_acc', hue='condition',
@@ -127,8 +141,10 @@ def _finding(rec:Record) -> str:
     frame, classes = record_frame(rec)
     return removal_finding(frame, len(classes))
 
-@experiment('class_removal', "a class's images removed, its probability kept in the other labels: accuracy on that class",
-            RemovalSettings, presets=dict(cpu=('expert_time_cpu', dict(ipc=(10,), epochs=200)), full=('full', dict(ipc=(10,)))),
+@experiment('class_removal',
+            "a class's images removed, its probability kept in the other labels: accuracy on that class",
+            RemovalSettings, presets=dict(cpu=('expert_time_cpu', dict(ipc=(10,), epochs=200)), full=('full',
+                                                                                                      dict(ipc=(10,)))),
             finds=_finding)
 def run_class_removal(r:Run) -> pd.DataFrame:
     "The class-removal test at each IPC's validation-chosen checkpoint; the summary."
@@ -137,10 +153,12 @@ def run_class_removal(r:Run) -> pd.DataFrame:
     r.save(classes={'classes': classes})  # first: a partial run's frame needs the names
     _, chosen = r.choose_checkpoints()
     subjects = p.subjects or range(r.bench.sp.c)
-    rows = r.sweep(removal_trials(r.bench, r.students, chosen, subjects, p.students, p.temperature[0], p.seed), per_class=True)
+    rows = r.sweep(removal_trials(r.bench, r.students, chosen, subjects, p.students, p.temperature[0], p.seed),
+                   per_class=True)
     frame = removal_frame(rows, subjects, classes, chosen)
     summ = removal_summary(frame)
     r.save(rows=rows, frame=frame, summary=summ,
-           class_removal=plot_class_removal(frame, r.bench.sp.c, r.title(f'class removal, {p.students} students per condition')))
+           class_removal=plot_class_removal(frame, r.bench.sp.c,
+                                            r.title(f'class removal, {p.students} students per condition')))
     r.finish(removal_finding(frame, r.bench.sp.c))
     return summ

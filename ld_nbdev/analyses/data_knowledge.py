@@ -29,7 +29,8 @@ class KnowledgeSettings(Protocol):
     def check_data(self, d):
         super().check_data(d)
         for k in self.keep_k or (): check(k <= d.c, f'--keep_k {k}: a label has only {d.c} probabilities to keep')
-        check(not self.keep_k or {0, d.c} <= set(self.keep_k), f'--keep_k needs 0 (hard labels) and {d.c} (the full label)')
+        check(not self.keep_k or {0, d.c} <= set(self.keep_k),
+              f'--keep_k needs 0 (hard labels) and {d.c} (the full label)')
 
 # %% ../../nbs/analyses/07_data_knowledge.ipynb #45e87018
 def _power(n, a, b, alpha): return a - b * np.power(n, -alpha)
@@ -55,7 +56,8 @@ def fit_law(ipc, acc, law:str='power') -> np.ndarray:
 def _cells(frame:pd.DataFrame) -> pd.DataFrame: return cell_summary(frame, by=('k', 'ipc'))
 
 def fit_laws(frame:pd.DataFrame, law:str='power') -> pd.DataFrame:
-    "Per k: the law's parameters fitted to the cells' mean test accuracy, and its largest error on those cells (points)."
+    """Per k: the law's parameters fitted to the cells' mean test accuracy, and its largest error on those cells
+    (points)."""
     out = []
     for k, d in _cells(frame).groupby('k'):
         p = fit_law(d.ipc, d.test_mean, law)
@@ -91,24 +93,29 @@ def _multipliers(cells:pd.DataFrame, law:str, levels=None, n_levels:int=3) -> pd
     out = []
     for at, L in levels:
         nh, ns = inv(L, *fits[0]), inv(L, *fits[c])
-        ratio = (nh / ns if np.isfinite(nh) else np.inf) if np.isfinite(ns) and ns > 0 else np.nan  # NaN: soft never gets there either
+        # NaN: soft never gets there either
+        ratio = (nh / ns if np.isfinite(nh) else np.inf) if np.isfinite(ns) and ns > 0 else np.nan
         out.append(dict(law=law, soft_ipc=at, level=L, hard_ipc=nh, soft_ipc_fit=ns, multiplier=ratio))
     return pd.DataFrame(out)
 
 def multipliers(frame:pd.DataFrame, law:str='power', levels=None, n_levels:int=3) -> pd.DataFrame:
-    "Per accuracy level (default: the full soft labels' mean at the grid's `n_levels` smallest IPCs): the IPC hard and soft labels need by their laws, and the ratio."
+    """Per accuracy level (default: the full soft labels' mean at the grid's `n_levels` smallest IPCs): the IPC hard and
+    soft labels need by their laws, and the ratio."""
     return _multipliers(_cells(frame), law, levels, n_levels)
 
 def bootstrap_multipliers(frame:pd.DataFrame, law:str='power', levels=None, B:int=200, seed:int=0) -> pd.DataFrame:
-    "`multipliers` with a bootstrap over the students of each cell: per level the estimate, the 2.5 / 97.5 percentiles and the share of resamples where hard labels never reach it."
+    """`multipliers` with a bootstrap over the students of each cell: per level the estimate, the 2.5 / 97.5 percentiles
+    and the share of resamples where hard labels never reach it."""
     est = multipliers(frame, law, levels)
     c, rng, reps = frame.k.max(), np.random.default_rng(seed), []
     groups = [(k, ipc, d.test_acc.to_numpy()) for (k, ipc), d in frame[frame.k.isin([0, c])].groupby(['k', 'ipc'])]
     for _ in range(B):  # each resample's cell means by numpy: a `cell_summary` per resample would take most of the time
-        boot = pd.DataFrame([dict(k=k, ipc=i, test_mean=a[rng.integers(0, len(a), len(a))].mean() * 100) for k, i, a in groups])
+        boot = pd.DataFrame([dict(k=k, ipc=i, test_mean=a[rng.integers(0, len(a), len(a))].mean() * 100) for k, i,
+                             a in groups])
         reps.append(_multipliers(boot, law, est.level.tolist()).multiplier.values)
     reps = np.array(reps)
-    pct = lambda r, q: np.percentile(r[~np.isnan(r)], q, method='nearest') if (~np.isnan(r)).any() else np.nan  # inf (never) stays inf
+    # inf (never) stays inf
+    pct = lambda r, q: np.percentile(r[~np.isnan(r)], q, method='nearest') if (~np.isnan(r)).any() else np.nan
     est['lo'] = [pct(r, 2.5) for r in reps.T]
     est['hi'] = [pct(r, 97.5) for r in reps.T]
     est['never'] = [float(np.mean(np.isinf(r))) for r in reps.T]
@@ -123,7 +130,8 @@ def plot_data_knowledge(frame:pd.DataFrame, law:str='power', title:str|None=None
     fig, ax = plt.subplots(figsize=(7.5, 4.5))
     lab = lambda k: 'hard (k = 0)' if k == 0 else f'all (k = {k})' if k == c else f'top {k}'
     for k, d in cells.groupby('k'):
-        ax.errorbar(d.ipc, d.test_mean, yerr=d.test_std.fillna(0), marker='o', ls='none', capsize=3, color=pal[k], label=lab(k))
+        ax.errorbar(d.ipc, d.test_mean, yerr=d.test_std.fillna(0), marker='o', ls='none', capsize=3, color=pal[k],
+                    label=lab(k))
         p = fit_law(d.ipc, d.test_mean, law)
         if not np.isnan(p).any():
             n = np.geomspace(d.ipc.min(), d.ipc.max() * 2, 100)
@@ -135,18 +143,24 @@ def plot_data_knowledge(frame:pd.DataFrame, law:str='power', title:str|None=None
     return fig
 
 def knowledge_finding(frame:pd.DataFrame, law:str, ho:pd.DataFrame, mult:pd.DataFrame) -> str:
-    "Sentences: the law and its held-out error, the data multiplier at each level with its bootstrap interval, and how few label entries suffice."
+    """Sentences: the law and its held-out error, the data multiplier at each level with its bootstrap interval, and how
+    few label entries suffice."""
     c, cells = frame.k.max(), _cells(frame)
     err = ho.dropna().groupby('law').error.apply(lambda e: e.abs().mean())
     ext = ho[(ho.law == law) & ho.extrapolated].error.abs().mean()
     out = [f"The {law} law fits best on IPCs left out of the fit (mean error {err[law]:.1f} points; "
-           + ', '.join(f'{k}: {v:.1f}' for k, v in err.items() if k != law) + f"; {ext:.1f} points when extrapolating to the largest IPC)."]
+           + ', '.join(f'{k}: {v:.1f}' for k,
+                       v in err.items() if k != law) + f"; {ext:.1f} points when extrapolating to the largest IPC)."]
     for _, m in mult.iterrows():
         if 'lo' not in m or np.isnan(m.lo) or np.isinf(m.lo): rng_ = '' if 'never' not in m else f" (never reached in {m.never * 100:.0f} % of bootstrap resamples)"
-        else: rng_ = (f" (95 % bootstrap interval {m.lo:.1f}-{m.hi:.1f}x" if np.isfinite(m.hi) else f" (95 % bootstrap interval from {m.lo:.1f}x to never") + \
+        else: rng_ = (f" (95 % bootstrap interval {m.lo:.1f}-{m.hi:.1f}x" if np.isfinite(m.hi) else f" (95 % bootstrap "
+                                                                                                    f"interval from "
+                                                                                                    f"{m.lo:.1f}x to "
+                                                                                                    f"never") + \
                      (f"; never reached in {m.never * 100:.0f} % of resamples)" if m.never > 0 else ')')
         if np.isinf(m.multiplier):
-            out.append(f"Full soft labels at IPC {m.soft_ipc:.0f} reach {m.level:.1f} %, beyond what the fitted hard-label law ever "
+            out.append(f"Full soft labels at IPC {m.soft_ipc:.0f} reach {m.level:.1f} %, beyond what the fitted "
+                       f"hard-label law ever "
                        f"reaches: hard labels do not match them at any IPC{rng_}.")
         else: out.append(f"To match full soft labels at IPC {m.soft_ipc:.0f} ({m.level:.1f} %), hard labels need IPC "
                          f"{m.hard_ipc:.1f}, {m.multiplier:.1f}x the images{rng_}.")
@@ -155,8 +169,10 @@ def knowledge_finding(frame:pd.DataFrame, law:str, ho:pd.DataFrame, mult:pd.Data
     if len(close):
         best = close.groupby('k').gap.apply(lambda g: g.abs().max())
         within = best[best <= 1.0]
-        out.append(f"Keeping the top {within.index.min()} probabilities comes within 1 point of the full label at every IPC."
-                   if len(within) else f"No top-k short of the full label comes within 1 point of it at every IPC (the closest: "
+        out.append(f"Keeping the top {within.index.min()} probabilities comes within 1 point of the full label at "
+                   f"every IPC."
+                   if len(within) else f"No top-k short of the full label comes within 1 point of it at every IPC (the "
+                                       f"closest: "
                    f"top {best.idxmin()}, at most {best.min():.1f} points below).")
     return ' '.join(out)
 
@@ -166,12 +182,15 @@ def _finding(rec:Record) -> str:
     law, ho = choose_law(frame)
     return knowledge_finding(frame, law, ho, bootstrap_multipliers(frame, law, seed=rec.config['seed']))
 
-@experiment('data_knowledge', 'IPC x top-k grid, the scaling law per k, and how many more images hard labels need', KnowledgeSettings,
-            presets=dict(cpu=('expert_time_cpu', dict(ipc=(1, 2, 5, 10, 20), epochs=(300, 300, 200, 200, 200), steps=(25, 100, 188, 376))),
+@experiment('data_knowledge', 'IPC x top-k grid, the scaling law per k, and how many more images hard labels need',
+            KnowledgeSettings,
+            presets=dict(cpu=('expert_time_cpu', dict(ipc=(1, 2, 5, 10, 20), epochs=(300, 300, 200, 200, 200),
+                                                      steps=(25, 100, 188, 376))),
                          digits=('digits', dict(ipc=(1, 2, 5, 10))), full=('full', dict(ipc=(1, 2, 5, 10, 20, 50)))),
             finds=_finding)
 def run_data_knowledge(r:Run) -> pd.DataFrame:
-    "The top-k grid at each IPC's validation-chosen checkpoint, its fitted laws and the data multiplier with its bootstrap interval."
+    """The top-k grid at each IPC's validation-chosen checkpoint, its fitted laws and the data multiplier with its
+    bootstrap interval."""
     p, c = r.p, r.bench.sp.c
     r.save(classes=dict(classes=list(r.bench.sp.train.classes)))
     _, chosen = r.choose_checkpoints()
@@ -186,4 +205,5 @@ def run_data_knowledge(r:Run) -> pd.DataFrame:
 
 def knowledge_grid(rec:Record) -> pd.DataFrame:
     "The grid's students of a data-knowledge record, each with its k."
-    return topk_rows(rec.rows, rec.frame('chosen.csv'), len(json.loads((rec.folder/'classes.json').read_text())['classes']))
+    return topk_rows(rec.rows, rec.frame('chosen.csv'),
+                     len(json.loads((rec.folder/'classes.json').read_text())['classes']))

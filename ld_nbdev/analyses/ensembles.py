@@ -29,7 +29,8 @@ class EnsembleSettings(Protocol):
 
 # %% ../../nbs/analyses/10_ensembles.ipynb #773f11f9
 def checkpoint_window(steps, step:int, m:int) -> list:
-    "`m` consecutive checkpoints of `steps` (sorted, after step 0) centred on `step`; one more before than after when `m` is even; shifted to fit."
+    """`m` consecutive checkpoints of `steps` (sorted, after step 0) centred on `step`; one more before than after when
+    `m` is even; shifted to fit."""
     s = sorted(x for x in steps if x > 0)
     check(step in s, f'step {step} is not a checkpoint of the trajectory')
     check(m <= len(s), f'a window of {m} checkpoints needs that many; the trajectory has {len(s)}')
@@ -39,8 +40,10 @@ def checkpoint_window(steps, step:int, m:int) -> list:
 # %% ../../nbs/analyses/10_ensembles.ipynb #73ee88d0
 SIZES = (1, 2, 3, 5)
 
-def ensemble_trials(bench:Bench, students:dict, chosen:pd.DataFrame, sizes=SIZES, n:int=2, T:float=1.0, seed:int=0) -> list:
-    "Test-scored trials per IPC at its `chosen` checkpoint: `n` students per ensemble of the first m experts and of m checkpoints, m in `sizes`."
+def ensemble_trials(bench:Bench, students:dict, chosen:pd.DataFrame, sizes=SIZES, n:int=2, T:float=1.0,
+                    seed:int=0) -> list:
+    """Test-scored trials per IPC at its `chosen` checkpoint: `n` students per ensemble of the first m experts and of m
+    checkpoints, m in `sizes`."""
     names, out = list(bench.experts), []
     first = bench.experts[names[0]]
     for _, b in chosen.iterrows():
@@ -56,29 +59,36 @@ def ensemble_trials(bench:Bench, students:dict, chosen:pd.DataFrame, sizes=SIZES
     return out
 
 def _as_list(v):
-    "A list parameter as the ledger frame holds it (a list) or as a CSV gives it back (its JSON text); None when absent."
+    """A list parameter as the ledger frame holds it (a list) or as a CSV gives it back (its JSON text); None when
+    absent."""
     if isinstance(v, (list, tuple)): return list(v)
     return json.loads(v) if isinstance(v, str) and v.startswith('[') else None
 
 def ensemble_frame(rows:pd.DataFrame, chosen:pd.DataFrame) -> pd.DataFrame:
-    "The student rows of the ensembles at each IPC's chosen checkpoint, with `kind` (experts / checkpoints) and `size`; the plain soft label is size 1 of both."
+    """The student rows of the ensembles at each IPC's chosen checkpoint, with `kind` (experts / checkpoints) and
+    `size`; the plain soft label is size 1 of both."""
     at, out = chosen.set_index('ipc').step, []
     for _, r in rows[rows.status == 'ok'].iterrows():
         steps = _as_list(r.get('steps'))
         if r.recipe == 'soft' and r.step == at.get(r.ipc): kinds = [('experts', 1), ('checkpoints', 1)]
-        elif r.recipe == 'ensemble' and steps is not None and at.get(r.ipc) in steps: kinds = [('checkpoints', len(steps))]
-        elif r.recipe == 'ensemble' and steps is None and r.step == at.get(r.ipc): kinds = [('experts', len(r.expert.split()))]
+        elif r.recipe == 'ensemble' and steps is not None and at.get(r.ipc) in steps: kinds = [('checkpoints',
+                                                                                                len(steps))]
+        elif r.recipe == 'ensemble' and steps is None and r.step == at.get(r.ipc): kinds = [('experts',
+                                                                                             len(r.expert.split()))]
         else: continue
         out += [dict(r, kind=k, size=m) for k, m in kinds]
     return pd.DataFrame(out)
 
 def ensemble_summary(frame:pd.DataFrame) -> pd.DataFrame:
     "Per IPC, kind and size: test accuracy mean and sd (%), validation mean (%), students."
-    return cell_summary(frame, by=('ipc', 'kind', 'size'))[['ipc', 'kind', 'size', 'test_mean', 'test_std', 'valid_mean', 'students']]
+    return cell_summary(frame, by=('ipc', 'kind', 'size'))[['ipc', 'kind', 'size', 'test_mean', 'test_std',
+                                                            'valid_mean', 'students']]
 
 def plot_ensembles(frame:pd.DataFrame, title:str|None=None):
-    "Student test accuracy against ensemble size (mean ± sd over students), a line per kind (experts, checkpoints), one panel per IPC."
-    g = sns.relplot(frame, x='size', y='test_acc', hue='kind', palette={'checkpoints': 'C1', 'experts': 'C0'}, col='ipc',
+    """Student test accuracy against ensemble size (mean ± sd over students), a line per kind (experts, checkpoints),
+    one panel per IPC."""
+    g = sns.relplot(frame, x='size', y='test_acc', hue='kind', palette={'checkpoints': 'C1', 'experts': 'C0'},
+                    col='ipc',
                     kind='line', marker='o', errorbar='sd', err_style='bars', err_kws=dict(capsize=3),
                     height=3.6, aspect=1.3, facet_kws=dict(sharey=False))
     g.set(xticks=sorted(frame['size'].unique()))
@@ -91,17 +101,20 @@ def ensemble_finding(summ:pd.DataFrame) -> str:
     out = []
     for ipc, d in summ.groupby('ipc'):
         one = d[d['size'] == 1].iloc[0]
-        parts = [f"{k} ensembles of {g['size'].max()} give {pm(g.iloc[-1])} ({g.iloc[-1].test_mean - one.test_mean:+.1f} points)"
+        parts = [f"{k} ensembles of {g['size'].max()} give {pm(g.iloc[-1])} "
+                 f"({g.iloc[-1].test_mean - one.test_mean:+.1f} points)"
                  for k, g in d[d['size'] > 1].sort_values('size').groupby('kind')]
         out.append(f"IPC {ipc}: one expert's labels give {pm(one)}; " + '; '.join(parts) + ', at the same label bytes.')
     return ' '.join(out)
 
 # %% ../../nbs/analyses/10_ensembles.ipynb #16a27ee0
-@experiment('ensembles', 'labels from the mean logits of 1, 2, 3, 5 experts or neighbouring checkpoints, at equal label bytes',
+@experiment('ensembles',
+            'labels from the mean logits of 1, 2, 3, 5 experts or neighbouring checkpoints, at equal label bytes',
             EnsembleSettings, presets=dict(cpu=('expert_time_cpu', dict(experts=5)), full=('full', dict(experts=5))),
             finds=lambda rec: ensemble_finding(ensemble_summary(ensemble_frame(rec.rows, rec.frame('chosen.csv')))))
 def run_ensembles(r:Run) -> pd.DataFrame:
-    "Students on ensemble labels of `p.experts` experts and of checkpoint windows at every IPC's chosen checkpoint; the summary."
+    """Students on ensemble labels of `p.experts` experts and of checkpoint windows at every IPC's chosen checkpoint;
+    the summary."""
     p = r.p
     _, chosen = r.choose_checkpoints()
     rows = r.sweep(ensemble_trials(r.bench, r.students, chosen, SIZES, p.students, p.temperature[0], p.seed))

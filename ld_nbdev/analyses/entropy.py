@@ -18,7 +18,8 @@ __all__ = ['entropy_frame', 'plot_entropy', 'entropy_correlation', 'entropy_find
 
 # %% ../../nbs/analyses/02_entropy.ipynb #683ba429
 def entropy_frame(bench:Bench, trials) -> pd.DataFrame:
-    "Per distinct label set of `trials` (IPC, recipe, checkpoint, T): the mean and sd of its labels' entropy (nats), and the top-1 mass."
+    """Per distinct label set of `trials` (IPC, recipe, checkpoint, T): the mean and sd of its labels' entropy (nats),
+    and the top-1 mass."""
     out, seen = [], set()
     for t in trials:
         k = (t.ipc, t.images, t.image_seed, t.recipe, t.params, t.experts)
@@ -41,7 +42,8 @@ def plot_entropy(cells:pd.DataFrame, title:str|None=None):
     sns.lineplot(first, x='expert_epoch', y='entropy', hue='T', hue_order=temps, palette=pal, marker='o', ax=a1)
     a1.axhline(cells.max_entropy.iloc[0], color='0.5', ls=':', lw=1)
     a1.set_xscale('log')
-    a1.set_xticks(sorted(first.expert_epoch.unique()))  # the checkpoints' epochs: a log axis over one decade has one tick
+    # the checkpoints' epochs: a log axis over one decade has one tick
+    a1.set_xticks(sorted(first.expert_epoch.unique()))
     a1.xaxis.set_major_formatter(mpl.ticker.FormatStrFormatter('%.2g')); a1.xaxis.set_minor_formatter(mpl.ticker.NullFormatter())
     a1.set(xlabel='expert epoch (log scale)', ylabel='mean label entropy (nats; dotted: uniform)',
                                  title=f'label entropy (IPC {first.ipc.iloc[0]} images)')
@@ -53,24 +55,29 @@ def plot_entropy(cells:pd.DataFrame, title:str|None=None):
 
 # %% ../../nbs/analyses/02_entropy.ipynb #b1363150
 def entropy_correlation(cells:pd.DataFrame) -> pd.DataFrame:
-    "Spearman correlation of mean student test accuracy with mean label entropy, per IPC over all cells and per IPC x T."
+    """Spearman correlation of mean student test accuracy with mean label entropy, per IPC over all cells and per IPC x
+    T."""
     rows = []
     for ipc, d in cells.groupby('ipc'):
         rows.append(dict(ipc=ipc, T='all', cells=len(d), spearman=d.entropy.corr(d.test_mean, method='spearman')))
-        for T, e in d.groupby('T'): rows.append(dict(ipc=ipc, T=f'{T:g}', cells=len(e), spearman=e.entropy.corr(e.test_mean, method='spearman')))
+        for T, e in d.groupby('T'): rows.append(dict(ipc=ipc, T=f'{T:g}', cells=len(e),
+                                                     spearman=e.entropy.corr(e.test_mean, method='spearman')))
     return pd.DataFrame(rows)
 
 # %% ../../nbs/analyses/02_entropy.ipynb #3350317b
 def entropy_finding(cells:pd.DataFrame, corr:pd.DataFrame) -> str:
-    "Sentences: per IPC, how accuracy ranks with entropy overall and within each temperature, and the entropy of the validation-best cell."
+    """Sentences: per IPC, how accuracy ranks with entropy overall and within each temperature, and the entropy of the
+    validation-best cell."""
     out = []
     for ipc, d in cells.groupby('ipc'):
         c = corr[corr.ipc == ipc].set_index('T').spearman
         within = c.drop('all', errors='ignore').dropna()
         b = d.loc[d.valid_mean.idxmax()]  # chosen on validation, like every choice here
-        out.append(f"IPC {ipc}: over the {len(d)} cells, student accuracy ranks with label entropy at Spearman {c['all']:.2f}"
+        out.append(f"IPC {ipc}: over the {len(d)} cells, student accuracy ranks with label entropy at Spearman "
+                   f"{c['all']:.2f}"
                    + (f" (within one temperature, from {within.min():.2f} to {within.max():.2f})" if len(within) else '')
-                   + f"; the validation-best cell (step {b.step:.0f}, T = {b['T']:g}) has labels of mean entropy {b.entropy:.2f} nats, "
+                   + f"; the validation-best cell (step {b.step:.0f}, T = {b['T']:g}) has labels of mean entropy "
+                     f"{b.entropy:.2f} nats, "
                    f"of {b.max_entropy:.2f} for uniform labels, with top-1 mass {b.top1:.2f}.")
     return ' '.join(out)
 
@@ -86,6 +93,7 @@ def run_entropy(r:Run) -> pd.DataFrame:
     rows = r.sweep(trials)
     cells = cell_summary(rows).merge(entropy_frame(r.bench, trials), on=['ipc', 'recipe', 'expert', 'step', 'T'])
     corr = entropy_correlation(cells)
-    r.save(rows=rows, cells=cells, correlation=corr, entropy=plot_entropy(cells, r.title(f'{p.students} students per cell')))
+    r.save(rows=rows, cells=cells, correlation=corr, entropy=plot_entropy(cells,
+                                                                          r.title(f'{p.students} students per cell')))
     r.finish(corr.round(3).to_string(index=False))
     return cells

@@ -33,7 +33,8 @@ IMAGE_SOURCES, LABEL_SOURCES = ('set', 'random'), ('hard', 'own', 'expert')
 CELL = ('image_source', 'label_source', 'labels_chosen_on')  # what names a cell of a run's factorial
 
 def check_students(frame:pd.DataFrame) -> pd.DataFrame:
-    "Refuse, in one line, a students frame that lacks the columns, uses other levels, or holds accuracies that are not fractions."
+    """Refuse, in one line, a students frame that lacks the columns, uses other levels, or holds accuracies that are not
+    fractions."""
     missing = {'images', 'labels', 'test_acc'} - set(frame.columns)
     check(not missing, f"the students frame lacks column(s) {', '.join(sorted(missing))}")
     for col, levels in (('images', IMAGE_SOURCES), ('labels', LABEL_SOURCES)):
@@ -41,7 +42,8 @@ def check_students(frame:pd.DataFrame) -> pd.DataFrame:
         if bad: raise LDError(f"{col} must be one of {', '.join(levels)}, found {bad[0]!r}")
     acc = frame['test_acc'].astype(float)
     check(acc.notna().all() and np.isfinite(acc).all(), 'test_acc holds missing or infinite values')
-    check(len(acc) == 0 or (acc.min() >= 0 and acc.max() <= 1), f'test_acc must be a fraction in [0, 1]; found {acc.max():.4g} (percent?)')
+    check(len(acc) == 0 or (acc.min() >= 0 and acc.max() <= 1),
+          f'test_acc must be a fraction in [0, 1]; found {acc.max():.4g} (percent?)')
     return frame
 
 # %% ../../nbs/analyses/13_evaluate.ipynb #b40935f5
@@ -51,16 +53,19 @@ def cell_stats(frame:pd.DataFrame) -> pd.DataFrame:
 
 # %% ../../nbs/analyses/13_evaluate.ipynb #d5788c28
 def decomposition(frame:pd.DataFrame) -> pd.DataFrame:
-    "Per label source (own, expert): the gain over random images with hard labels, split into images' and labels' shares and their interaction (pp, with standard errors)."
+    """Per label source (own, expert): the gain over random images with hard labels, split into images' and labels'
+    shares and their interaction (pp, with standard errors)."""
     cs = cell_stats(frame)
-    check(('random', 'hard') in cs.index, 'the students frame has no random images with hard labels: the baseline of every share')
+    check(('random', 'hard') in cs.index,
+          'the students frame has no random images with hard labels: the baseline of every share')
     cell = lambda i, l: cs.loc[(i, l), ['mean', 'se']].tolist() if (i, l) in cs.index else [np.nan, np.nan]
     quad = lambda *cells: math.sqrt(sum(c[1] ** 2 for c in cells))
     rows = []
     for L in ('own', 'expert'):
         if ('set', L) not in cs.index and ('random', L) not in cs.index: continue
         b, sh, sl, rl = cell('random', 'hard'), cell('set', 'hard'), cell('set', L), cell('random', L)
-        parts = {'total': (sl[0] - b[0], quad(sl, b)), 'images': (sh[0] - b[0], quad(sh, b)), 'labels': (rl[0] - b[0], quad(rl, b)),
+        parts = {'total': (sl[0] - b[0], quad(sl, b)), 'images': (sh[0] - b[0], quad(sh, b)), 'labels': (rl[0] - b[0],
+                                                                                                         quad(rl, b)),
                  'interaction': (sl[0] - sh[0] - rl[0] + b[0], quad(sl, sh, rl, b))}
         rows += [dict(labels=L, part=k, pp=100 * v, se_pp=100 * e) for k, (v, e) in parts.items()]
     check(rows, "the students frame has no students with the set's own labels or expert labels")
@@ -68,14 +73,18 @@ def decomposition(frame:pd.DataFrame) -> pd.DataFrame:
 
 # %% ../../nbs/analyses/13_evaluate.ipynb #32ba3b48
 def ddranking_scores(frame:pd.DataFrame,          # one row per student: images, labels, test_acc
-                     full_acc:float|None=None,    # test accuracy with the full real training set and hard labels (a fraction)
+                     # test accuracy with the full real training set and hard labels (a fraction)
+                     full_acc:float|None=None,
                      lam:float=0.5,               # LRS's weight of IOR against HLR
                      random_labels:str='own',     # the labels of the random images in IOR: 'own', 'hard' or 'expert'
                     ) -> pd.DataFrame:
-    "DD-Ranking's HLR and IOR (percent points) and LRS (from fractions), with standard errors, computed on a students frame."
-    check(full_acc is None or (isinstance(full_acc, (int, float)) and 0 <= full_acc <= 1), f'full_acc must be a fraction in [0, 1], got {full_acc!r}')
+    """DD-Ranking's HLR and IOR (percent points) and LRS (from fractions), with standard errors, computed on a students
+    frame."""
+    check(full_acc is None or (isinstance(full_acc, (int, float)) and 0 <= full_acc <= 1),
+          f'full_acc must be a fraction in [0, 1], got {full_acc!r}')
     check(0 <= lam <= 1, f'lam must lie in [0, 1], got {lam}')
-    check(random_labels in LABEL_SOURCES, f"random_labels must be one of {', '.join(LABEL_SOURCES)}, got {random_labels!r}")
+    check(random_labels in LABEL_SOURCES,
+          f"random_labels must be one of {', '.join(LABEL_SOURCES)}, got {random_labels!r}")
     cs = cell_stats(frame)
     cell = lambda i, l: cs.loc[(i, l), ['mean', 'se']].tolist() if (i, l) in cs.index else [np.nan, np.nan]
     sh, so, ro = cell('set', 'hard'), cell('set', 'own'), cell('random', random_labels)
@@ -94,14 +103,17 @@ def _pm(v:float, se:float) -> str:
     return f'{v:+.1f} pp' if math.isnan(se) else f'{v:+.1f} ± {se:.1f} pp'
 
 def decomposition_finding(frame:pd.DataFrame) -> str:
-    "One sentence per label source: the set's gain over random images with hard labels and how it splits between images and labels."
+    """One sentence per label source: the set's gain over random images with hard labels and how it splits between
+    images and labels."""
     d, cs = decomposition(frame).set_index(['labels', 'part']), cell_stats(frame)
     base = 100 * cs.loc[('random', 'hard'), 'mean']
     out = []
     for L in d.index.get_level_values(0).unique():
         v, e = d.pp[L], d.se_pp[L]
-        sh, rl = (cs.loc[k, ['mean', 'se']] if k in cs.index else pd.Series({'mean': np.nan, 'se': np.nan}) for k in (('set', 'hard'), ('random', L)))
-        diff = 100 * (abs(rl['mean'] - base / 100) - abs(sh['mean'] - base / 100))  # which share moves the accuracy more, up or down
+        sh, rl = (cs.loc[k, ['mean', 'se']] if k in cs.index else pd.Series({'mean': np.nan,
+            'se': np.nan}) for k in (('set', 'hard'), ('random', L)))
+        # which share moves the accuracy more, up or down
+        diff = 100 * (abs(rl['mean'] - base / 100) - abs(sh['mean'] - base / 100))
         diff_se = 100 * math.sqrt(sh['se'] ** 2 + rl['se'] ** 2)
         big = None if math.isnan(diff) or abs(diff) <= 2 * diff_se else 'labels' if diff > 0 else 'images'
         share = (rl if big == 'labels' else sh)['mean'] - base / 100
@@ -109,8 +121,10 @@ def decomposition_finding(frame:pd.DataFrame) -> str:
                    f"the {big} carry more of it than the {'images' if big == 'labels' else 'labels'}" if share > 0 else
                    f'the {big} move it most, and down')
         who = "its own labels" if L == 'own' else 'expert soft labels'
-        out.append(f"With {who}, the set gains {_pm(v['total'], e['total'])} over random real images with hard labels ({base:.1f} %): "
-                   f"{_pm(v['images'], e['images'])} from its images, {_pm(v['labels'], e['labels'])} from the labels and "
+        out.append(f"With {who}, the set gains {_pm(v['total'], e['total'])} over random real images with hard labels "
+                   f"({base:.1f} %): "
+                   f"{_pm(v['images'], e['images'])} from its images, {_pm(v['labels'], e['labels'])} from the labels "
+                   f"and "
                    f"{_pm(v['interaction'], e['interaction'])} from their interaction" + (f'; {verdict}.' if verdict else '.'))
     return ' '.join(out) + ' (± one standard error over students, combined in quadrature.)'
 
@@ -118,7 +132,8 @@ def decomposition_finding(frame:pd.DataFrame) -> str:
 @dataclass(frozen=True)
 class EvaluateSettings(Protocol):
     set: str|None = None          # the distilled set: a path in any layout read_set knows; the run's IPC is the set's
-    layout: str|None = None       # the set's layout (ld_nbdev, mtt, dc, ratbptt, kip, folder); default: told by its files
+    # the set's layout (ld_nbdev, mtt, dc, ratbptt, kip, folder); default: told by its files
+    layout: str|None = None
     space: str|None = None        # its images' preprocessing, for layouts that do not record it: normalized, zca or raw
     exp: int|None = None          # for a DC / DSA / DM file: which of its experiments (default 0)
     mean: tuple[float, ...]|None = None  # a normalised set's per-channel mean (1 or 3 numbers), where nothing says it
@@ -128,7 +143,8 @@ class EvaluateSettings(Protocol):
     def __post_init__(self):
         super().__post_init__()
         check(self.set is not None, 'evaluate needs a distilled set: --set PATH')
-        check(self.full_acc is None or 0 <= self.full_acc <= 1, f'--full_acc is a fraction in [0, 1], got {self.full_acc}')
+        check(self.full_acc is None or 0 <= self.full_acc <= 1,
+              f'--full_acc is a fraction in [0, 1], got {self.full_acc}')
         check((self.mean is None) == (self.std is None), 'give --mean and --std together')
         if self.mean is None: return
         check(self.space == 'normalized',
@@ -187,17 +203,21 @@ def read_evaluated(p:EvaluateSettings) -> tuple:
 
 # %% ../../nbs/analyses/13_evaluate.ipynb #a285ecf4
 def bench_set(bench:Bench, t:Trial, **meta) -> DistilledSet:
-    "Trial `t`'s images and labels on `bench` as a `DistilledSet` (hard labels as class indices, others as probabilities); `meta`: other fields."
+    """Trial `t`'s images and labels on `bench` as a `DistilledSet` (hard labels as class indices, others as
+    probabilities); `meta`: other fields."""
     x, y = bench.xy(t)
     meta = {**dict(ipc=even_ipc(y, bench.sp.c), method=f'{t.images} images, {t.recipe} labels',
                    source=f'ld_nbdev trial {t.key}', notes=json.dumps(t.record())), **meta}
     hard = t.recipe == 'hard'
-    return from_prepared(x, y if hard else bench.labels(t), bench.sp.train.classes, bench.sp.pre, 'indices' if hard else None,
+    return from_prepared(x, y if hard else bench.labels(t), bench.sp.train.classes, bench.sp.pre,
+                         'indices' if hard else None,
                          targets=y, **meta)
 
 def write_library_sets(p:Protocol, out, chosen, rules=('herding', 'kcenter', 'easiest', 'hardest'), labels=('hard',),
                        device=None, show:bool=True) -> list:
-    "For each IPC of `p` at its `chosen` checkpoint (a frame or CSV with `ipc` and `step`, e.g. a record's `best.csv`), each image rule's images with each of `labels` ('hard', 'expert') written as `out/<rule>_ipc<ipc>_<labels>`; the folders."
+    """For each IPC of `p` at its `chosen` checkpoint (a frame or CSV with `ipc` and `step`, e.g. a record's
+    `best.csv`), each image rule's images with each of `labels` ('hard', 'expert') written as
+    `out/<rule>_ipc<ipc>_<labels>`; the folders."""
     chosen = (read_frame(chosen) if isinstance(chosen, (str, Path)) else chosen).set_index('ipc').step
     for i in p.ipc: check(i in chosen.index, f'no chosen checkpoint for IPC {i}')
     for l in labels: check(l in ('hard', 'expert'), f"labels are 'hard' or 'expert', not {l!r}")
@@ -211,7 +231,8 @@ def write_library_sets(p:Protocol, out, chosen, rules=('herding', 'kcenter', 'ea
                 cell = Cell(images=images) if l == 'hard' else \
                     Cell('soft', dict(step=step, T=float(p.temperature[0])), (name,), images)
                 t = cell.trial(bench, ipc, student=p.student_configs()[ipc], seed=p.seed, image_seed=p.seed)
-                paths.append(save_set(bench_set(bench, t, dataset=p.name, method=f'{rule} ({l} labels)'), out/f'{rule}_ipc{ipc}_{l}'))
+                paths.append(save_set(bench_set(bench, t, dataset=p.name, method=f'{rule} ({l} labels)'),
+                                      out/f'{rule}_ipc{ipc}_{l}'))
     return paths
 
 # %% ../../nbs/analyses/13_evaluate.ipynb #9ef3464a
@@ -299,11 +320,14 @@ def choice_finding(rows:pd.DataFrame, chosen:pd.DataFrame) -> str:
             f"{pm(single)} at the random images' (the control).")
 
 def dd_scores(f:pd.DataFrame, full_acc:float|None=None) -> pd.DataFrame:
-    "DD-Ranking's HLR, IOR and LRS on the students `f`: the set with its own labels (its hard ones if it has none) against random images labelled by the expert (with hard labels for a hard-label set)."
+    """DD-Ranking's HLR, IOR and LRS on the students `f`: the set with its own labels (its hard ones if it has none)
+    against random images labelled by the expert (with hard labels for a hard-label set)."""
     own = bool((f.labels == 'own').any())
-    g = f if own else pd.concat([f, f[f.labels == 'hard'].assign(labels='own')])  # a hard-label set's own labels are its hard ones
+    # a hard-label set's own labels are its hard ones
+    g = f if own else pd.concat([f, f[f.labels == 'hard'].assign(labels='own')])
     rl = 'expert' if own else 'hard'
-    return ddranking_scores(g, full_acc, random_labels=rl).assign(random_labels=rl, full_acc=np.nan if full_acc is None else full_acc, note=SCORES_NOTE)
+    return ddranking_scores(g, full_acc, random_labels=rl).assign(random_labels=rl,
+        full_acc=np.nan if full_acc is None else full_acc, note=SCORES_NOTE)
 
 def evaluate_summary(rows:pd.DataFrame) -> pd.DataFrame:
     "Per cell: test accuracy mean and sd (%), validation mean (%), students, the learning rate, the checkpoint and T."
@@ -314,11 +338,13 @@ def evaluate_summary(rows:pd.DataFrame) -> pd.DataFrame:
             .reset_index(drop=True))
 
 def plot_evaluate(rows:pd.DataFrame, title:str|None=None):
-    "Left: each cell's test accuracy (mean ± sd, a dot per student); right: the gain over random images with hard labels split into images, labels and interaction (pp ± one standard error), the total as a diamond."
+    """Left: each cell's test accuracy (mean ± sd, a dot per student); right: the gain over random images with hard
+    labels split into images, labels and interaction (pp ± one standard error), the total as a diamond."""
     f = factorial(rows)
     dec = decomposition(f)
     fig, (a, b) = plt.subplots(1, 2, figsize=(10.5, 3.8), gridspec_kw=dict(width_ratios=(3, 2)))
-    kw = dict(x='labels', y='test_acc', hue='images', order=[l for l in LABEL_SOURCES if l in set(f.labels)], hue_order=IMAGE_SOURCES, ax=a)
+    kw = dict(x='labels', y='test_acc', hue='images', order=[l for l in LABEL_SOURCES if l in set(f.labels)],
+              hue_order=IMAGE_SOURCES, ax=a)
     sns.barplot(f, **kw, palette=['C1', '0.7'], errorbar='sd', capsize=0.1, err_kws={'linewidth': 1})
     sns.stripplot(f, **kw, palette=['k', 'k'], dodge=True, size=3, legend=False)
     a.yaxis.set_major_formatter(mtick.PercentFormatter(1.0, decimals=0))
@@ -327,7 +353,8 @@ def plot_evaluate(rows:pd.DataFrame, title:str|None=None):
     v = dec.pivot(index='labels', columns='part', values='pp').reindex(index=srcs, columns=parts)
     e = dec.pivot(index='labels', columns='part', values='se_pp').reindex(index=srcs, columns=parts)
     v.plot.bar(yerr=e, capsize=3, rot=0, color=['C1', 'C0', '0.6'], ax=b)  # pandas: bars with their own error bars
-    b.scatter(range(len(srcs)), dec[dec.part == 'total'].set_index('labels').pp.reindex(srcs), marker='D', color='k', zorder=5, label='total')
+    b.scatter(range(len(srcs)), dec[dec.part == 'total'].set_index('labels').pp.reindex(srcs), marker='D', color='k',
+              zorder=5, label='total')
     b.axhline(0, color='k', lw=0.8)
     b.set(xlabel='labels beside hard ones', ylabel='gain over random, hard labels (pp)', title='the gain, split')
     b.legend(fontsize='small')
@@ -366,7 +393,8 @@ def evaluate_set(r:Run, evaluated:tuple) -> pd.DataFrame:
     title = r.title(f'{s.method or Path(p.set).name}, IPC {ipc}, {p.students} students per cell')
     dec = decomposition(f).rename(columns={'labels': 'label_source'})
     r.save(rows=rows, summary=summ, chosen=chosen, decomposition=dec, control=control(rows),
-           scores=dd_scores(f, full).assign(full_acc_from=source), evaluate=plot_evaluate(rows, title), **({} if sel is None else dict(selection=sel)))
+           scores=dd_scores(f, full).assign(full_acc_from=source), evaluate=plot_evaluate(rows,
+               title), **({} if sel is None else dict(selection=sel)))
     r.finish(decomposition_finding(f), choice_finding(rows, chosen), set=str(p.set), set_key=key, method=s.method,
              normalisation=note, step=choices['random'][0],
              choices={k: dict(step=v[0], T=v[1]) for k, v in choices.items()},
@@ -374,7 +402,8 @@ def evaluate_set(r:Run, evaluated:tuple) -> pd.DataFrame:
     return summ
 
 def full_data_acc(r:Run) -> tuple:
-    "HLR's full-data accuracy and where it comes from: `--full_acc` if given, else the expert's test accuracy at its last checkpoint."
+    """HLR's full-data accuracy and where it comes from: `--full_acc` if given, else the expert's test accuracy at its
+    last checkpoint."""
     if r.p.full_acc is not None: return r.p.full_acc, 'given (--full_acc)'
     m = r.expert.manifest
     return float(m.test_acc.iloc[-1]), f'the expert {r.expert.name} (the whole training split, hard labels), its last checkpoint: epoch {m.epoch.iloc[-1]:g}'
@@ -392,17 +421,23 @@ run_evaluate.__doc__ = evaluate_set.__doc__
 
 # %% ../../nbs/analyses/13_evaluate.ipynb #56063103
 def set_shares(recs:dict) -> pd.DataFrame:
-    "The decompositions of several evaluate records (name -> `Record`), one row per set, IPC, label source and part (pp)."
-    return pd.concat([decomposition(factorial(r.rows)).assign(set=n, ipc=r.config['ipc'][0]) for n, r in recs.items()], ignore_index=True)
+    """The decompositions of several evaluate records (name -> `Record`), one row per set, IPC, label source and part
+    (pp)."""
+    return pd.concat([decomposition(factorial(r.rows)).assign(set=n, ipc=r.config['ipc'][0]) for n, r in recs.items()],
+                     ignore_index=True)
 
 def shares_finding(shares:pd.DataFrame) -> str:
-    "Per IPC: what expert labels add to random images, against the range of the sets' images' shares (hard labels) and the best total."
+    """Per IPC: what expert labels add to random images, against the range of the sets' images' shares (hard labels) and
+    the best total."""
     out = []
     for ipc, d in shares[shares.labels == 'expert'].groupby('ipc'):
         v = d.pivot_table(index='set', columns='part', values='pp')
         lo, hi, best = v.images.idxmin(), v.images.idxmax(), v.total.idxmax()
         beaten = int((v.images > v.labels).sum())
-        out.append(f"IPC {ipc}: expert soft labels on random images add {v.labels.iloc[0]:+.1f} pp over hard labels; the sets' "
-                   f"images add from {v.images[lo]:+.1f} pp ({lo}) to {v.images[hi]:+.1f} pp ({hi}), so {beaten} of {len(v)} sets' images "
-                   f"bring more than the labels do; the best set with expert labels gains {v.total[best]:+.1f} pp in all ({best}).")
+        out.append(f"IPC {ipc}: expert soft labels on random images add {v.labels.iloc[0]:+.1f} pp over hard labels; "
+                   f"the sets' "
+                   f"images add from {v.images[lo]:+.1f} pp ({lo}) to {v.images[hi]:+.1f} pp ({hi}), so {beaten} of "
+                   f"{len(v)} sets' images "
+                   f"bring more than the labels do; the best set with expert labels gains {v.total[best]:+.1f} pp in "
+                   f"all ({best}).")
     return ' '.join(out)

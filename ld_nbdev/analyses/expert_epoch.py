@@ -15,13 +15,15 @@ __all__ = ['plot_expert_epoch', 'run_expert_epoch', 'epoch_finding']
 
 # %% ../../nbs/analyses/00_expert_epoch.ipynb #d1a36f43
 def plot_expert_epoch(rows:pd.DataFrame, title:str|None=None):
-    "Student accuracy (%) against the labelling checkpoint's expert epoch, one colour per IPC; the expert's accuracy on a twin axis."
+    """Student accuracy (%) against the labelling checkpoint's expert epoch, one colour per IPC; the expert's accuracy
+    on a twin axis."""
     ok = rows[rows.status == 'ok'].assign(test=lambda d: d.test_acc * 100, valid=lambda d: d.valid_acc * 100)
     soft = ok[ok.recipe == 'soft']
     ipcs = sorted(soft.ipc.unique())
     pal = dict(zip(ipcs, sns.color_palette(n_colors=len(ipcs))))
     fig, ax = plt.subplots(figsize=(8, 4.2))
-    sns.lineplot(soft, x='expert_epoch', y='test', hue='ipc', hue_order=ipcs, palette=pal, marker='o', errorbar='sd', ax=ax)
+    sns.lineplot(soft, x='expert_epoch', y='test', hue='ipc', hue_order=ipcs, palette=pal, marker='o', errorbar='sd',
+                 ax=ax)
     sns.lineplot(soft, x='expert_epoch', y='valid', hue='ipc', hue_order=ipcs, palette=pal, errorbar=None, ax=ax,
                  linestyle='--', alpha=0.6, legend=False)
     summ = cell_summary(soft)
@@ -47,13 +49,16 @@ def plot_expert_epoch(rows:pd.DataFrame, title:str|None=None):
 def run_expert_epoch(r:Run) -> pd.DataFrame:
     "Students on the labels of every checkpoint (or `p.steps`) at each IPC, at T = `p.temperature[0]`; the best cells."
     rows, best = r.choose_checkpoints()
-    r.save(rows=rows, summary=cell_summary(rows), best=best, expert_epoch=plot_expert_epoch(rows, r.title(f'{r.p.students} students per cell')))
-    r.finish(best[['ipc', 'step', 'expert_epoch', 'expert_test_acc', 'valid_mean', 'test_mean', 'test_std']].round(2).to_string(index=False))
+    r.save(rows=rows, summary=cell_summary(rows), best=best, expert_epoch=plot_expert_epoch(rows,
+        r.title(f'{r.p.students} students per cell')))
+    r.finish(best[['ipc', 'step', 'expert_epoch', 'expert_test_acc', 'valid_mean', 'test_mean',
+                   'test_std']].round(2).to_string(index=False))
     return best
 
 # %% ../../nbs/analyses/00_expert_epoch.ipynb #a756251e
 def epoch_finding(rows:pd.DataFrame) -> str:
-    "Sentences: per IPC the validation-chosen checkpoint and its students' test accuracy, hard labels and the last checkpoint."
+    """Sentences: per IPC the validation-chosen checkpoint and its students' test accuracy, hard labels and the last
+    checkpoint."""
     ok = rows[rows.status == 'ok']
     soft, out = ok[ok.recipe == 'soft'], []
     best = best_cells(cell_summary(soft))
@@ -62,8 +67,10 @@ def epoch_finding(rows:pd.DataFrame) -> str:
         last, hard = d[d.step == d.step.max()], ok[(ok.recipe == 'hard') & (ok.ipc == b.ipc)]
         out.append(f"IPC {b.ipc}: validation chose step {b.step:.0f} (expert epoch {b.expert_epoch:.2f}, expert test "
                    f"{b.expert_test_acc:.1f} %); its students reach {pm(d[d.step == b.step])} on test, against "
-                   f"{pm(hard) if len(hard) else 'no hard-label students'} with hard labels and {pm(last)} from the last "
-                   f"checkpoint (epoch {last.expert_epoch.iloc[0]:.2f}, expert test {last.expert_test_acc.iloc[0] * 100:.1f} %).")
+                   f"{pm(hard) if len(hard) else 'no hard-label students'} with hard labels and {pm(last)} from the "
+                   f"last "
+                   f"checkpoint (epoch {last.expert_epoch.iloc[0]:.2f}, expert test "
+                   f"{last.expert_test_acc.iloc[0] * 100:.1f} %).")
     if len(best) > 1:
         a, z = best.iloc[0], best.iloc[-1]
         how = 'later than' if z.step > a.step else 'the same as' if z.step == a.step else 'earlier than'

@@ -22,13 +22,15 @@ __all__ = ['RECIPE_CELL', 'RecipeSettings', 'recipe_trials', 'matched', 'recipe_
 @dataclass(frozen=True)
 class RecipeSettings(Protocol):
     "The shared settings, with the expert recipes to compare: one expert per recipe."
-    expert_recipes: tuple[str, ...] = ('ours', 'ours_dsa', 'official@0.1')  # expert recipes to compare (a name in EXPERT_RECIPES, or name@lr)
+    # expert recipes to compare (a name in EXPERT_RECIPES, or name@lr)
+    expert_recipes: tuple[str, ...] = ('ours', 'ours_dsa', 'official@0.1')
 
     def __post_init__(self):
         super().__post_init__()
         check(len(self.expert_recipes) >= 2, 'compare two or more expert recipes (--expert_recipes ours official@0.1)')
         cfgs = self.expert_configs()  # a bad name or learning rate: one line
-        check(all(a != b for i, a in enumerate(cfgs) for b in cfgs[i + 1:]), 'two of the expert recipes give the same expert')
+        check(all(a != b for i, a in enumerate(cfgs) for b in cfgs[i + 1:]),
+              'two of the expert recipes give the same expert')
 
     def expert_configs(self) -> list:
         "One expert per recipe, each the shared expert settings trained by that recipe."
@@ -36,13 +38,15 @@ class RecipeSettings(Protocol):
 
 # %% ../../nbs/analyses/03_expert_recipe.ipynb #8da81d61
 def recipe_trials(bench:Bench, names:dict, students:dict, steps=None, n:int=2, T:float=1.0, seed:int=0) -> list:
-    "Test-scored trials: each expert in `names` (expert name -> recipe) at each of its checkpoints, `n` students each, plus hard labels."
+    """Test-scored trials: each expert in `names` (expert name -> recipe) at each of its checkpoints, `n` students each,
+    plus hard labels."""
     return [t for i, e in enumerate(names)
             for t in soft_trials(bench, students, sweep_steps(bench, steps, e), (T,), n, seed, hard=i == 0, expert=e)]
 
 # %% ../../nbs/analyses/03_expert_recipe.ipynb #6a38b7ba
 def matched(summ:pd.DataFrame, levels=None, n:int=3) -> pd.DataFrame:
-    "Per IPC and expert recipe, student test accuracy (%) interpolated at expert test accuracies `levels` (default: `n` evenly inside the overlap)."
+    """Per IPC and expert recipe, student test accuracy (%) interpolated at expert test accuracies `levels` (default:
+    `n` evenly inside the overlap)."""
     out = []
     for ipc, d in summ.groupby('ipc'):
         spans = d.groupby('expert_recipe').expert_test_acc.agg(['min', 'max'])
@@ -53,17 +57,20 @@ def matched(summ:pd.DataFrame, levels=None, n:int=3) -> pd.DataFrame:
             for a in lv:
                 inside = e.expert_test_acc.min() <= a <= e.expert_test_acc.max()
                 out.append(dict(ipc=ipc, expert_recipe=r, expert_test_acc=a,
-                                student_test=float(np.interp(a, e.expert_test_acc, e.test_mean)) if inside else float('nan')))
+                                student_test=float(np.interp(a, e.expert_test_acc,
+                                                             e.test_mean)) if inside else float('nan')))
     return pd.DataFrame(out, columns=['ipc', 'expert_recipe', 'expert_test_acc', 'student_test'])
 
 # %% ../../nbs/analyses/03_expert_recipe.ipynb #d69284c8
 RECIPE_CELL = ('ipc', 'recipe', 'expert_recipe', 'expert', 'step', 'T')  # a cell: one checkpoint of one recipe's expert
 
 def recipe_finding(summ:pd.DataFrame) -> str:
-    "Sentences: per IPC and expert recipe, the validation-chosen checkpoint and its students; then the students at matched expert accuracy."
+    """Sentences: per IPC and expert recipe, the validation-chosen checkpoint and its students; then the students at
+    matched expert accuracy."""
     soft, out = summ[summ.recipe == 'soft'], []
     for _, b in best_cells(soft, by=('ipc', 'expert_recipe')).iterrows():
-        out.append(f"IPC {b.ipc}, {b.expert_recipe}: validation chose the checkpoint at expert epoch {b.expert_epoch:.2f} "
+        out.append(f"IPC {b.ipc}, {b.expert_recipe}: validation chose the checkpoint at expert epoch "
+                   f"{b.expert_epoch:.2f} "
                    f"(expert test {b.expert_test_acc:.1f} %), whose students reach {pm(b)}.")
     for (ipc, a), d in matched(soft).dropna().groupby(['ipc', 'expert_test_acc']):
         if len(d) > 1: out.append(f"At expert test accuracy {a:.1f} % (IPC {ipc}): " +
@@ -72,17 +79,21 @@ def recipe_finding(summ:pd.DataFrame) -> str:
 
 # %% ../../nbs/analyses/03_expert_recipe.ipynb #bc49770e
 def plot_expert_recipe(rows:pd.DataFrame, title:str|None=None):
-    "Student test accuracy (%) against the expert checkpoint's test accuracy (%), one line per expert recipe and panel per IPC."
+    """Student test accuracy (%) against the expert checkpoint's test accuracy (%), one line per expert recipe and panel
+    per IPC."""
     ok = rows[rows.status == 'ok'].assign(test=lambda d: d.test_acc * 100, expert_acc=lambda d: d.expert_test_acc * 100)
     soft = ok[ok.recipe == 'soft']
     recipes = list(dict.fromkeys(soft.expert_recipe))
     pal = dict(zip(recipes, sns.color_palette(n_colors=len(recipes))))
-    g = sns.relplot(soft, x='expert_acc', y='test', hue='expert_recipe', hue_order=recipes, palette=pal, col='ipc', kind='line',
-                    marker='o', errorbar='sd', sort=False, height=4.2, aspect=1.3, facet_kws=dict(sharex=False, sharey=False))
+    g = sns.relplot(soft, x='expert_acc', y='test', hue='expert_recipe', hue_order=recipes, palette=pal, col='ipc',
+                    kind='line',
+                    marker='o', errorbar='sd', sort=False, height=4.2, aspect=1.3, facet_kws=dict(sharex=False,
+                                                                                                  sharey=False))
     best = best_cells(cell_summary(soft, by=RECIPE_CELL), by=('ipc', 'expert_recipe'))
     for ipc, ax in g.axes_dict.items():
         for _, b in best[best.ipc == ipc].iterrows():
-            ax.scatter(b.expert_test_acc, b.test_mean, marker='*', s=220, color=pal[b.expert_recipe], edgecolor='k', zorder=5)
+            ax.scatter(b.expert_test_acc, b.test_mean, marker='*', s=220, color=pal[b.expert_recipe], edgecolor='k',
+                       zorder=5)
         h = ok[(ok.recipe == 'hard') & (ok.ipc == ipc)]
         if len(h): ax.axhline(h.test.mean(), color='0.4', ls=':', lw=1)
     g.set_titles('IPC {col_name} (star: chosen on validation; dotted: hard labels)')
@@ -91,11 +102,13 @@ def plot_expert_recipe(rows:pd.DataFrame, title:str|None=None):
     return titled(g, title)
 
 # %% ../../nbs/analyses/03_expert_recipe.ipynb #c8ff9391
-@experiment('expert_recipe', "students from experts trained by different recipes, against the expert's accuracy", RecipeSettings,
+@experiment('expert_recipe', "students from experts trained by different recipes, against the expert's accuracy",
+            RecipeSettings,
             presets=dict(cpu=('expert_time_cpu', dict(ipc=(1,), epochs=300))),
             finds=lambda rec: recipe_finding(cell_summary(rec.rows, by=RECIPE_CELL)))
 def run_expert_recipe(r:Run) -> pd.DataFrame:
-    "Students at each IPC from every checkpoint (or `p.steps`) of one expert per recipe in `p.expert_recipes`; matched accuracies."
+    """Students at each IPC from every checkpoint (or `p.steps`) of one expert per recipe in `p.expert_recipes`; matched
+    accuracies."""
     p = r.p
     names = dict(zip(r.bench.experts, p.expert_recipes))
     r.save(experts=names, **{f'trajectory_{names[e]}': t.manifest.assign(name=e) for e, t in r.bench.experts.items()})
@@ -106,6 +119,7 @@ def run_expert_recipe(r:Run) -> pd.DataFrame:
     m = matched(summ[summ.recipe == 'soft'])
     r.save(rows=rows, summary=summ, best=best, matched=m,
            expert_recipe=plot_expert_recipe(rows, r.title(f'{p.students} students per checkpoint')))
-    r.finish(best[['ipc', 'expert_recipe', 'step', 'expert_epoch', 'expert_test_acc', 'test_mean', 'test_std']].round(2).to_string(index=False),
+    r.finish(best[['ipc', 'expert_recipe', 'step', 'expert_epoch', 'expert_test_acc', 'test_mean',
+                   'test_std']].round(2).to_string(index=False),
              experts={names[e]: dict(t.meta, path=str(t.path)) for e, t in r.bench.experts.items()})
     return m

@@ -34,13 +34,16 @@ def draw_finding(rows:pd.DataFrame) -> str:
     "Per IPC: the spread of the draws' mean accuracy against the students' spread within a draw (points)."
     out = []
     for ipc, d in cell_summary(rows[rows.recipe == 'soft'], by=('ipc', 'image_seed')).groupby('ipc'):
-        out.append(f"IPC {ipc}: over {len(d)} draws the mean accuracy runs from {d.test_mean.min():.1f} to {d.test_mean.max():.1f} % "
-                   f"(sd {d.test_mean.std():.1f} points); within a draw the students' sd is {d.test_std.mean():.1f} points.")
+        out.append(f"IPC {ipc}: over {len(d)} draws the mean accuracy runs from {d.test_mean.min():.1f} to "
+                   f"{d.test_mean.max():.1f} % "
+                   f"(sd {d.test_mean.std():.1f} points); within a draw the students' sd is {d.test_std.mean():.1f} "
+                   f"points.")
     return ' '.join(out)
 
 def plot_draws(rows:pd.DataFrame, title:str):
     "Student test accuracy per draw of the images, one panel per IPC."
-    g = sns.catplot(rows[rows.recipe == 'soft'].assign(test=lambda d: d.test_acc * 100), x='image_seed', y='test', col='ipc',
+    g = sns.catplot(rows[rows.recipe == 'soft'].assign(test=lambda d: d.test_acc * 100), x='image_seed', y='test',
+                    col='ipc',
                     kind='strip', sharey=False, height=3)
     g.set_axis_labels('draw of the images (image seed)', 'student test accuracy (%)').figure.suptitle(title, y=1.05)
     return g.figure

@@ -22,7 +22,8 @@ RULES = ('random', 'easiest', 'middle', 'hardest', 'herding', 'kcenter')
 
 def selection_trials(bench:Bench, students:dict, chosen:pd.DataFrame, rules=RULES, n:int=2, T:float=1.0, seed:int=0,
                      expert:str|None=None) -> list:
-    "Test-scored trials per IPC at its `chosen` checkpoint: per image rule, `n` students on soft labels and `n` on hard labels."
+    """Test-scored trials per IPC at its `chosen` checkpoint: per image rule, `n` students on soft labels and `n` on
+    hard labels."""
     name, out = expert or next(iter(bench.experts)), []
     for _, b in chosen.iterrows():
         ipc, step = int(b.ipc), int(b.step)
@@ -34,19 +35,24 @@ def selection_trials(bench:Bench, students:dict, chosen:pd.DataFrame, rules=RULE
     return out
 
 def selection_rows(rows:pd.DataFrame, chosen:pd.DataFrame) -> pd.DataFrame:
-    "The student rows of the comparison (hard labels, and soft labels at each IPC's `chosen` checkpoint), with their image `rule`."
+    """The student rows of the comparison (hard labels, and soft labels at each IPC's `chosen` checkpoint), with their
+    image `rule`."""
     ok = rows[rows.status == 'ok']
     ok = ok[(ok.recipe == 'hard') | (ok.step == ok.ipc.map(chosen.set_index('ipc').step))]
     rule = ok.images.str.split(':').str[0]
     return ok.assign(rule=pd.Categorical(rule, [r for r in RULES if r in set(rule)], ordered=True))
 
 def selection_summary(rows:pd.DataFrame, chosen:pd.DataFrame) -> pd.DataFrame:
-    "Per IPC, image rule and label recipe: test accuracy mean and sd (%), validation mean (%), students; soft labels at the chosen checkpoint."
-    return cell_summary(selection_rows(rows, chosen), by=('ipc', 'rule', 'recipe')).sort_values(['ipc', 'recipe', 'rule']).reset_index(drop=True)
+    """Per IPC, image rule and label recipe: test accuracy mean and sd (%), validation mean (%), students; soft labels
+    at the chosen checkpoint."""
+    return cell_summary(selection_rows(rows, chosen), by=('ipc', 'rule', 'recipe')).sort_values(['ipc', 'recipe',
+        'rule']).reset_index(drop=True)
 
 def plot_image_selection(sel:pd.DataFrame, title:str|None=None):
-    "Test accuracy (%, mean and sd over students) per image rule, soft and hard labels side by side, one panel per IPC; `sel` from `selection_rows`."
-    g = sns.catplot(sel.assign(test=sel.test_acc * 100), kind='bar', x='rule', y='test', hue='recipe', col='ipc', hue_order=['soft', 'hard'],
+    """Test accuracy (%, mean and sd over students) per image rule, soft and hard labels side by side, one panel per
+    IPC; `sel` from `selection_rows`."""
+    g = sns.catplot(sel.assign(test=sel.test_acc * 100), kind='bar', x='rule', y='test', hue='recipe', col='ipc',
+                    hue_order=['soft', 'hard'],
                     palette=['C0', '0.6'], errorbar='sd', capsize=0.1, err_kws={'linewidth': 1}, height=3.8, aspect=1.3)
     g.set_titles('IPC {col_name}').set_axis_labels('images', 'student test accuracy (%)')
     g.legend.set_title('labels')
@@ -69,14 +75,17 @@ def selection_finding(summ:pd.DataFrame) -> str:
     return ' '.join(out)
 
 # %% ../../nbs/analyses/09_image_selection.ipynb #48f6ed83
-@experiment('image_selection', "random vs easiest / middle / hardest images by the expert's loss, and herding / k-centre coresets",
+@experiment('image_selection',
+            "random vs easiest / middle / hardest images by the expert's loss, and herding / k-centre coresets",
             finds=lambda rec: selection_finding(selection_summary(rec.rows, rec.frame('chosen.csv'))))
 def run_image_selection(r:Run) -> pd.DataFrame:
-    "Students on each image rule's images at every IPC's validation-chosen checkpoint, soft and hard labels; the summary."
+    """Students on each image rule's images at every IPC's validation-chosen checkpoint, soft and hard labels; the
+    summary."""
     p = r.p
     _, chosen = r.choose_checkpoints()
     rows = r.sweep(selection_trials(r.bench, r.students, chosen, RULES, p.students, p.temperature[0], p.seed))
     summ = selection_summary(rows, chosen)
-    r.save(rows=rows, summary=summ, image_selection=plot_image_selection(selection_rows(rows, chosen), r.title(f'{p.students} students per cell')))
+    r.save(rows=rows, summary=summ, image_selection=plot_image_selection(selection_rows(rows, chosen),
+                                                                         r.title(f'{p.students} students per cell')))
     r.finish(selection_finding(summ))
     return summ

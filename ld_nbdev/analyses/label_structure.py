@@ -22,7 +22,8 @@ def links_frame(M:torch.Tensor, classes) -> pd.DataFrame:
     return pd.DataFrame(dict(true=np.repeat(classes, c), label=np.tile(classes, c), prob=M.flatten().numpy()))
 
 def strongest_links(links:pd.DataFrame, n:int=8) -> pd.DataFrame:
-    "The `n` largest off-diagonal entries of a link frame: which class's images give most probability to which other class."
+    """The `n` largest off-diagonal entries of a link frame: which class's images give most probability to which other
+    class."""
     off = links[links.true != links.label]
     return off.sort_values('prob', ascending=False).head(n).reset_index(drop=True)
 
@@ -31,19 +32,24 @@ def _link_heat(data:pd.DataFrame, c:int, **_):
     "One IPC's link matrix as a heat map on the current axes (probability %, classes in the frame's order)."
     order = list(dict.fromkeys(data.true))
     grid = data.pivot(index='true', columns='label', values='prob').loc[order, order] * 100
-    sns.heatmap(grid, annot=c <= 12, fmt='.0f', cmap='magma_r', cbar=False, ax=plt.gca(), vmin=0, vmax=min(100, grid.values.max()))
+    sns.heatmap(grid, annot=c <= 12, fmt='.0f', cmap='magma_r', cbar=False, ax=plt.gca(), vmin=0, vmax=min(100,
+        grid.values.max()))
 
 def plot_class_links(links:pd.DataFrame, title:str|None=None):
-    "Heat maps of the link matrix (probability %, rows: true class, columns: label class), one panel per IPC's checkpoint."
+    """Heat maps of the link matrix (probability %, rows: true class, columns: label class), one panel per IPC's
+    checkpoint."""
     c = links.true.nunique()
-    g = sns.FacetGrid(links, col='ipc', sharex=False, sharey=False, height=0.5 * c + 1.5, aspect=(0.55 * c + 1) / (0.5 * c + 1.5))
+    g = sns.FacetGrid(links, col='ipc', sharex=False, sharey=False, height=0.5 * c + 1.5,
+                      aspect=(0.55 * c + 1) / (0.5 * c + 1.5))
     g.map_dataframe(_link_heat, c=c)
     steps = links.drop_duplicates('ipc').set_index('ipc').step
-    for ipc, ax in g.axes_dict.items(): ax.set(title=f'IPC {ipc}: checkpoint step {steps[ipc]:.0f}', xlabel='label class', ylabel='images of class')
+    for ipc, ax in g.axes_dict.items(): ax.set(title=f'IPC {ipc}: checkpoint step {steps[ipc]:.0f}',
+                                               xlabel='label class', ylabel='images of class')
     return titled(g, title)
 
 def plot_top_classes(images:torch.Tensor, top:pd.DataFrame, cols:int=5, title:str|None=None):
-    "The `images` (pixels in [0, 1], `(N, ch, h, w)`) each with its true class and its top classes from `top` (a `top_classes` frame)."
+    """The `images` (pixels in [0, 1], `(N, ch, h, w)`) each with its true class and its top classes from `top` (a
+    `top_classes` frame)."""
     n = len(images); rows = -(-n // cols)
     fig, axes = plt.subplots(rows, cols, figsize=(2.3 * cols, 3.4 * rows), squeeze=False)
     for ax in axes.flat: ax.axis('off')
@@ -51,7 +57,8 @@ def plot_top_classes(images:torch.Tensor, top:pd.DataFrame, cols:int=5, title:st
         im = images[i].permute(1, 2, 0).cpu().numpy()
         ax.imshow(im[..., 0] if im.shape[-1] == 1 else im, cmap='gray' if im.shape[-1] == 1 else None)
         t = top[top.image == i]
-        ax.set_title(f'{t.true.iloc[0]}\n' + '\n'.join(f'{r.label} {r.prob * 100:.0f} %' for r in t.itertuples()), fontsize='small')
+        ax.set_title(f'{t.true.iloc[0]}\n' + '\n'.join(f'{r.label} {r.prob * 100:.0f} %' for r in t.itertuples()),
+                     fontsize='small')
     return titled(fig, title)
 
 def structure_finding(links:pd.DataFrame, n:int=4) -> str:
@@ -63,31 +70,39 @@ def structure_finding(links:pd.DataFrame, n:int=4) -> str:
         g = d.pivot(index='true', columns='label', values='prob')
         off = ~np.eye(len(g), dtype=bool)
         r = np.corrcoef(g.values[off], g.values.T[off])[0, 1]
-        out.append(f"IPC {ipc} (checkpoint step {step:.0f}): labels of held-out images put {diag:.0f} % on the true class on "
+        out.append(f"IPC {ipc} (checkpoint step {step:.0f}): labels of held-out images put {diag:.0f} % on the true "
+                   f"class on "
                    f"average; the strongest links are " + ', '.join(f'{x.true} → {x.label} {x.prob * 100:.0f} %' for x in s.itertuples())
-                   + f"; links are {'nearly symmetric' if r > 0.8 else 'partly symmetric' if r > 0.4 else 'not symmetric'} "
+                   + f"; links are "
+                     f"{'nearly symmetric' if r > 0.8 else 'partly symmetric' if r > 0.4 else 'not symmetric'} "
                    f"(correlation of M[i, j] with M[j, i]: {r:.2f}).")
     return ' '.join(out)
 
 # %% ../../nbs/analyses/06_label_structure.ipynb #ad91a4cd
-@experiment('label_structure', "the class-by-class mean soft label of the chosen checkpoint, and single images' top classes",
+@experiment('label_structure',
+            "the class-by-class mean soft label of the chosen checkpoint, and single images' top classes",
             finds=lambda rec: structure_finding(rec.frame('links.csv')))
 def run_label_structure(r:Run) -> pd.DataFrame:
-    "The link matrix at each IPC's validation-chosen checkpoint, and the top classes of the smallest IPC's images; the tidy links."
+    """The link matrix at each IPC's validation-chosen checkpoint, and the top classes of the smallest IPC's images; the
+    tidy links."""
     p, b, ex = r.p, r.bench, r.expert
     classes = list(b.sp.train.classes)
     _, chosen = r.choose_checkpoints()
     T, steps = p.temperature[0], chosen.set_index('ipc').step.astype(int)
-    links = pd.concat([links_frame(class_links(soft_labels(ex.model(step=s, device=b.sp.valid.x.device), b.sp.valid.x, T),
-                                               b.sp.valid.y, b.sp.c), classes).assign(ipc=i, step=s)[['ipc', 'step', 'true', 'label', 'prob']]
+    links = pd.concat([links_frame(class_links(soft_labels(ex.model(step=s, device=b.sp.valid.x.device), b.sp.valid.x,
+                                                           T),
+                                               b.sp.valid.y, b.sp.c), classes).assign(ipc=i, step=s)[['ipc', 'step',
+                                                   'true', 'label', 'prob']]
                        for i, s in steps.items()], ignore_index=True)
     ipc = min(p.ipc)
     idx = b.random_images(ipc, p.seed)[::ipc]  # the smallest IPC's images, the first of each class
     x, y = b.sp.train.x[idx], b.sp.train.y[idx]
-    top = top_classes(soft_labels(ex.model(step=int(steps[ipc]), device=x.device), x, T), y, classes).assign(ipc=ipc, step=int(steps[ipc]))
+    top = top_classes(soft_labels(ex.model(step=int(steps[ipc]), device=x.device), x, T), y, classes).assign(ipc=ipc,
+        step=int(steps[ipc]))
     strong = pd.concat([strongest_links(d).assign(ipc=i) for i, d in links.groupby('ipc')], ignore_index=True)
     r.save(links=links, strongest=strong, top=top,
            class_links=plot_class_links(links, r.title('mean soft label (%) of each class, validation images')),
-           top_classes=plot_top_classes(b.sp.pre.undo(x), top, cols=min(5, len(x)), title=f'IPC {ipc} images and their labels (step {steps[ipc]})'))
+           top_classes=plot_top_classes(b.sp.pre.undo(x), top, cols=min(5, len(x)),
+                                        title=f'IPC {ipc} images and their labels (step {steps[ipc]})'))
     r.finish(structure_finding(links))
     return links

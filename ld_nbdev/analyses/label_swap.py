@@ -29,12 +29,14 @@ class SwapSettings(Protocol):
 
     def check_data(self, d):
         super().check_data(d)
-        for k in self.swap_k or (): check(k < d.c, f'--swap_k {k}: swapping rank k with the smallest needs k < {d.c} (the classes)')
+        for k in self.swap_k or (): check(k < d.c,
+            f'--swap_k {k}: swapping rank k with the smallest needs k < {d.c} (the classes)')
 
 # %% ../../nbs/analyses/04_label_swap.ipynb #bdd5691d
 def swap_trials(bench:Bench, students:dict, chosen:pd.DataFrame, ks, n:int=2, T:float=1.0, seed:int=0,
                 expert:str|None=None) -> list:
-    "Test-scored trials per IPC at its `chosen` checkpoint: `n` students per swapped rank in `ks`, and `n` on the shuffled control."
+    """Test-scored trials per IPC at its `chosen` checkpoint: `n` students per swapped rank in `ks`, and `n` on the
+    shuffled control."""
     name, out = expert or next(iter(bench.experts)), []
     for _, b in chosen.iterrows():
         ipc, step = int(b.ipc), int(b.step)
@@ -47,7 +49,8 @@ def swap_trials(bench:Bench, students:dict, chosen:pd.DataFrame, ks, n:int=2, T:
 LABEL_KINDS = {'soft': 'unswapped', 'hard': 'hard labels', 'swap': 'swapped', 'shuffled': 'top kept, rest shuffled'}
 
 def swap_summary(rows:pd.DataFrame) -> pd.DataFrame:
-    "Per IPC and label recipe (and k for swaps): test accuracy mean and sd (%), validation mean (%), students; soft at the chosen step only."
+    """Per IPC and label recipe (and k for swaps): test accuracy mean and sd (%), validation mean (%), students; soft at
+    the chosen step only."""
     ok = rows[rows.status == 'ok']
     chosen = best_cells(cell_summary(ok[ok.recipe == 'soft'])).set_index('ipc').step
     at = ok.ipc.map(chosen)
@@ -62,21 +65,27 @@ def _cell(s:pd.DataFrame, recipe:str) -> pd.Series|None:
     return d.iloc[0] if len(d) else None
 
 def swap_finding(summ:pd.DataFrame) -> str:
-    "Sentences: per IPC, unswapped against hard labels, the swaps at the top and the bottom of the ranking, and the control."
+    """Sentences: per IPC, unswapped against hard labels, the swaps at the top and the bottom of the ranking, and the
+    control."""
     out = []
     for ipc, s in summ.groupby('ipc'):
-        soft, hard, ctl, sw = _cell(s, 'soft'), _cell(s, 'hard'), _cell(s, 'shuffled'), s[s.recipe == 'swap'].sort_values('k')
+        soft, hard, ctl, sw = _cell(s, 'soft'), _cell(s, 'hard'), _cell(s,
+            'shuffled'), s[s.recipe == 'swap'].sort_values('k')
         if soft is None or hard is None or not len(sw): continue
         top, low = sw.iloc[0], sw.iloc[-1]
         rho = sw.k.corr(sw.test_mean, method='spearman') if len(sw) > 2 else float('nan')
         below = sw[sw.test_mean < hard.test_mean].k.astype(int).tolist()
-        text = (f"IPC {ipc} (checkpoint step {soft.step:.0f}): unswapped soft labels give {pm(soft)} and hard labels {pm(hard)}; "
+        text = (f"IPC {ipc} (checkpoint step {soft.step:.0f}): unswapped soft labels give {pm(soft)} and hard labels "
+                f"{pm(hard)}; "
                 f"swapping rank k = {top.k:.0f} with the smallest gives {pm(top)}, k = {low.k:.0f} gives {pm(low)}")
         if not np.isnan(rho): text += f" (Spearman correlation of accuracy with k: {rho:.2f})"
-        text += (f"; swaps at k = {', '.join(map(str, below))} fall below hard labels" if below else '; no swap falls below hard labels')
+        text += (f"; swaps at k = {', '.join(map(str, below))} fall below hard labels" if below else '; no swap falls '
+                                                                                                     'below hard labels')
         if ctl is not None:
-            text += (f". Keeping each label's top class and value and shuffling the rest gives {pm(ctl)}: the ranking below the "
-                     f"top class is worth {soft.test_mean - ctl.test_mean:.1f} points, the rest of the label without it "
+            text += (f". Keeping each label's top class and value and shuffling the rest gives {pm(ctl)}: the ranking "
+                     f"below the "
+                     f"top class is worth {soft.test_mean - ctl.test_mean:.1f} points, the rest of the label without "
+                     f"it "
                      f"{ctl.test_mean - hard.test_mean:.1f} points over hard labels")
         out.append(text + '.')
     return ' '.join(out)
@@ -86,7 +95,8 @@ def _swap_panel(data:pd.DataFrame, **kw):
     "One IPC's panel (seaborn's current axes): the swaps against k, the other label kinds as levels across."
     ax = plt.gca()
     sw = data[data.recipe == 'swap'].sort_values('k')
-    ax.errorbar(sw.k, sw.test_mean, yerr=sw.test_std.fillna(0), marker='o', capsize=3, label='swapped: rank k <-> smallest')
+    ax.errorbar(sw.k, sw.test_mean, yerr=sw.test_std.fillna(0), marker='o', capsize=3,
+                label='swapped: rank k <-> smallest')
     for recipe, ls, col in (('soft', '-', 'C2'), ('shuffled', '--', 'C3'), ('hard', ':', '0.4')):
         c = _cell(data, recipe)
         if c is None: continue
@@ -95,7 +105,8 @@ def _swap_panel(data:pd.DataFrame, **kw):
     ax.set_xticks(sw.k.astype(int).tolist())
 
 def plot_label_swap(summ:pd.DataFrame, title:str|None=None):
-    "Test accuracy (%) against the swapped rank k, one panel per IPC, with the unswapped, shuffled-control and hard-label levels."
+    """Test accuracy (%) against the swapped rank k, one panel per IPC, with the unswapped, shuffled-control and
+    hard-label levels."""
     g = sns.FacetGrid(summ, col='ipc', height=3.8, aspect=1.37, sharex=False, sharey=False)
     g.map_dataframe(_swap_panel)
     for ax in g.axes.flat: ax.legend(fontsize='small')  # one per panel: its levels' values differ
@@ -104,15 +115,18 @@ def plot_label_swap(summ:pd.DataFrame, title:str|None=None):
     return titled(g, title)
 
 # %% ../../nbs/analyses/04_label_swap.ipynb #949e957c
-@experiment('label_swap', "the label swap test: each label's k-th largest probability swapped with its smallest, and a shuffled control",
+@experiment('label_swap',
+    "the label swap test: each label's k-th largest probability swapped with its smallest, and a shuffled control",
             SwapSettings, finds=lambda rec: swap_finding(swap_summary(rec.rows)))
 def run_label_swap(r:Run) -> pd.DataFrame:
     "The label swap test at each IPC's validation-chosen checkpoint; the summary."
     p = r.p
     base, chosen = r.choose_checkpoints()
-    trials = swap_trials(r.bench, r.students, chosen, p.swap_k or range(1, r.bench.sp.c), p.students, p.temperature[0], p.seed)
+    trials = swap_trials(r.bench, r.students, chosen, p.swap_k or range(1, r.bench.sp.c), p.students, p.temperature[0],
+                         p.seed)
     rows = pd.concat([base, r.sweep(trials)], ignore_index=True)
     summ = swap_summary(rows)
-    r.save(rows=rows, summary=summ, label_swap=plot_label_swap(summ, r.title(f'label swap, {p.students} students per cell')))
+    r.save(rows=rows, summary=summ, label_swap=plot_label_swap(summ,
+                                                               r.title(f'label swap, {p.students} students per cell')))
     r.finish(summ[['ipc', 'kind', 'k', 'step', 'test_mean', 'test_std']].round(2).to_string(index=False))
     return summ

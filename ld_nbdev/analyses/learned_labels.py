@@ -25,18 +25,23 @@ __all__ = ['SOURCES', 'LearnedSettings', 'learned_set', 'learned_trials', 'learn
 @dataclass(frozen=True)
 class LearnedSettings(Protocol):
     "The shared settings, with how the labels are learned."
-    grows = ('learn_steps',)          # a run folder resumes with more outer steps: the labels go on from their saved state
+    # a run folder resumes with more outer steps: the labels go on from their saved state
+    grows = ('learn_steps',)
     learn_steps: int = 200            # outer steps (Adam updates of the label logits) per label set
     learn_unroll: int = 40            # inner SGD steps per outer step (the most, unless learn_fixed)
     learn_window: int = 10            # the last inner steps the gradient flows through
-    learn_fixed: bool = False         # unroll exactly learn_unroll inner steps every outer step (default: a length drawn from learn_window .. learn_unroll)
+    # unroll exactly learn_unroll inner steps every outer step (default: a length drawn from learn_window ..
+    # learn_unroll)
+    learn_fixed: bool = False
     learn_lr: float = 0.03            # Adam's learning rate on the label logits
     learn_bs: int = 128               # real training images per outer loss
-    learn_inits: tuple[str, ...] = ('uniform', 'expert')  # starts: uniform labels, or the expert's soft labels at the chosen checkpoint
+    # starts: uniform labels, or the expert's soft labels at the chosen checkpoint
+    learn_inits: tuple[str, ...] = ('uniform', 'expert')
 
     def __post_init__(self):
         super().__post_init__()
-        for i in self.learn_inits: check(i in ('uniform', 'expert'), f"--learn_inits: {i!r} is not a start; choose uniform or expert")
+        for i in self.learn_inits: check(i in ('uniform', 'expert'),
+                                         f"--learn_inits: {i!r} is not a start; choose uniform or expert")
         self.learn_config(1)  # checks the settings
 
     def learn_config(self, ipc:int) -> LearnConfig:
@@ -47,7 +52,8 @@ class LearnedSettings(Protocol):
 
 # %% ../../nbs/analyses/12_learned_labels.ipynb #bc965226
 def learned_set(r:Run, ipc:int, init:str, chosen:pd.DataFrame|None) -> tuple:
-    "Learn the labels of IPC `ipc`'s random images from start `init` (resuming in the run folder); their key and history."
+    """Learn the labels of IPC `ipc`'s random images from start `init` (resuming in the run folder); their key and
+    history."""
     p, b = r.p, r.bench
     cfg = p.learn_config(ipc)
     x = b.sp.train.x[b.random_images(ipc, p.seed)]
@@ -59,13 +65,16 @@ def learned_set(r:Run, ipc:int, init:str, chosen:pd.DataFrame|None) -> tuple:
     key = config_hash(dict(data=b.sp.key, ipc=ipc, images='random', image_seed=p.seed, init=about, cfg=asdict(cfg)), 16)
     folder = r.folder.out/'learned'/f'ipc{ipc}_{init}'
     folder.mkdir(parents=True, exist_ok=True)
-    labels, hist = learn_labels(x, b.sp.train.x, b.sp.train.y, b.sp.c, cfg, start, folder, not r.quiet, on_save=lambda _: r.folder.clock())
-    f = folder/'labels.pt'  # torch.save is not byte-stable (a random id per file): labels already there are not rewritten
+    labels, hist = learn_labels(x, b.sp.train.x, b.sp.train.y, b.sp.c, cfg, start, folder, not r.quiet,
+                                on_save=lambda _: r.folder.clock())
+    # torch.save is not byte-stable (a random id per file): labels already there are not rewritten
+    f = folder/'labels.pt'
     if not (f.exists() and torch.equal(torch.load(f, weights_only=True), labels)): atomic_save(labels, f)
     atomic_csv(hist.assign(ipc=ipc, init=init), folder/'history.csv')
     had = read_frame(folder/'keys.csv') if (folder/'keys.csv').exists() else pd.DataFrame(columns=['key', 'steps'])
     if key not in set(had.key):  # each set this folder has held, the last the one it holds now
-        atomic_csv(pd.concat([had, pd.DataFrame([dict(key=key, steps=cfg.steps)])], ignore_index=True), folder/'keys.csv')
+        atomic_csv(pd.concat([had, pd.DataFrame([dict(key=key, steps=cfg.steps)])], ignore_index=True),
+                   folder/'keys.csv')
     save_learned(labels, x, key)
     return key, hist.assign(ipc=ipc, init=init)
 
@@ -78,7 +87,8 @@ def learned_trials(bench:Bench, students:dict, keys:dict, n:int=2, seed:int=0) -
 SOURCES = ['hard', 'expert soft', 'learned (uniform start)', 'learned (expert start)']
 
 def learned_frame(rows:pd.DataFrame, names=None) -> pd.DataFrame:
-    "Student rows of the four label sources at each IPC (soft labels at the validation-chosen checkpoint), with `source`; learned labels only those `names`, if given."
+    """Student rows of the four label sources at each IPC (soft labels at the validation-chosen checkpoint), with
+    `source`; learned labels only those `names`, if given."""
     ok = rows[rows.status == 'ok']
     if names is not None: ok = ok[(ok.recipe != 'learned') | ok.get('name', pd.Series('', index=ok.index)).isin(names)]
     chosen = best_cells(cell_summary(ok[ok.recipe == 'soft'])).set_index('ipc').step
@@ -89,17 +99,21 @@ def learned_frame(rows:pd.DataFrame, names=None) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)
 
 def learned_summary(frame:pd.DataFrame, hist:pd.DataFrame|None=None) -> pd.DataFrame:
-    "Per IPC and source: test mean and sd, validation mean (%), students; for learned labels the outer steps and minutes."
-    out = cell_summary(frame, by=('ipc', 'source'))[['ipc', 'source', 'test_mean', 'test_std', 'valid_mean', 'students']]
+    """Per IPC and source: test mean and sd, validation mean (%), students; for learned labels the outer steps and
+    minutes."""
+    out = cell_summary(frame, by=('ipc', 'source'))[['ipc', 'source', 'test_mean', 'test_std', 'valid_mean',
+                                                     'students']]
     if hist is not None and len(hist):
-        h = hist.groupby(['ipc', 'init']).agg(outer_steps=('step', 'max'), learn_min=('seconds', lambda s: s.sum() / 60)).reset_index()
+        h = hist.groupby(['ipc', 'init']).agg(outer_steps=('step', 'max'), learn_min=('seconds',
+            lambda s: s.sum() / 60)).reset_index()
         h['source'] = h.init.map(lambda i: f'learned ({i} start)')
         out = out.merge(h.drop(columns='init'), on=['ipc', 'source'], how='left')
     out['order'] = out.source.map({s: i for i, s in enumerate(SOURCES)})
     return out.sort_values(['ipc', 'order']).drop(columns='order').reset_index(drop=True)
 
 def label_sets(bench:Bench, frame:pd.DataFrame, image_seed:int=0) -> dict:
-    "(IPC, source) -> the labels `(N, C)` its students trained on, rebuilt through the bench (learned ones from the cache)."
+    """(IPC, source) -> the labels `(N, C)` its students trained on, rebuilt through the bench (learned ones from the
+    cache)."""
     out = {}
     for (ipc, source), d in frame.groupby(['ipc', 'source']):
         t = d.iloc[0]
@@ -112,7 +126,8 @@ def label_sets(bench:Bench, frame:pd.DataFrame, image_seed:int=0) -> dict:
     return out
 
 def label_look(sets:dict, y_of:dict) -> pd.DataFrame:
-    "Per label set: mean entropy (nats), mean top probability, and the share of labels whose top class is the image's class."
+    """Per label set: mean entropy (nats), mean top probability, and the share of labels whose top class is the image's
+    class."""
     rows = []
     for (ipc, source), L in sets.items():
         y = y_of[ipc]
@@ -121,7 +136,8 @@ def label_look(sets:dict, y_of:dict) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 def label_tops(sets:dict, y_of:dict, classes, n:int=3) -> pd.DataFrame:
-    "The `n` most probable classes of the first image of each class, in every label set but hard ones (tidy: one row per rank)."
+    """The `n` most probable classes of the first image of each class, in every label set but hard ones (tidy: one row
+    per rank)."""
     out = []
     for (ipc, source), L in sets.items():
         if source == 'hard': continue
@@ -132,20 +148,24 @@ def label_tops(sets:dict, y_of:dict, classes, n:int=3) -> pd.DataFrame:
     return pd.concat(out, ignore_index=True)[['ipc', 'source', 'image', 'true', 'rank', 'label', 'prob']]
 
 def tops_table(tops:pd.DataFrame, ipc:int) -> pd.DataFrame:
-    "At `ipc`, one row per image (named by its class), one column per label source: its top classes and probabilities (%)."
+    """At `ipc`, one row per image (named by its class), one column per label source: its top classes and probabilities
+    (%)."""
     d = tops[tops.ipc == ipc].sort_values(['image', 'rank'])
-    d = d.assign(txt=d.label.astype(str) + ' ' + (d.prob * 100).round().astype(int).astype(str), true=d.true.astype(str))
+    d = d.assign(txt=d.label.astype(str) + ' ' + (d.prob * 100).round().astype(int).astype(str),
+                 true=d.true.astype(str))
     t = d.groupby(['image', 'true', 'source'])['txt'].agg(' · '.join).unstack('source')
     t.index = t.index.get_level_values('true')
     return t[[s for s in SOURCES if s in t.columns]].rename_axis(index='image of class', columns=None)
 
 def learned_keys(folder) -> pd.DataFrame:
-    "Every label set a learned-labels run folder has held (`learned/*/keys.csv`): key, outer steps, and whether it is the one held now."
+    """Every label set a learned-labels run folder has held (`learned/*/keys.csv`): key, outer steps, and whether it is
+    the one held now."""
     parts = [read_frame(f).assign(now=lambda d: d.index == len(d) - 1) for f in sorted(Path(folder).glob('learned/*/keys.csv'))]
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=['key', 'steps', 'now'])
 
 def longer_summary(folder) -> pd.DataFrame:
-    "Per IPC, start and outer steps, the students of every label set the run in `folder` has learned (all `learn_steps` it ran with): test mean and sd, validation mean (%), students, minutes of learning to that step."
+    """Per IPC, start and outer steps, the students of every label set the run in `folder` has learned (all
+    `learn_steps` it ran with): test mean and sd, validation mean (%), students, minutes of learning to that step."""
     folder = Path(folder)
     steps = learned_keys(folder).set_index('key').steps
     rows = read_rows(folder)  # the whole ledger: the students of every set, not only of the one held now
@@ -154,23 +174,28 @@ def longer_summary(folder) -> pd.DataFrame:
     cols = ['ipc', 'init', 'source', 'outer_steps', 'test_mean', 'test_std', 'valid_mean', 'students']
     out = cell_summary(lr, by=('ipc', 'init', 'source', 'outer_steps'))[cols]
     h = learned_history(folder)
-    out['learn_min'] = [h[(h.ipc == i) & (h.init == s) & (h.step <= n)].seconds.sum() / 60 for i, s, n in zip(out.ipc, out.init, out.outer_steps)]
+    out['learn_min'] = [h[(h.ipc == i) & (h.init == s) & (h.step <= n)].seconds.sum() / 60 for i, s, n in zip(out.ipc,
+        out.init, out.outer_steps)]
     out['order'] = out.source.map({s: i for i, s in enumerate(SOURCES)})
     return out.sort_values(['ipc', 'order', 'outer_steps']).drop(columns=['init', 'order']).reset_index(drop=True)
 
 def learned_history(folder) -> pd.DataFrame:
-    "The outer loop's history in a learned-labels run folder: its `history.csv`, else that of each finished label set (maybe none)."
+    """The outer loop's history in a learned-labels run folder: its `history.csv`, else that of each finished label set
+    (maybe none)."""
     folder = Path(folder)
     if (folder/'history.csv').exists(): return read_frame(folder/'history.csv')
     parts = [read_frame(f) for f in sorted(folder.glob('learned/*/history.csv'))]
-    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=['step', 'outer_loss', 'seconds', 'ipc', 'init'])
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=['step', 'outer_loss', 'seconds',
+                                                                                   'ipc', 'init'])
 
 # %% ../../nbs/analyses/12_learned_labels.ipynb #cbc12bfc
 def plot_learned_labels(frame:pd.DataFrame, hist:pd.DataFrame, title:str|None=None):
-    "Left: test accuracy (%) per label source and IPC (mean ± sd over students); right: the outer loss while labels were learned."
+    """Left: test accuracy (%) per label source and IPC (mean ± sd over students); right: the outer loss while labels
+    were learned."""
     fig, (a, b) = plt.subplots(1, 2, figsize=(12, 4))
     d = frame.assign(test=frame.test_acc * 100)
-    sns.barplot(d, x='ipc', y='test', hue='source', hue_order=[s for s in SOURCES if s in set(d.source)], errorbar='sd', ax=a)
+    sns.barplot(d, x='ipc', y='test', hue='source', hue_order=[s for s in SOURCES if s in set(d.source)], errorbar='sd',
+                ax=a)
     a.set(xlabel='images per class', ylabel='student test accuracy (%)', title='students on each label source')
     a.legend(fontsize='small')
     if len(hist):
@@ -182,19 +207,22 @@ def plot_learned_labels(frame:pd.DataFrame, hist:pd.DataFrame, title:str|None=No
     return titled(fig, title)
 
 def plot_label_links(sets:dict, y_of:dict, classes, ipc:int, title:str|None=None):
-    "Heat maps of the class-by-class mean label (rows: images of a class, columns: label class, %) of each label source at `ipc`."
+    """Heat maps of the class-by-class mean label (rows: images of a class, columns: label class, %) of each label
+    source at `ipc`."""
     keys = [k for k in sets if k[0] == ipc and k[1] != 'hard']
     fig, axes = plt.subplots(1, len(keys), figsize=(4.6 * len(keys), 4.2), squeeze=False)
     for ax, k in zip(axes[0], keys):
         M = class_links(sets[k], y_of[ipc], len(classes)) * 100
-        sns.heatmap(pd.DataFrame(M.numpy(), index=classes, columns=classes), annot=len(classes) <= 12, fmt='.0f', cmap='magma_r',
+        sns.heatmap(pd.DataFrame(M.numpy(), index=classes, columns=classes), annot=len(classes) <= 12, fmt='.0f',
+                    cmap='magma_r',
                     cbar=False, vmin=0, vmax=100, ax=ax)
         ax.set(title=k[1], xlabel='label class', ylabel='images of class')
     return titled(fig, title)
 
 # %% ../../nbs/analyses/12_learned_labels.ipynb #49697034
 def learned_finding(summ:pd.DataFrame, look:pd.DataFrame|None=None) -> str:
-    "Sentences per IPC: each learned label set against hard and expert soft labels on the same images, and what it looks like."
+    """Sentences per IPC: each learned label set against hard and expert soft labels on the same images, and what it
+    looks like."""
     out = []
     for ipc, s in summ.groupby('ipc'):
         c = s.set_index('source')
@@ -214,7 +242,8 @@ def learned_finding(summ:pd.DataFrame, look:pd.DataFrame|None=None) -> str:
     return ' '.join(out)
 
 def longer_finding(lo:pd.DataFrame) -> str:
-    "One sentence per IPC and start of `longer_summary`: test accuracy after each number of outer steps, and the minutes it took."
+    """One sentence per IPC and start of `longer_summary`: test accuracy after each number of outer steps, and the
+    minutes it took."""
     out = []
     for (ipc, src), d in lo.sort_values('outer_steps', kind='stable').groupby(['ipc', 'source'], sort=False):
         steps = [f"{pm(r)} after {r.outer_steps} outer steps ({r.learn_min:.0f} min)" for r in d.itertuples()]
@@ -225,12 +254,14 @@ def longer_finding(lo:pd.DataFrame) -> str:
 # %% ../../nbs/analyses/12_learned_labels.ipynb #4e790c17
 def _finding(rec:Record) -> str:
     k = learned_keys(rec.folder)
-    if len(k) > k.now.sum():  # a start has held more than one label set: a run learned for longer, each length side by side
+    # a start has held more than one label set: a run learned for longer, each length side by side
+    if len(k) > k.now.sum():
         return longer_finding(longer_summary(rec.folder))
     look = rec.frame('look.csv') if rec.has('look.csv') else None
     return learned_finding(learned_summary(learned_frame(rec.rows), learned_history(rec.folder)), look)
 
-@experiment('learned_labels', 'labels learned through unrolled student training (uniform and expert starts) against hard and expert soft labels',
+@experiment('learned_labels',
+    'labels learned through unrolled student training (uniform and expert starts) against hard and expert soft labels',
             LearnedSettings, finds=_finding)
 def run_learned_labels(r:Run) -> pd.DataFrame:
     "Learned labels at each IPC and start, and students on them beside hard and expert soft labels; the summary."
@@ -251,7 +282,9 @@ def run_learned_labels(r:Run) -> pd.DataFrame:
     y_of = {i: b.sp.train.y[b.random_images(i, p.seed)].cpu() for i in p.ipc}
     look = label_look(sets, y_of)
     r.save(rows=rows, summary=summ, look=look, tops=label_tops(sets, y_of, classes),
-           learned_labels=plot_learned_labels(frame, hist, r.title(f'learned labels, {p.students} students per source')),
-           label_links=plot_label_links(sets, y_of, classes, p.ipc[-1], f'{p.name}, IPC {p.ipc[-1]}: the mean label of each class'))
+           learned_labels=plot_learned_labels(frame, hist,
+                                              r.title(f'learned labels, {p.students} students per source')),
+           label_links=plot_label_links(sets, y_of, classes, p.ipc[-1],
+                                        f'{p.name}, IPC {p.ipc[-1]}: the mean label of each class'))
     r.finish(learned_finding(summ, look), label_names={f'{i}_{s}': k for (i, s), k in keys.items()})
     return summ

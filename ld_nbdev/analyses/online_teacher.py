@@ -34,7 +34,8 @@ class OnlineSettings(Protocol):
 
 # %% ../../nbs/analyses/11_online_teacher.ipynb #773c00ea
 def online_trials(bench:Bench, students:dict, steps, n:int=2, T:float=1.0, seed:int=0, expert:str|None=None) -> list:
-    "Test-scored trials: for each IPC in `students` (IPC -> `StudentConfig`), `n` students relabelled online by each checkpoint in `steps`."
+    """Test-scored trials: for each IPC in `students` (IPC -> `StudentConfig`), `n` students relabelled online by each
+    checkpoint in `steps`."""
     name = expert or next(iter(bench.experts))
     return [bench.trial(ipc, 'online', experts=(name,), student=cfg, seed=seed + s, image_seed=seed, step=int(st),
                         T=float(T))
@@ -42,11 +43,13 @@ def online_trials(bench:Bench, students:dict, steps, n:int=2, T:float=1.0, seed:
 
 # %% ../../nbs/analyses/11_online_teacher.ipynb #085604a1
 def time_per_epoch(bench:Bench, trial:Trial, epochs:int=20, reps:int=2) -> dict:
-    "Wall seconds per epoch of a student on online `trial`'s images, with its fixed labels and with its teacher, timed in turns (medians of `reps`)."
+    """Wall seconds per epoch of a student on online `trial`'s images, with its fixed labels and with its teacher, timed
+    in turns (medians of `reps`)."""
     teacher = bench.teacher(trial)
     check(teacher is not None, f'time_per_epoch needs an online trial, not the {trial.recipe!r} recipe')
     x, labels, cfg = bench.sp.train.x[bench.images(trial)], bench.labels(trial), replace(trial.student, epochs=epochs)
-    for t in (None, teacher): train_student(x, labels, replace(cfg, epochs=1), trial.seed, teacher=t)  # warm-up: compilation, caches
+    # warm-up: compilation, caches
+    for t in (None, teacher): train_student(x, labels, replace(cfg, epochs=1), trial.seed, teacher=t)
     def clock(t):
         t0 = time.perf_counter(); train_student(x, labels, cfg, trial.seed, teacher=t)
         return (time.perf_counter() - t0) / epochs
@@ -75,12 +78,15 @@ def online_frame(rows:pd.DataFrame) -> pd.DataFrame:
     return ok.assign(condition=cond)[cond != '']
 
 def label_bytes(condition:str, images:int, classes:int, teacher_bytes:int) -> int:
-    "What the labels of `images` images cost to keep: a class index each (hard), `classes` float32 each (fixed), or the teacher's weights (online)."
+    """What the labels of `images` images cost to keep: a class index each (hard), `classes` float32 each (fixed), or
+    the teacher's weights (online)."""
     if condition == 'online': return teacher_bytes
-    return label_nbytes(images, 0 if condition == 'hard' else classes, classes, 32)  # the Pareto accounting, `TopK` sizes
+    # the Pareto accounting, `TopK` sizes
+    return label_nbytes(images, 0 if condition == 'hard' else classes, classes, 32)
 
 def online_summary(frame:pd.DataFrame, timing:pd.DataFrame, classes:int, teacher_bytes:int) -> pd.DataFrame:
-    "Per IPC and condition: test mean and sd, validation mean (%), students, epochs, seconds per epoch and per student, teacher images, label bytes."
+    """Per IPC and condition: test mean and sd, validation mean (%), students, epochs, seconds per epoch and per
+    student, teacher images, label bytes."""
     out = cell_summary(frame, by=('ipc', 'condition', 'step', 'epochs'))
     tm = timing.set_index('ipc')
     images = out.ipc.map(tm.images)
@@ -89,15 +95,18 @@ def online_summary(frame:pd.DataFrame, timing:pd.DataFrame, classes:int, teacher
     out['teacher_images'] = np.where(out.condition == 'online', out.epochs * images, 0)
     out['label_bytes'] = [label_bytes(c, n, classes, teacher_bytes) for c, n in zip(out.condition, images)]
     order = {c: i for i, c in enumerate(CONDITIONS)}
-    return out.sort_values(['ipc', 'condition'], key=lambda s: s.map(order) if s.name == 'condition' else s).reset_index(drop=True)
+    return out.sort_values(['ipc', 'condition'],
+                           key=lambda s: s.map(order) if s.name == 'condition' else s).reset_index(drop=True)
 
 # %% ../../nbs/analyses/11_online_teacher.ipynb #6e668808
 def plot_online_teacher(rows:pd.DataFrame, title:str|None=None):
-    "Test accuracy against the labelling checkpoint's expert epoch: fixed soft labels and the online teacher, one panel per IPC."
+    """Test accuracy against the labelling checkpoint's expert epoch: fixed soft labels and the online teacher, one
+    panel per IPC."""
     ok, E = rows[rows.status == 'ok'], _epochs(rows)
     sweep = ok[ok.recipe.isin(['soft', 'online']) & ok.epochs.eq(ok.ipc.map(E))]
     sweep = sweep.assign(kind=sweep.recipe.map({'soft': CONDITIONS['fixed'], 'online': CONDITIONS['online']}))
-    g = sns.relplot(sweep, x='expert_epoch', y='test_acc', hue='kind', palette={CONDITIONS['fixed']: 'C0', CONDITIONS['online']: 'C3'},
+    g = sns.relplot(sweep, x='expert_epoch', y='test_acc', hue='kind', palette={CONDITIONS['fixed']: 'C0',
+                                                                                CONDITIONS['online']: 'C3'},
                     col='ipc', col_order=sorted(E.index), kind='line', marker='o', errorbar='sd', height=3.9, aspect=1.3,
                     facet_kws=dict(sharey=False))
     frame = online_frame(rows)
@@ -106,11 +115,13 @@ def plot_online_teacher(rows:pd.DataFrame, title:str|None=None):
         for cond, col, mk in (('fixed', 'C0', '*'), ('online', 'C3', '*'), ('fixed_time', 'C0', 'D')):
             d = f[f.condition == cond]
             if not len(d): continue
-            m = ax.scatter(d.expert_epoch.iloc[0], d.test_acc.mean(), marker=mk, s=200 if mk == '*' else 70, color=col, edgecolor='k', zorder=5,
+            m = ax.scatter(d.expert_epoch.iloc[0], d.test_acc.mean(), marker=mk, s=200 if mk == '*' else 70, color=col,
+                           edgecolor='k', zorder=5,
                            label=f'{CONDITIONS[cond]} ({d.epochs.iloc[0]} epochs)')
             if cond == 'fixed_time': marks.append(m)
         h = f[f.condition == 'hard']
-        if len(h): marks.append(ax.axhline(h.test_acc.mean(), color='0.4', ls=':', label=f'hard labels ({h.test_acc.mean() * 100:.1f} %)'))
+        if len(h): marks.append(ax.axhline(h.test_acc.mean(), color='0.4', ls=':',
+                                           label=f'hard labels ({h.test_acc.mean() * 100:.1f} %)'))
         ax.set_title(f'IPC {ipc}, {E[ipc]} epochs')
         ax.legend(handles=marks, fontsize='small')  # the panel's own marks; the lines' key is the figure's
     g.set(xscale='log')
@@ -131,13 +142,15 @@ def online_finding(summ:pd.DataFrame) -> str:
         c = s.set_index('condition')
         if not {'fixed', 'online'} <= set(c.index): continue
         fx, on = c.loc['fixed'], c.loc['online']
-        text = (f"IPC {ipc}, {on.epochs:.0f} epochs: the online teacher (checkpoint step {on.step:.0f}) gives {pm(on)} against "
+        text = (f"IPC {ipc}, {on.epochs:.0f} epochs: the online teacher (checkpoint step {on.step:.0f}) gives {pm(on)} "
+                f"against "
                 f"{pm(fx)} for fixed soft labels (step {fx.step:.0f}), {on.test_mean - fx.test_mean:+.1f} points")
         if 'hard' in c.index: text += f" (hard labels {pm(c.loc['hard'])})"
         text += f"; an online epoch took {on.s_per_epoch / fx.s_per_epoch:.2f}x a fixed one here"
         if 'fixed_time' in c.index:
             ft = c.loc['fixed_time']
-            text += (f", and fixed labels given that time ({ft.epochs:.0f} epochs) reach {pm(ft)}, so at equal wall time the "
+            text += (f", and fixed labels given that time ({ft.epochs:.0f} epochs) reach {pm(ft)}, so at equal wall "
+                     f"time the "
                      f"online teacher is {on.test_mean - ft.test_mean:+.1f} points")
         else: text += f", the same {fx.epochs:.0f} epochs once rounded, so at equal wall time too it is {on.test_mean - fx.test_mean:+.1f} points"
         text += (f". Fixed labels keep {_kb(fx.label_bytes)} beside the images; the online teacher needs its "
@@ -156,7 +169,8 @@ def _timing(r:Run, trials:list) -> pd.DataFrame:
     if new: r.save(timing=out)
     return out
 
-@experiment('online_teacher', 'fixed soft labels against an online teacher relabelling every augmented batch, at equal epochs and equal wall time',
+@experiment('online_teacher',
+    'fixed soft labels against an online teacher relabelling every augmented batch, at equal epochs and equal wall time',
             OnlineSettings, finds=lambda rec: online_finding(online_record_summary(rec)))
 def run_online_teacher(r:Run) -> pd.DataFrame:
     "Hard, fixed soft and online-teacher students, and fixed labels at the online teacher's wall time; the summary."
@@ -169,16 +183,19 @@ def run_online_teacher(r:Run) -> pd.DataFrame:
     longer = [r.trial(int(b.ipc), 'soft', p.seed + s, step=int(b.step), T=float(p.temperature[0]),
                       student=replace(students[b.ipc], epochs=max(1, round(students[b.ipc].epochs * ratio[b.ipc]))))
               for _, b in chosen.iterrows() for s in range(p.students)]
-    longer = [t for t in longer if t.student.epochs != students[t.ipc].epochs]  # measured at 1x: the equal-epoch students are those
+    # measured at 1x: the equal-epoch students are those
+    longer = [t for t in longer if t.student.epochs != students[t.ipc].epochs]
     rows = pd.concat([base, online, r.sweep(longer)], ignore_index=True)
     tb = sum(q.numel() * q.element_size() for q in r.expert.model(step=int(chosen.step.iloc[0])).parameters())
     summ = online_summary(online_frame(rows), timing, r.bench.sp.c, tb)
-    r.save(rows=rows, summary=summ, online_teacher=plot_online_teacher(rows, r.title(f'online teacher, {p.students} students per cell')))
+    r.save(rows=rows, summary=summ, online_teacher=plot_online_teacher(rows,
+        r.title(f'online teacher, {p.students} students per cell')))
     r.finish(online_finding(summ), teacher_bytes=tb)
     return summ
 
 def online_record_summary(rec:Record) -> pd.DataFrame:
-    "The summary of the record `rec`, from its rows, `timing.csv` and the teacher's bytes in `run.json` (0 while in progress)."
+    """The summary of the record `rec`, from its rows, `timing.csv` and the teacher's bytes in `run.json` (0 while in
+    progress)."""
     tm = rec.frame('timing.csv')
     classes = int(tm.images.iloc[0] // tm.ipc.iloc[0])  # the timed images are one IPC's set: IPC x classes
     return online_summary(online_frame(rec.rows), tm, classes, (rec.run or {}).get('teacher_bytes', 0))

@@ -21,14 +21,16 @@ __all__ = ['image_nbytes', 'frontier', 'pareto_points', 'record_points', 'plot_p
 
 # %% ../../nbs/analyses/08_pareto.ipynb #9c71d077
 def image_nbytes(pixels:torch.Tensor, fmt:str='raw', quality:int=95) -> int:
-    "Bytes to store uint8 images `pixels` `(N, ch, h, w)`: raw, or each encoded as a `png` or `jpeg` (at `quality`) file."
+    """Bytes to store uint8 images `pixels` `(N, ch, h, w)`: raw, or each encoded as a `png` or `jpeg` (at `quality`)
+    file."""
     check(pixels.dtype == torch.uint8, 'images are counted as uint8 pixels')
     if fmt == 'raw': return pixels.numel()
     check(fmt in ('png', 'jpeg'), f"image format must be raw, png or jpeg, not {fmt!r}")
     total = 0
     for im in pixels.cpu().permute(0, 2, 3, 1).numpy():
         buf = io.BytesIO()
-        Image.fromarray(im[..., 0] if im.shape[-1] == 1 else im).save(buf, format=fmt.upper(), **({'quality': quality} if fmt == 'jpeg' else {}))
+        Image.fromarray(im[..., 0] if im.shape[-1] == 1 else im).save(buf, format=fmt.upper(),
+                                                                      **({'quality': quality} if fmt == 'jpeg' else {}))
         total += buf.tell()
     return total
 
@@ -40,7 +42,8 @@ def frontier(points:pd.DataFrame, x:str='bytes', y:str='test_mean') -> pd.DataFr
 
 # %% ../../nbs/analyses/08_pareto.ipynb #a71ad0df
 def pareto_points(f32:pd.DataFrame, f16:pd.DataFrame, image_bytes:dict, c:int) -> pd.DataFrame:
-    "Per (IPC, k, bits) cell of the grid's float32 and float16 students (`topk_rows`): test accuracy (%) and the bytes of the set under each image accounting in `image_bytes` (IPC -> {fmt: bytes})."
+    """Per (IPC, k, bits) cell of the grid's float32 and float16 students (`topk_rows`): test accuracy (%) and the bytes
+    of the set under each image accounting in `image_bytes` (IPC -> {fmt: bytes})."""
     cells = pd.concat([f32.assign(bits=np.where(f32.k == 0, 0, 32)), f16.assign(bits=16)])
     g = cell_summary(cells, by=('ipc', 'k', 'bits'))[['ipc', 'k', 'bits', 'test_mean', 'test_std', 'students']]
     g['label_bytes'] = [label_nbytes(int(i) * c, int(k), c, int(b) or 32) for i, k, b in zip(g.ipc, g.k, g.bits)]
@@ -56,18 +59,22 @@ def record_points(rec:Record) -> pd.DataFrame:
 _BITS = {0: 'hard (index only)', 16: 'float16', 32: 'float32'}
 
 def plot_pareto(points:pd.DataFrame, fmt:str='raw', title:str|None=None):
-    "Accuracy (%) against the set's bytes (images in `fmt` + labels), log axis; colour k, marker precision, the frontier drawn."
+    """Accuracy (%) against the set's bytes (images in `fmt` + labels), log axis; colour k, marker precision, the
+    frontier drawn."""
     x = f'bytes_{fmt}'
     ks = sorted(points.k.unique())
     fig, ax = plt.subplots(figsize=(8, 4.8))
-    sns.scatterplot(points.assign(precision=points.bits.map(_BITS)), x=x, y='test_mean', hue='k', palette='viridis', style='precision',
+    sns.scatterplot(points.assign(precision=points.bits.map(_BITS)), x=x, y='test_mean', hue='k', palette='viridis',
+                    style='precision',
                     s=60, ax=ax, hue_order=ks)
     f = frontier(points, x)
     ax.step(f[x], f.test_mean, where='post', color='k', lw=1, label='frontier')
     for r in f.groupby('ipc').tail(1).itertuples():  # each IPC named once, at its best frontier point
-        ax.annotate(f'IPC {r.ipc}', (getattr(r, x), r.test_mean), fontsize='small', xytext=(4, 3), textcoords='offset points')
+        ax.annotate(f'IPC {r.ipc}', (getattr(r, x), r.test_mean), fontsize='small', xytext=(4, 3),
+                    textcoords='offset points')
     ax.set_xscale('log')
-    ax.set(xlabel=f'bytes of the distilled set (images {fmt} + labels)', ylabel='student test accuracy (%)', title=title)
+    ax.set(xlabel=f'bytes of the distilled set (images {fmt} + labels)', ylabel='student test accuracy (%)',
+           title=title)
     ax.legend(fontsize='small', loc='upper left', bbox_to_anchor=(1, 1))
     fig.tight_layout()
     return fig
@@ -87,7 +94,8 @@ def pareto_finding(points:pd.DataFrame, fmt:str='raw') -> str:
             + _beats_hard(points, f, x, desc))
 
 def _beats_hard(points, f, x, desc) -> str:
-    "A sentence: the cheapest frontier set more accurate than the best hard-label set, and its share of that set's bytes."
+    """A sentence: the cheapest frontier set more accurate than the best hard-label set, and its share of that set's
+    bytes."""
     hard = points[points.k == 0]
     if not len(hard): return ''
     best = next(hard.sort_values('test_mean').tail(1).itertuples())  # a row as a tuple keeps each column's type
@@ -115,8 +123,10 @@ def set_pixels(bench:Bench, ipc:int, seed:int) -> torch.Tensor:
     return (bench.sp.pre.undo(x) * 255).round().to(torch.uint8)
 
 # %% ../../nbs/analyses/08_pareto.ipynb #af1478da
-@experiment('pareto', 'accuracy against the bytes of images + top-k labels (float16 / float32): the Pareto frontier', ParetoSettings,
-            presets=dict(cpu=('expert_time_cpu', dict(ipc=(1, 2, 5, 10, 20), epochs=(300, 300, 200, 200, 200), steps=(25, 100, 188, 376))),
+@experiment('pareto', 'accuracy against the bytes of images + top-k labels (float16 / float32): the Pareto frontier',
+            ParetoSettings,
+            presets=dict(cpu=('expert_time_cpu', dict(ipc=(1, 2, 5, 10, 20), epochs=(300, 300, 200, 200, 200),
+                                                      steps=(25, 100, 188, 376))),
                          full=('full', dict(ipc=(1, 2, 5, 10, 20, 50)))),
             finds=lambda rec: ' '.join(pareto_finding(record_points(rec), f) for f in ('raw', 'png')))
 def run_pareto(r:Run) -> pd.DataFrame:
@@ -124,11 +134,13 @@ def run_pareto(r:Run) -> pd.DataFrame:
     p, b, c = r.p, r.bench, r.bench.sp.c
     _, chosen = r.choose_checkpoints()
     ks = keep_ks(c, p.keep_k)
-    rows = r.sweep([t for half in (False, True) for t in topk_trials(b, r.students, chosen, ks, p.students, p.temperature[0], p.seed, half)])
+    rows = r.sweep([t for half in (False, True) for t in topk_trials(b, r.students, chosen, ks, p.students,
+                                                                     p.temperature[0], p.seed, half)])
     pix = {i: set_pixels(b, i, p.seed) for i in p.ipc}
     sizes = {i: {f: image_nbytes(x, f) for f in ('raw', 'png', 'jpeg')} for i, x in pix.items()}
     points = pareto_points(topk_rows(rows, chosen, c), topk_rows(rows, chosen, c, half=True), sizes, c)
-    r.save(rows=rows, points=points, frontier_raw=frontier(points, 'bytes_raw'), frontier_png=frontier(points, 'bytes_png'),
+    r.save(rows=rows, points=points, frontier_raw=frontier(points, 'bytes_raw'), frontier_png=frontier(points,
+                                                                                                       'bytes_png'),
            pareto=plot_pareto(points, 'raw', r.title(f'{p.students} students per point')))
     r.finish(pareto_finding(points, 'raw'), pareto_finding(points, 'png'))
     return points

@@ -27,15 +27,18 @@ class PrecisionSettings(Protocol):
 def precision_trials(bench, students:dict, chosen:pd.DataFrame, n:int=3, T:float=1.0, seed:int=0) -> list:
     "Per IPC of `chosen`: `n` hard-label students and `n` on its checkpoint's labels at `T`, once per precision."
     return [t for _, c in chosen.iterrows() for prec in PRECISIONS
-            for t in soft_trials(bench, {c.ipc: replace(students[c.ipc], precision=prec)}, [int(c.step)], (T,), n, seed)]
+            for t in soft_trials(bench, {c.ipc: replace(students[c.ipc], precision=prec)}, [int(c.step)], (T,), n,
+                                 seed)]
 
 # %% ../../nbs/analyses/14_precision.ipynb #573ddd8c
 def _labels(r) -> str: return 'hard' if r.recipe == 'hard' else f'soft (step {r.step:.0f}, T {r["T"]:g})'
 
 def precision_table(rows:pd.DataFrame) -> pd.DataFrame:
-    "Per IPC and label set trained in both precisions: test accuracy (%) mean and sd per precision, the paired difference and whether it is within the spread (timing is the benchmark's)."
+    """Per IPC and label set trained in both precisions: test accuracy (%) mean and sd per precision, the paired
+    difference and whether it is within the spread (timing is the benchmark's)."""
     ok = rows[rows.status == 'ok']
-    ok = ok.assign(labels=[_labels(r) for _, r in ok.iterrows()], acc=ok.test_acc * 100, precision=ok.get('precision', 'fp32'))
+    ok = ok.assign(labels=[_labels(r) for _, r in ok.iterrows()], acc=ok.test_acc * 100, precision=ok.get('precision',
+                                                                                                          'fp32'))
     w = ok.pivot_table(index=['ipc', 'labels', 'seed'], columns='precision', values='acc')
     if 'bf16' not in w or 'fp32' not in w: return pd.DataFrame()
     w = w.dropna(subset=['fp32', 'bf16'])
@@ -64,7 +67,8 @@ def plot_precision(rows:pd.DataFrame, title:str|None=None):
     return titled(g, title)
 
 # %% ../../nbs/analyses/14_precision.ipynb #96f92057
-@experiment('precision', 'the same students trained and scored in float32 and in bfloat16: is the difference within their spread?',
+@experiment('precision',
+            'the same students trained and scored in float32 and in bfloat16: is the difference within their spread?',
             settings=PrecisionSettings, defaults=dict(precision='fp32'),  # float32: the baseline it compares against
             finds=lambda rec: precision_finding(rec.rows))
 def run_precision(r:Run) -> pd.DataFrame:
@@ -73,7 +77,8 @@ def run_precision(r:Run) -> pd.DataFrame:
     sel, chosen = r.choose_checkpoints()
     rows = r.sweep(precision_trials(r.bench, r.students, chosen, p.students, p.temperature[0], p.seed))
     table = precision_table(rows)
-    r.save(selection=sel, rows=rows, table=table, precision=plot_precision(rows, r.title(f'{p.students} paired students per cell')))
+    r.save(selection=sel, rows=rows, table=table, precision=plot_precision(rows,
+        r.title(f'{p.students} paired students per cell')))
     r.finish(table.round(2).to_string(index=False))
     return table
 
@@ -82,10 +87,13 @@ def precision_finding(rows:pd.DataFrame) -> str:
     "Sentences: per cell, float32 against bfloat16 and the paired difference; how many cells lie within the spread."
     t = precision_table(rows)
     if not len(t): return 'No cell has students in both precisions yet.'
-    out = [f"IPC {r.ipc}, {r.labels}: float32 {r.fp32_mean:.1f} ± {r.fp32_std:.1f} %, bfloat16 {r.bf16_mean:.1f} ± {r.bf16_std:.1f} %; "
-           f"the paired difference (bfloat16 − float32) is {r.diff_mean:+.2f} ± {r.diff_std:.2f} points over {r.students} students, "
+    out = [f"IPC {r.ipc}, {r.labels}: float32 {r.fp32_mean:.1f} ± {r.fp32_std:.1f} %, bfloat16 {r.bf16_mean:.1f} ± "
+           f"{r.bf16_std:.1f} %; "
+           f"the paired difference (bfloat16 − float32) is {r.diff_mean:+.2f} ± {r.diff_std:.2f} points over "
+           f"{r.students} students, "
            f"{'within' if r.within else 'outside'} their spread ({r.spread:.2f})." for r in t.itertuples()]
     n = int(t.within.sum())
     out.append(f"{n} of {len(t)} cells lie within the students' spread; the mean difference over all cells is "
-               f"{t.diff_mean.mean():+.2f} points. (What bfloat16 saves in time is the benchmark's to say: BENCHMARKS.md.)")
+               f"{t.diff_mean.mean():+.2f} points. (What bfloat16 saves in time is the benchmark's to say: "
+               f"BENCHMARKS.md.)")
     return ' '.join(out)

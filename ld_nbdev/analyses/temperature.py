@@ -27,7 +27,8 @@ class TemperatureSettings(Protocol):
 
 # %% ../../nbs/analyses/01_temperature.ipynb #4976152a
 def temperature_claim(summ:pd.DataFrame, rows:pd.DataFrame|None=None) -> pd.DataFrame:
-    "Per IPC: T = 1 at the validation-best checkpoint against the validation-best T at the last checkpoint (test %, mean, sd)."
+    """Per IPC: T = 1 at the validation-best checkpoint against the validation-best T at the last checkpoint (test %,
+    mean, sd)."""
     out = []
     for ipc, d in summ.groupby('ipc'):
         t1 = d[np.isclose(d['T'], 1.0)]
@@ -53,8 +54,10 @@ def temperature_finding(claim:pd.DataFrame) -> str:
     for _, c in claim.iterrows():
         word = 'beats' if c.gain > 0 else 'trails'
         out.append(f"IPC {c.ipc}: T = 1 at the validation-chosen checkpoint (step {c.early_step:.0f}, expert epoch "
-                   f"{c.early_epoch:.2f}) gives {c.early_test:.1f} ± {c.early_std:.1f} %; the validation-chosen T = {c.late_T:g} "
-                   f"at the last checkpoint (epoch {c.late_epoch:.2f}) gives {c.late_test:.1f} ± {c.late_std:.1f} %: early "
+                   f"{c.early_epoch:.2f}) gives {c.early_test:.1f} ± {c.early_std:.1f} %; the validation-chosen T = "
+                   f"{c.late_T:g} "
+                   f"at the last checkpoint (epoch {c.late_epoch:.2f}) gives {c.late_test:.1f} ± {c.late_std:.1f} %: "
+                   f"early "
                    f"stopping {word} temperature by {abs(c.gain):.1f} points, "
                    + ('beyond the students\' spread, so temperature did not replace early stopping here.' if c.holds else
                       'not beyond the students\' spread, so this run does not show the claim at this IPC.'))
@@ -62,9 +65,11 @@ def temperature_finding(claim:pd.DataFrame) -> str:
 
 # %% ../../nbs/analyses/01_temperature.ipynb #34c29b74
 def plot_temperature(summ:pd.DataFrame, title:str|None=None):
-    "Heat maps of mean student test accuracy (%) over temperature x checkpoint, one panel per IPC, the validation-best cell boxed."
+    """Heat maps of mean student test accuracy (%) over temperature x checkpoint, one panel per IPC, the validation-best
+    cell boxed."""
     ipcs = sorted(summ.ipc.unique())
-    fig, axes = plt.subplots(1, len(ipcs), figsize=(1.2 + 0.75 * summ.step.nunique() * len(ipcs), 0.5 + 0.55 * summ['T'].nunique() + 1.2),
+    fig, axes = plt.subplots(1, len(ipcs), figsize=(1.2 + 0.75 * summ.step.nunique() * len(ipcs),
+                                                    0.5 + 0.55 * summ['T'].nunique() + 1.2),
                              squeeze=False)
     for ax, ipc in zip(axes[0], ipcs):
         d = summ[summ.ipc == ipc]
@@ -73,7 +78,8 @@ def plot_temperature(summ:pd.DataFrame, title:str|None=None):
         sns.heatmap(grid, annot=True, fmt='.1f', cmap='viridis', cbar=False, ax=ax,
                     xticklabels=[f'{epochs[s]:.2g}' for s in grid.columns], yticklabels=[f'{t:g}' for t in grid.index])
         b = best_cells(d).iloc[0]
-        ax.add_patch(plt.Rectangle((list(grid.columns).index(b.step), list(grid.index).index(b['T'])), 1, 1, fill=False, lw=2.5, ec='red'))
+        ax.add_patch(plt.Rectangle((list(grid.columns).index(b.step), list(grid.index).index(b['T'])), 1, 1, fill=False,
+                                   lw=2.5, ec='red'))
         ax.set(title=f'IPC {ipc}', xlabel='expert epoch of the checkpoint', ylabel='temperature T')
     return titled(fig, title)
 
@@ -94,6 +100,7 @@ def run_temperature(r:Run) -> pd.DataFrame:
     rows = r.sweep(soft_trials(r.bench, r.students, r.steps(), p.temperature, p.students, p.seed, hard=False))
     summ = cell_summary(rows)
     claim = temperature_claim(summ)
-    r.save(rows=rows, summary=summ, claim=claim, temperature=plot_temperature(summ, r.title(f'mean test accuracy (%) of {p.students} students per cell')))
+    r.save(rows=rows, summary=summ, claim=claim, temperature=plot_temperature(summ,
+        r.title(f'mean test accuracy (%) of {p.students} students per cell')))
     r.finish(claim.round(2).to_string(index=False))
     return claim
