@@ -22,7 +22,8 @@ __all__ = ['KINDS', 'SETTINGS', 'candidates', 'score_candidates', 'best_choice',
 # %% ../nbs/11_experiments.ipynb #7e338091
 def candidates(bench:Bench, ipc:int, student:StudentConfig, lrs=None, temps=(1.0,), steps=None, seed:int=0,
                hard:bool=False) -> list:
-    "Validation-scored trials at `ipc`: the first expert's checkpoints x `temps` x `lrs` (and hard labels per lr if `hard`)."
+    """Validation-scored trials at `ipc`: the first expert's checkpoints x `temps` x `lrs` (and hard labels per lr if
+    `hard`)."""
     ex = next(iter(bench.experts.values()))
     lrs = tuple(lrs or (student.lr,))
     mk = lambda recipe, lr, **params: bench.trial(ipc, recipe, student=replace(student, lr=lr), seed=seed,
@@ -33,11 +34,13 @@ def candidates(bench:Bench, ipc:int, student:StudentConfig, lrs=None, temps=(1.0
 
 # %% ../nbs/11_experiments.ipynb #0297f733
 def score_candidates(bench:Bench, trials, ledger=None, backend=None, show:bool=True) -> pd.DataFrame:
-    "Train the candidate `trials`; one row each: labels, step, expert_epoch, T, lr, expert_valid_acc, student_valid_acc, status, ipc."
+    """Train the candidate `trials`; one row each: labels, step, expert_epoch, T, lr, expert_valid_acc,
+    student_valid_acc, status, ipc."""
     df = run_sweep(trials, bench, ledger, backend, show)
     info = next(iter(bench.experts.values())).manifest.set_index('step')
     step = df.step if 'step' in df else pd.Series(float('nan'), df.index)
-    return pd.DataFrame(dict(labels=df.recipe, step=step, expert_epoch=step.map(info.epoch), T=df.get('T', float('nan')),
+    return pd.DataFrame(dict(labels=df.recipe, step=step, expert_epoch=step.map(info.epoch), T=df.get('T',
+                                                                                                      float('nan')),
                              lr=df.lr, expert_valid_acc=step.map(info.valid_acc), student_valid_acc=df.acc, status=df.status,
                              ipc=df.ipc))
 
@@ -54,20 +57,23 @@ _SEARCHED = {'hard': ('lr',), 'soft': ('step', 'lr'), 'soft_T': ('step', 'T', 'l
 _ENDS = {'step': ('earliest', 'latest'), 'T': ('smallest', 'largest'), 'lr': ('smallest', 'largest')}
 
 def grid_edges(sel:pd.DataFrame, kind:str, choice) -> list:
-    "The settings (`step`, `T`, `lr`) of `kind`'s validation `choice` that lie at an end of the grid in `sel`, described."
+    """The settings (`step`, `T`, `lr`) of `kind`'s validation `choice` that lie at an end of the grid in `sel`,
+    described."""
     cands = sel[sel['labels'] == ('hard' if kind == 'hard' else 'soft')]
     out = []
     for c in _SEARCHED[kind]:
         vals = sorted(cands[c].dropna().unique())
         if len(vals) < 2 or pd.isna(choice[c]): continue
         for end, word in zip((vals[0], vals[-1]), _ENDS[c]):
-            if choice[c] == end: out.append(f"{'checkpoint' if c == 'step' else c} {choice[c]:g} ({word} of {len(vals)})")
+            if choice[c] == end: out.append(f"{'checkpoint' if c == 'step' else c} {choice[c]:g} ({word} of "
+                                            f"{len(vals)})")
     return out
 
 # %% ../nbs/11_experiments.ipynb #6feb37dc
 def choices(sel:pd.DataFrame, temps, ensemble:bool) -> dict:
     "Kind of label -> the candidate row validation chose for it (None for hard labels with one learning rate)."
-    out = {'hard': best_choice(sel, 'hard') if (sel['labels'] == 'hard').any() else None, 'soft': best_choice(sel, T=temps[0])}
+    out = {'hard': best_choice(sel, 'hard') if (sel['labels'] == 'hard').any() else None, 'soft': best_choice(sel,
+        T=temps[0])}
     if len(temps) > 1: out['soft_T'] = best_choice(sel)
     if ensemble: out['ensemble'] = out.get('soft_T', out['soft'])
     return out
@@ -92,11 +98,13 @@ def _expert_accs(bench:Bench, t:Trial) -> dict:
     step = dict(t.params)['step']
     rs = [e.row(step) for e in bench.experts_of(t)]
     mean = lambda a: float(sum(getattr(r, a) for r in rs) / len(rs))
-    return dict(expert_step=step, expert_epoch=mean('epoch'), expert_valid_acc=mean('valid_acc'), expert_test_acc=mean('test_acc'))
+    return dict(expert_step=step, expert_epoch=mean('epoch'), expert_valid_acc=mean('valid_acc'),
+                expert_test_acc=mean('test_acc'))
 
 # %% ../nbs/11_experiments.ipynb #83f6ae45
 def compare_labels(bench:Bench, p:Protocol, ledger=None, backend=None, show:bool=True) -> tuple:
-    "The label kinds compared at each IPC of settings `p`, at the checkpoint, T and lr chosen on validation: `(results, selection)` frames, a row per student / candidate."
+    """The label kinds compared at each IPC of settings `p`, at the checkpoint, T and lr chosen on validation:
+    `(results, selection)` frames, a row per student / candidate."""
     eps, seps, student = p.epochs_per_ipc(), p.select_epochs_per_ipc(), p.student_config()
     ledger = ledger if ledger is not None else Ledger()
     cands = [t for i in p.ipc for t in candidates(bench, i, replace(student, epochs=seps[i]), p.lr, p.temperature,
@@ -104,11 +112,14 @@ def compare_labels(bench:Bench, p:Protocol, ledger=None, backend=None, show:bool
     sel = score_candidates(bench, cands, ledger, backend, show)
     chosen = {i: choices(sel[sel.ipc == i], p.temperature, len(bench.experts) > 1) for i in p.ipc}
     kinds = {i: kind_trials(bench, i, chosen[i], replace(student, epochs=eps[i]), p.students, p.seed) for i in p.ipc}
-    done = run_sweep([t for k in kinds.values() for ts in k.values() for t in ts], bench, ledger, backend, show).set_index('key')
+    done = run_sweep([t for k in kinds.values() for ts in k.values() for t in ts], bench, ledger, backend,
+                     show).set_index('key')
     def row(i, kind, t):
         r, d = chosen[i][kind], done.loc[t.key]
-        return dict(dataset=p.name, ipc=i, labels=kind, student_seed=t.seed, image_seed=t.image_seed, experts=len(t.experts),
-                    **_expert_accs(bench, t), T=dict(t.params).get('T', float('nan')), lr=t.student.lr, arch=t.student.arch,
+        return dict(dataset=p.name, ipc=i, labels=kind, student_seed=t.seed, image_seed=t.image_seed,
+                    experts=len(t.experts),
+                    **_expert_accs(bench, t), T=dict(t.params).get('T',
+                                                                   float('nan')), lr=t.student.lr, arch=t.student.arch,
                     epochs=eps[i], select_epochs=seps[i], select_valid_acc=float('nan') if r is None else float(r.student_valid_acc),
                     device=d.device, test_acc=d.acc, status=d.status)
     res = pd.DataFrame([row(i, k, t) for i in p.ipc for k, ts in kinds[i].items() for t in ts])
@@ -127,11 +138,13 @@ def summarize(res:pd.DataFrame) -> pd.DataFrame:
     out = out.rename(columns={'mean': 'acc_mean', 'std': 'acc_std', 'count': 'students'})
     out = out.merge(g[[c for c in SETTINGS if c in res]].first().reset_index(), on=['ipc', 'labels'])
     order = {k: i for i, k in enumerate(KINDS)}
-    return out.sort_values(['ipc', 'labels'], key=lambda s: s.map(order) if s.name == 'labels' else s, ignore_index=True)
+    return out.sort_values(['ipc', 'labels'], key=lambda s: s.map(order) if s.name == 'labels' else s,
+                           ignore_index=True)
 
 # %% ../nbs/11_experiments.ipynb #80f16d4d
 def format_table(summ:pd.DataFrame) -> str:
-    "A plain-text table: one line per IPC, accuracy (mean ± std %) per label kind, and the soft labels' expert checkpoint."
+    """A plain-text table: one line per IPC, accuracy (mean ± std %) per label kind, and the soft labels' expert
+    checkpoint."""
     kinds = [k for k in KINDS if k in set(summ['labels'])] + sorted(set(summ['labels']) - set(KINDS))
     lines = [f"{'IPC':>4}" + ''.join(f'  {k:>13}' for k in kinds) + f"  {'expert epoch':>12}  {'expert test acc':>15}"]
     for ipc, d in summ.groupby('ipc'):
@@ -145,25 +158,32 @@ def format_table(summ:pd.DataFrame) -> str:
 
 # %% ../nbs/11_experiments.ipynb #3eb29f72
 def summary_markdown(summ:pd.DataFrame) -> str:
-    "A markdown table of `summarize`'s frame: accuracy (mean ± std %) per IPC and kind, and the soft labels' checkpoint."
+    """A markdown table of `summarize`'s frame: accuracy (mean ± std %) per IPC and kind, and the soft labels'
+    checkpoint."""
     kinds = [k for k in KINDS if k in set(summ['labels'])]
-    lines = ['| IPC | ' + ' | '.join(kinds) + ' | soft labels from | that checkpoint, test accuracy |', '|' + '---|' * (len(kinds) + 3)]
+    lines = ['| IPC | ' + ' | '.join(kinds) + ' | soft labels from | that checkpoint, test accuracy |',
+             '|' + '---|' * (len(kinds) + 3)]
     for ipc, d in summ.groupby('ipc'):
         d, e = d.set_index('labels'), d.set_index('labels').loc['soft']
-        cell = lambda k: '-' if k not in d.index else f"{d.acc_mean[k]:.1f}" + ('' if pd.isna(d.acc_std[k]) else f" ± {d.acc_std[k]:.1f}")
+        cell = lambda k: '-' if k not in d.index else f"{d.acc_mean[k]:.1f}" + ('' if pd.isna(d.acc_std[k]) else f" ± "
+            f"{d.acc_std[k]:.1f}")
         lines.append(f'| {ipc} | ' + ' | '.join(cell(k) for k in kinds) +
-                     f" | {f'step {e.expert_step:.0f}, ' if 'expert_step' in e else ''}epoch {e.expert_epoch:.2f} | {100 * e.expert_test_acc:.1f} % |")
+                     f" | {f'step {e.expert_step:.0f}, ' if 'expert_step' in e else ''}epoch {e.expert_epoch:.2f} | "
+                     f"{100 * e.expert_test_acc:.1f} % |")
     return '\n'.join(lines)
 
 # %% ../nbs/11_experiments.ipynb #1ea64b06
-@experiment('baseline', 'hard vs soft labels on random real images; checkpoint, T and lr chosen on validation', presets=dict(cpu='cpu'))
+@experiment('baseline', 'hard vs soft labels on random real images; checkpoint, T and lr chosen on validation',
+            presets=dict(cpu='cpu'))
 def run_baseline(r:Run) -> pd.DataFrame:
-    "The soft-label baseline in run `r`: candidates scored on validation, students of every kind of label at the chosen settings; the summary frame."
+    """The soft-label baseline in run `r`: candidates scored on validation, students of every kind of label at the
+    chosen settings; the summary frame."""
     p, eps = r.p, '/'.join(map(str, r.p.epochs_per_ipc().values()))
     r.write_trajectory()
     res, sel = compare_labels(r.bench, p, r.ledger, r.backend, show=not r.quiet)
     summ = summarize(res)
-    fig = plot_accuracy_vs_ipc(without_twins(res), PAPER_CIFAR10 if p.name == 'cifar10' else None, r.title(f'{p.students} students x {eps} epochs'))
+    fig = plot_accuracy_vs_ipc(without_twins(res), PAPER_CIFAR10 if p.name == 'cifar10' else None,
+                               r.title(f'{p.students} students x {eps} epochs'))
     r.save(results=res, selection=sel, summary=summ, table=format_table(summ) + '\n', accuracy_vs_ipc=fig)
     r.finish(format_table(summ), ensemble_paths=[str(t.path) for t in list(r.bench.experts.values())[1:]])
     return summ

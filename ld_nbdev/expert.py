@@ -115,7 +115,8 @@ class SaveTrajectory(Callback):
     def before_fit(self):
         if not self.rows: self._save(0, float('nan'))
     def after_batch(self):
-        if self.training and self.learn.train_iter in self.steps: self._save(self.learn.train_iter, self.learn.smooth_loss.item())
+        if self.training and self.learn.train_iter in self.steps: self._save(self.learn.train_iter,
+                                                                             self.learn.smooth_loss.item())
     def after_train(self):
         if self.learn.train_iter not in self.steps: self._save(self.learn.train_iter, self.learn.smooth_loss.item())
 
@@ -131,21 +132,26 @@ class SaveTrajectory(Callback):
 
 # %% ../nbs/04_expert.ipynb #b1589bd8
 def expert_checkpoints(n:int, cfg:ExpertConfig) -> list:
-    "The steps at which an expert `cfg` trained on `n` images saves a checkpoint: 0, each of `cfg.steps` it reaches, every epoch's end."
+    """The steps at which an expert `cfg` trained on `n` images saves a checkpoint: 0, each of `cfg.steps` it reaches,
+    every epoch's end."""
     per_epoch = math.ceil(n / cfg.bs)  # the expert's loader keeps the last, smaller batch
-    return sorted({0, *(s for s in cfg.steps if s <= per_epoch * cfg.epochs), *(per_epoch * e for e in range(1, cfg.epochs + 1))})
+    return sorted({0, *(s for s in cfg.steps if s <= per_epoch * cfg.epochs), *(per_epoch * e for e in range(1,
+        cfg.epochs + 1))})
 
 # %% ../nbs/04_expert.ipynb #f69d21f0
 def _streams(learn) -> dict:
-    "The random generators an expert's training draws from: batch order and, with DSA, the family and parameter streams."
+    """The random generators an expert's training draws from: batch order and, with DSA, the family and parameter
+    streams."""
     out = {'order': learn.dls.train.gen}
     for cb in learn.cbs:
         if isinstance(cb, DSA): out.update(dsa_pick=cb.pick, dsa_params=cb.gen)
     return out
 
 class ExpertState(Callback):
-    "Write the training state of the run with `settings` to `path/resume.pt` after every epoch; restore `state` before fitting."
-    order = 55  # after the step counter and the Recorder's smoothed loss are reset, before `SaveTrajectory` looks at rows
+    """Write the training state of the run with `settings` to `path/resume.pt` after every epoch; restore `state` before
+    fitting."""
+    # after the step counter and the Recorder's smoothed loss are reset, before `SaveTrajectory` looks at rows
+    order = 55
     def __init__(self, path, settings:dict, state:dict|None=None): store_attr('settings,state'); self.path = Path(path)
 
     def before_fit(self):
@@ -175,7 +181,8 @@ class ExpertState(Callback):
 
 # %% ../nbs/04_expert.ipynb #3ccdc400
 def expert_key(sp:Splits, cfg:ExpertConfig) -> str:
-    "The cache key of expert `cfg` on data `sp`: data and every setting (`compile` only when on and `precision` only when not fp32, so older keys keep their value)."
+    """The cache key of expert `cfg` on data `sp`: data and every setting (`compile` only when on and `precision` only
+    when not fp32, so older keys keep their value)."""
     d = asdict(cfg)
     if not d['compile']: del d['compile']
     if d['precision'] == 'fp32': del d['precision']
@@ -183,7 +190,8 @@ def expert_key(sp:Splits, cfg:ExpertConfig) -> str:
 
 # %% ../nbs/04_expert.ipynb #8136a364
 def _settings(sp:Splits, cfg:ExpertConfig) -> dict:
-    "What a resumable state is checked against (`precision` only when not fp32: states saved before it existed still resume)."
+    """What a resumable state is checked against (`precision` only when not fp32: states saved before it existed still
+    resume)."""
     d = dict(asdict(cfg), data_key=sp.key, steps=sorted(cfg.steps))
     if d['precision'] == 'fp32': del d['precision']
     return d
@@ -194,11 +202,13 @@ def _load_state(folder:Path) -> dict|None:
     except Exception: return None
 
 def _shorter_run(root:Path, sp:Splits, cfg:ExpertConfig) -> Path|None:
-    "The finished trajectory in `root` with the most epochs below `cfg.epochs` that `cfg` continues (same settings, its steps kept)."
+    """The finished trajectory in `root` with the most epochs below `cfg.epochs` that `cfg` continues (same settings,
+    its steps kept)."""
     want, best = _settings(sp, cfg), None
     for f in root.glob(f'{cfg.arch}-*/resume.pt'):
         s = (_load_state(f.parent) or {}).get('settings')
-        if not s or f.parent.suffix == '.partial' or not (f.parent/'expert.json').exists(): continue  # finished experts only
+        # finished experts only
+        if not s or f.parent.suffix == '.partial' or not (f.parent/'expert.json').exists(): continue
         same = all(s.get(k) == want.get(k) for k in set(s) | set(want) if k not in ('epochs', 'steps'))
         end = s['epochs'] * json.loads((f.parent/'expert.json').read_text())['steps_per_epoch']
         steps_ok = set(s['steps']) <= set(want['steps']) and all(x > end for x in set(want['steps']) - set(s['steps']))
@@ -207,7 +217,8 @@ def _shorter_run(root:Path, sp:Splits, cfg:ExpertConfig) -> Path|None:
 
 # %% ../nbs/04_expert.ipynb #2cc19015
 def train_expert(sp:Splits, cfg:ExpertConfig=ExpertConfig(), root=None, show:bool=True, cbs=()) -> Trajectory:
-    "Train (or reuse from `root`, by default the cache, or continue a shorter or killed run of) the expert `cfg` on `sp` (`cbs`: more callbacks for its `Learner`); one process trains it, others wait and reuse it."
+    """Train (or reuse from `root`, by default the cache, or continue a shorter or killed run of) the expert `cfg` on
+    `sp` (`cbs`: more callbacks for its `Learner`); one process trains it, others wait and reuse it."""
     check(cfg.epochs >= 1, f'expert epochs must be >= 1, got {cfg.epochs}')
     check(cfg.lr > 0, f'expert lr must be > 0, got {cfg.lr}')
     root = Path(root or cache_dir()/'experts')
@@ -221,7 +232,8 @@ def train_expert(sp:Splits, cfg:ExpertConfig=ExpertConfig(), root=None, show:boo
     return Trajectory(dest)
 
 def _train_into(tmp:Path, root:Path, sp:Splits, cfg:ExpertConfig, show:bool, cbs=()):
-    "Train expert `cfg` in the folder `tmp`, continuing what it holds of this run, else a shorter finished run in `root`."
+    """Train expert `cfg` in the folder `tmp`, continuing what it holds of this run, else a shorter finished run in
+    `root`."""
     settings = _settings(sp, cfg)
     state = _load_state(tmp)
     if state is None or state.get('settings') != settings:  # nothing of this run to continue
@@ -231,7 +243,8 @@ def _train_into(tmp:Path, root:Path, sp:Splits, cfg:ExpertConfig, show:bool, cbs
             state = _load_state(prior)
             for r in state['rows']: shutil.copy2(prior/r['file'], tmp/r['file'])
     for t in tmp.glob('.*.tmp'): t.unlink()  # left by a process killed mid-write
-    learn = expert_learner(sp, cfg, cbs=[SaveTrajectory(tmp, sp, cfg.steps, rows=state and state['rows'], precision=cfg.precision, compile=cfg.compile),
+    learn = expert_learner(sp, cfg, cbs=[SaveTrajectory(tmp, sp, cfg.steps, rows=state and state['rows'],
+                                                        precision=cfg.precision, compile=cfg.compile),
                                          ExpertState(tmp, settings, state), *cbs])
     start = state['epoch'] if state else 0
     if show: learn.fit(cfg.epochs, start_epoch=start)

@@ -140,7 +140,7 @@ class PixelSettings(Protocol):
     def pixel_config(self) -> PixelConfig:
         "The `PixelConfig` of the learning (inner students: the protocol's model and learning rate)."
         return PixelConfig(arch=self.arch, steps=self.pix_steps, unroll=self.pix_unroll, window=self.pix_window,
-                           random_unroll=not self.pix_fixed, inner_lr=self.lr[0], outer_lr=self.pix_label_lr, outer_bs=self.pix_bs,
+            random_unroll=not self.pix_fixed, inner_lr=self.lr[0], outer_lr=self.pix_label_lr, outer_bs=self.pix_bs,
                            save_every=self.pix_save, seed=self.seed, learn=self.pix_learn, image_lr=self.pix_lr)
 
     def curve(self) -> tuple: return curve_steps(self.pix_steps, self.pix_curve)
@@ -166,7 +166,7 @@ def pixel_set(r:Run, ipc:int, chosen:pd.DataFrame|None) -> tuple:
     as_set = lambda im, l, it: from_prepared(im, y0 if hard else l, b.sp.train.classes, b.sp.pre,
                                              'indices' if hard else 'probs', targets=y0,
                                              ipc=ipc, dataset=p.name, method='learned pixels' + ('' if hard else ' and '
-                                                                                                                 'labels'),
+                                                 'labels'),
                                              source=f'ld_nbdev pixels: {it} outer steps, unroll '
                                                     f'{p.pix_window}..{p.pix_unroll}, '
                                              f'from the random images of seed {p.seed}')

@@ -56,7 +56,8 @@ def _files_under(root:Path, limit:int) -> int:
     return min(n, limit)
 
 def small_data(p) -> bool:
-    "Whether `p`'s data is too small for compiling to pay: a small named set, a quick check (`--max_per_class`), a small tree."
+    """Whether `p`'s data is too small for compiling to pay: a small named set, a quick check (`--max_per_class`), a
+    small tree."""
     if p.max_per_class is not None: return True
     if p.data is None: return p.dataset in SMALL_DATASETS
     return _files_under(Path(p.data).expanduser().resolve()/'train', SMALL_TREE) < SMALL_TREE
@@ -66,21 +67,27 @@ class Protocol:
     "The settings of a run, checked when made."
     grows: ClassVar[tuple] = ()      # settings a finished or stopped run may be resumed with raised (see `RunFolder`)
     dataset: str = 'cifar10'         # named dataset: cifar10 (through fastai's untar_data) or digits (offline)
-    data: str|None = None            # an ImageFolder tree (train/<class>/, test/ or val/<class>/) instead of a named dataset
+    # an ImageFolder tree (train/<class>/, test/ or val/<class>/) instead of a named dataset
+    data: str|None = None
     max_per_class: int|None = None   # read at most this many images per class and split (quick checks)
     ipc: tuple[int, ...] = (1, 10)             # images per class, one or more values
     students: int = 3                # students per label kind
     epochs: int|tuple[int, ...] = 200          # student epochs, one value or one per IPC
-    select_epochs: int|tuple[int, ...]|None = None  # epochs of the students that choose checkpoint, T and lr (half of epochs)
+    # epochs of the students that choose checkpoint, T and lr (half of epochs)
+    select_epochs: int|tuple[int, ...]|None = None
     lr: tuple[float, ...] = (0.01,)              # student learning rate(s); several are chosen between on validation
-    temperature: tuple[float, ...] = (1.0,)      # softmax temperature(s) T, labels = softmax(logits / T); several: chosen on validation
+    # softmax temperature(s) T, labels = softmax(logits / T); several: chosen on validation
+    temperature: tuple[float, ...] = (1.0,)
     valid_frac: float = 0.04         # fraction of the training set held out for choosing
     zca: bool = False                # ZCA-whiten the images
     arch: str = 'convnet'            # model of expert and students: convnet, convnetd3, convnetd4 or resnet18
     seed: int = 0                    # seed of the split, the images, the expert and the first student
-    compile: bool = False            # train and score students and experts through torch.compile (faster on long runs; equal to rounding)
-    precision: str = 'auto'          # auto (bf16, compiled, where native; else fp32), fp32 or bf16: forward passes' precision
-    expert_precision: str|None = None  # the experts' precision, when it differs from --precision (compare students on one expert)
+    # train and score students and experts through torch.compile (faster on long runs; equal to rounding)
+    compile: bool = False
+    # auto (bf16, compiled, where native; else fp32), fp32 or bf16: forward passes' precision
+    precision: str = 'auto'
+    # the experts' precision, when it differs from --precision (compare students on one expert)
+    expert_precision: str|None = None
     experts: int = 1                 # experts, seeds seed, seed+1, ...; more than 1 adds ensemble-label students
     expert_epochs: int = 1           # expert training epochs
     expert_lr: float = 0.01          # expert learning rate
@@ -88,9 +95,12 @@ class Protocol:
     expert_wd: float = 5e-4          # expert L2 weight decay
     expert_bs: int = 256             # expert batch size
     expert_aug: str = 'flip'         # expert augmentation: flip, dsa (all six families) or none
-    expert_steps: tuple[int, ...] = (25, 50, 100)  # expert checkpoints at these optimiser steps, beside those after every epoch
-    steps: tuple[int, ...]|None = None  # the expert checkpoints (optimiser steps) an analysis sweeps; default: all after step 0
-    expert: str|None = None          # an expert trained elsewhere: torchvision model_<e>.pth files or MTT replay buffers
+    # expert checkpoints at these optimiser steps, beside those after every epoch
+    expert_steps: tuple[int, ...] = (25, 50, 100)
+    # the expert checkpoints (optimiser steps) an analysis sweeps; default: all after step 0
+    steps: tuple[int, ...]|None = None
+    # an expert trained elsewhere: torchvision model_<e>.pth files or MTT replay buffers
+    expert: str|None = None
     expert_index: int = 0            # which expert of --expert's replay buffers (counted from 0 across the files)
     backing: str = 'auto'            # auto, float, uint8 (floats made per batch), memmap (a cache file), stream (files)
 
@@ -104,13 +114,15 @@ class Protocol:
         for k in ('precision', 'expert_precision'):
             v = getattr(self, k)
             ok = PRECISIONS + ('auto',) * (k == 'precision')
-            check(v is None and k != 'precision' or v in ok, f'--{k}: unknown precision {v!r}; choose one of {", ".join(ok)}')
+            check(v is None and k != 'precision' or v in ok,
+                  f'--{k}: unknown precision {v!r}; choose one of {", ".join(ok)}')
         check(self.arch in MODELS, f'unknown model {self.arch!r}; choose one of {", ".join(MODELS)}')
         for i in self.ipc: check(i >= 1, f'--ipc must be >= 1, got {i}')
         check(self.students >= 1, f'--students must be >= 1, got {self.students}')
         for name in ('epochs', 'select_epochs'):
             if getattr(self, name) is None: continue
-            for e in per_ipc(getattr(self, name), self.ipc, f'--{name}').values(): check(e >= 1, f'--{name} must be >= 1, got {e}')
+            for e in per_ipc(getattr(self, name), self.ipc, f'--{name}').values(): check(e >= 1,
+                f'--{name} must be >= 1, got {e}')
         for lr in self.lr: check(lr > 0, f'--lr must be > 0, got {lr}')
         for T in self.temperature: check(T > 0, f'--temperature must be > 0, got {T}')
         check(0 < self.valid_frac < 1, f'--valid_frac must be between 0 and 1, got {self.valid_frac}')
@@ -118,24 +130,29 @@ class Protocol:
         check(self.expert_epochs >= 1, f'--expert_epochs must be >= 1, got {self.expert_epochs}')
         check(self.expert_lr > 0, f'--expert_lr must be > 0, got {self.expert_lr}')
         check(self.expert_bs >= 1, f'--expert_bs must be >= 1, got {self.expert_bs}')
-        check(self.expert_aug in AUGS, f'unknown expert augmentation {self.expert_aug!r}; choose one of {", ".join(AUGS)}')
+        check(self.expert_aug in AUGS,
+              f'unknown expert augmentation {self.expert_aug!r}; choose one of {", ".join(AUGS)}')
         for s in self.expert_steps: check(s >= 1, f'--expert_steps must be >= 1, got {s}')
         for s in self.steps or (): check(s >= 0, f'--steps must be >= 0, got {s}')
-        if self.max_per_class is not None: check(self.max_per_class >= 2, f'--max_per_class must be >= 2, got {self.max_per_class}')
+        if self.max_per_class is not None: check(self.max_per_class >= 2,
+                                                 f'--max_per_class must be >= 2, got {self.max_per_class}')
         check(self.backing in BACKINGS,
               f'--backing: unknown backing {self.backing!r}; choose one of {", ".join(BACKINGS)}')
         check(self.expert_index >= 0, f'--expert_index must be >= 0, got {self.expert_index}')
-        check(self.expert is not None or self.expert_index == 0, '--expert_index picks an expert of --expert: give --expert PATH')
+        check(self.expert is not None or self.expert_index == 0,
+              '--expert_index picks an expert of --expert: give --expert PATH')
         if self.expert is not None:
             check(Path(self.expert).expanduser().exists(), f'--expert {self.expert}: not found')
-            check(self.experts == 1, f'--expert gives one expert, --experts asks for {self.experts}: leave --experts out')
+            check(self.experts == 1,
+                  f'--expert gives one expert, --experts asks for {self.experts}: leave --experts out')
 
     @property
     def name(self) -> str: return Path(self.data).name if self.data else self.dataset
     def epochs_per_ipc(self) -> dict: return per_ipc(self.epochs, self.ipc, '--epochs')
     def select_epochs_per_ipc(self) -> dict:
         "Epochs of the selection students per IPC (half the students' epochs unless given)."
-        return per_ipc(self.select_epochs or [max(1, e // 2) for e in self.epochs_per_ipc().values()], self.ipc, '--select_epochs')
+        return per_ipc(self.select_epochs or [max(1, e // 2) for e in self.epochs_per_ipc().values()], self.ipc,
+                       '--select_epochs')
     def resolved(self, device=None):
         "These settings with `--precision auto` decided for `device` (default: a run's): see `auto_precision`."
         if self.precision != 'auto': return self
@@ -164,30 +181,45 @@ class Protocol:
             if getattr(p, k): check_precision(getattr(p, k), device, f'--{k}')
 
     def check_data(self, d):
-        "Checks that need the data, before any expert trains: `d` has the classes `c` named `classes`, each class's training images `counts` and those the validation split leaves `kept` (their least: `smallest`), the expert's `last` step and the `steps` every expert saves (a namespace made by hand may leave out counts, kept and steps)."
+        """Checks that need the data, before any expert trains: `d` has the classes `c` named `classes`, each class's
+        training images `counts` and those the validation split leaves `kept` (their least: `smallest`), the expert's
+        `last` step and the `steps` every expert saves (a namespace made by hand may leave out counts, kept and
+        steps)."""
         if getattr(d, 'counts', None) is not None:
             for name, n, k in zip(d.classes, d.counts, d.kept):
-                check(k >= 1, f'class {name!r} has {n} training image{"s" * (n != 1)} and the validation split (--valid_frac {self.valid_frac}) '
-                              f'holds out {n - k}: every class needs at least one image to train on and one to validate on')
-        for i in self.ipc: check(i <= d.smallest, f'--ipc {i} is larger than the smallest class allows ({d.smallest} training images after the validation split)')
+                check(k >= 1,
+                      f'class {name!r} has {n} training image{"s" * (n != 1)} and the validation split (--valid_frac '
+                      f'{self.valid_frac}) '
+                              f'holds out {n - k}: every class needs at least one image to train on and one to '
+                              f'validate on')
+        for i in self.ipc: check(i <= d.smallest,
+            f'--ipc {i} is larger than the smallest class allows ({d.smallest} training images after the validation '
+            f'split)')
         past, fit = [s for s in self.expert_steps if s > d.last], [s for s in self.expert_steps if s <= d.last]
-        check(not past, f"--expert_steps {_join(past)} {'is' if len(past) == 1 else 'are'} past the expert's last step ({d.last}, after "
-                        f"{self.expert_epochs} epoch{'s' * (self.expert_epochs != 1)}): give --expert_steps {_join(fit) if fit else f'of at most {d.last}'}, "
+        check(not past,
+              f"--expert_steps {_join(past)} {'is' if len(past) == 1 else 'are'} past the expert's last step "
+              f"({d.last}, after "
+                        f"{self.expert_epochs} epoch{'s' * (self.expert_epochs != 1)}): give --expert_steps "
+                        f"{_join(fit) if fit else f'of at most {d.last}'}, "
                         f"more --expert_epochs or a smaller --expert_bs")
         if getattr(d, 'steps', None) is not None:
-            for s in self.steps or (): check(s in d.steps, f'--steps {s}: the expert has no checkpoint at that step; it will have {_join(d.steps, ", ")}')
+            for s in self.steps or (): check(s in d.steps,
+                f'--steps {s}: the expert has no checkpoint at that step; it will have {_join(d.steps, ", ")}')
 
 # %% ../nbs/09_protocol.ipynb #bd5e220b
 PRESETS = {
     'cpu': {},
     'full': dict(ipc=(1, 10, 50), students=5, epochs=1000, zca=True, expert_epochs=30),
-    'digits': dict(dataset='digits', epochs=100, valid_frac=0.15, expert_epochs=15, expert_lr=0.05, expert_bs=64, expert_steps=(2, 4, 8)),
-    'expert_time_cpu': dict(students=2, epochs=(300, 200), expert_epochs=3, expert_steps=(10, 25, 50, 100, 150, 250), compile=True),
+    'digits': dict(dataset='digits', epochs=100, valid_frac=0.15, expert_epochs=15, expert_lr=0.05, expert_bs=64,
+                   expert_steps=(2, 4, 8)),
+    'expert_time_cpu': dict(students=2, epochs=(300, 200), expert_epochs=3, expert_steps=(10, 25, 50, 100, 150, 250),
+                            compile=True),
 }
 
 # %% ../nbs/09_protocol.ipynb #f7c0eeaa
 def narrowed(base:dict, given:dict, cls:type=Protocol) -> dict:
-    "`base` (a preset's settings) with `given` on top; where `given` picks some of the IPCs of `base` and leaves its per-IPC epochs alone, they are narrowed to those IPCs."
+    """`base` (a preset's settings) with `given` on top; where `given` picks some of the IPCs of `base` and leaves its
+    per-IPC epochs alone, they are narrowed to those IPCs."""
     kw = {**base, **given}
     if given.get('ipc') is None: return kw
     was, now = _tup(base.get('ipc', next(f.default for f in fields(cls) if f.name == 'ipc'))), _tup(given['ipc'])
@@ -209,7 +241,8 @@ def protocol(preset:str|dict='cpu', cls:type=Protocol, **overrides) -> Protocol:
 
 # %% ../nbs/09_protocol.ipynb #fb4b996f
 def bench_for(p:Protocol, device=None, show:bool=True, train=train_expert) -> Bench:
-    "The data and experts of protocol `p` on `device`, as a `Bench` (experts made by `train(sp, cfg, show=)`); every check that needs the data runs before an expert trains."
+    """The data and experts of protocol `p` on `device`, as a `Bench` (experts made by `train(sp, cfg, show=)`); every
+    check that needs the data runs before an expert trains."""
     device = device or pick_device()
     p = p.resolved(device)
     ds = stream_dataset(p.dataset, p.data, p.max_per_class) if p.backing == 'stream' else \
@@ -217,29 +250,36 @@ def bench_for(p:Protocol, device=None, show:bool=True, train=train_expert) -> Be
     counts = ds['train'].counts().tolist()
     kept = [n - min(n, max(1, round(p.valid_frac * n))) for n in counts]  # what `split_valid` leaves to train on
     have = set.intersection(*(set(expert_checkpoints(sum(kept), c)) for c in p.expert_configs()))
-    ext = p.expert and ExternalExpert(p.expert, p.expert_index)  # an expert trained elsewhere: checked here, converted below
+    # an expert trained elsewhere: checked here, converted below
+    ext = p.expert and ExternalExpert(p.expert, p.expert_index)
     if ext: check_fits(ext, p.arch, ds['train'].shape[1], len(counts), ds['train'].shape[-1])
-    p.check_data(SimpleNamespace(c=len(counts), classes=ds['train'].classes, counts=counts, kept=kept, smallest=min(kept),
+    p.check_data(SimpleNamespace(c=len(counts), classes=ds['train'].classes, counts=counts, kept=kept,
+                                 smallest=min(kept),
                                  last=math.inf if ext else math.ceil(sum(kept) / p.expert_bs) * p.expert_epochs,
                                  steps=ext.steps if ext else sorted(have)))
     sp = prepare(ds, valid_frac=p.valid_frac, zca=p.zca, seed=p.seed, device=device, backing=p.backing)
-    if ext: return Bench(sp, [external_trajectory(ext, sp, p.arch, p.expert_precision or p.precision, p.compile, show=show)])
+    if ext: return Bench(sp, [external_trajectory(ext, sp, p.arch, p.expert_precision or p.precision, p.compile,
+                                                  show=show)])
     return Bench(sp, [train(sp, c, show=show) for c in p.expert_configs()])
 
 # %% ../nbs/09_protocol.ipynb #d575f802
 def run_settings(p:Protocol, device) -> dict:
     "What a run folder's `config.json` holds: the protocol, the data folder resolved, the device kind."
     p = p.resolved(device)
-    return dict(asdict(p), dataset=p.name, data=str(Path(p.data).expanduser().resolve()) if p.data else None, device=device.type)
+    return dict(asdict(p), dataset=p.name, data=str(Path(p.data).expanduser().resolve()) if p.data else None,
+                device=device.type)
 
 # %% ../nbs/09_protocol.ipynb #906ab007
 def versions() -> dict:
     "Library versions and the git commit of the package source (None outside a checkout), and whether it had changes."
     import fastai, fastcore, ld_nbdev
-    libs = dict(torch=torch.__version__, fastai=fastai.__version__, fastcore=fastcore.__version__, python=platform.python_version())
-    if os.environ.get('LD_NBDEV_COMMIT'):  # a copy whose git metadata is missing or not its own: the caller names the commit
+    libs = dict(torch=torch.__version__, fastai=fastai.__version__, fastcore=fastcore.__version__,
+                python=platform.python_version())
+    # a copy whose git metadata is missing or not its own: the caller names the commit
+    if os.environ.get('LD_NBDEV_COMMIT'):
         return dict(libs, commit=os.environ['LD_NBDEV_COMMIT'], dirty=None)
-    git = lambda *a: subprocess.run(['git', *a], cwd=Path(ld_nbdev.__file__).parent, capture_output=True, text=True, timeout=10).stdout.strip()
+    git = lambda *a: subprocess.run(['git', *a], cwd=Path(ld_nbdev.__file__).parent, capture_output=True, text=True,
+                                    timeout=10).stdout.strip()
     try: commit = git('rev-parse', 'HEAD') or None
     except (OSError, subprocess.SubprocessError): commit = None
     try: dirty = bool(git('status', '--porcelain', '--', '.')) if commit else None

@@ -25,7 +25,8 @@ DATA_NOTES = {'cifar10': 'CIFAR-10, JPEG copy (cifar10-jpg.tar.gz, through untar
 # %% ../nbs/12_reproduce.ipynb #d093dfe1
 def table2_record(summ:pd.DataFrame, run:dict, ipcs=PAPER_IPCS, paper:pd.DataFrame|None=PAPER_CIFAR10,
                   protocol:str='', sel:pd.DataFrame|None=None) -> pd.DataFrame:
-    "The record: `summ` with the run's settings, the paper's figures and which choices lie at an end of the grid in `sel`."
+    """The record: `summ` with the run's settings, the paper's figures and which choices lie at an end of the grid in
+    `sel`."""
     p, e = run['protocol'], run['expert']
     kinds = [k for k in KINDS if k in set(summ['labels'])]
     grid = pd.DataFrame([(i, k) for i in sorted(set(ipcs) | set(summ.ipc)) for k in kinds], columns=['ipc', 'labels'])
@@ -34,17 +35,21 @@ def table2_record(summ:pd.DataFrame, run:dict, ipcs=PAPER_IPCS, paper:pd.DataFra
     if paper is not None: rec = rec.merge(paper.rename(columns={'acc': 'paper_acc'}), on=['ipc', 'labels'], how='left')
     else: rec['paper_acc'] = float('nan')
     if sel is not None:
-        edge = lambda r: '; '.join(grid_edges(sel[sel.ipc == r.ipc], r['labels'], dict(step=r.expert_step, T=r['T'], lr=r.lr)))
+        edge = lambda r: '; '.join(grid_edges(sel[sel.ipc == r.ipc], r['labels'], dict(step=r.expert_step, T=r['T'],
+                                                                                       lr=r.lr)))
         rec['grid_edge'] = [edge(r) if r.status == 'measured' else None for _, r in rec.iterrows()]
     for c in ('expert_valid_acc', 'expert_test_acc', 'select_valid_acc'):
         if c in rec: rec[c] = rec[c] * 100
     info = dict(dataset=run['dataset'], data=DATA_NOTES.get(run['dataset'], run['dataset']), protocol=protocol,
                 zca=p['zca'], dsa=True, valid_frac=p['valid_frac'], lr_grid=' '.join(map(str, p['lr'])),
                 T_grid=' '.join(map(str, p['temperature'])), expert_epochs=e['epochs'], expert_lr=e['lr'],
-                expert_bs=e['bs'], expert_steps=' '.join(map(str, e['steps'])), device=run['device'], gpu=run.get('gpu'), cpu=run['cpu'], threads=run['threads'], wall_s=run['wall_s'],
+                expert_bs=e['bs'], expert_steps=' '.join(map(str,
+                    e['steps'])), device=run['device'], gpu=run.get('gpu'), cpu=run['cpu'], threads=run['threads'], wall_s=run['wall_s'],
                 torch=run['torch'], fastai=run['fastai'], fastcore=run['fastcore'], python=run['python'],
                 commit=run['commit'], dirty=run.get('dirty'), note=run.get('note'),
-                **({'precision': p['precision'], 'compile': p.get('compile')} if p.get('precision', 'fp32') != 'fp32' else {}))  # float32 records keep their columns
+                # float32 records keep their columns
+                **({'precision': p['precision'], 'compile': p.get('compile')} if p.get('precision',
+                                                                                       'fp32') != 'fp32' else {}))
     first = ['dataset', 'ipc', 'labels', 'status', 'acc_mean', 'acc_std', 'students', 'paper_acc']
     rec = rec.assign(**info)
     return rec[first + [c for c in rec if c not in first]]
@@ -73,10 +78,12 @@ def accuracy_table(rec:pd.DataFrame) -> str:
     "The record's accuracy per IPC and kind of label beside the paper's, as a markdown table."
     kinds = [k for k in KINDS if k in set(rec['labels'])]
     pap = lambda d, k: f'{d.paper_acc[k]:.1f}' if k in d.index and pd.notna(d.paper_acc[k]) else '-'
-    lines = ['| IPC | ' + ' | '.join(kinds) + ' | paper: soft | paper: hard (approx.) |', '|' + '---|' * (len(kinds) + 3)]
+    lines = ['| IPC | ' + ' | '.join(kinds) + ' | paper: soft | paper: hard (approx.) |',
+             '|' + '---|' * (len(kinds) + 3)]
     for ipc, d in rec.groupby('ipc'):
         d = d.set_index('labels')
-        lines.append(f'| {ipc} | ' + ' | '.join(_cell(d.loc[k]) for k in kinds) + f' | {pap(d, "soft")} | {pap(d, "hard")} |')
+        lines.append(f'| {ipc} | ' + ' | '.join(_cell(d.loc[k]) for k in kinds) + f' | {pap(d, "soft")} | '
+                                                                                  f'{pap(d, "hard")} |')
     return '\n'.join(lines)
 
 # %% ../nbs/12_reproduce.ipynb #4afaf822
@@ -88,14 +95,17 @@ def record_markdown(rec:pd.DataFrame) -> str:
     lines = accuracy_table(rec).splitlines()
     eps = ', '.join(f'IPC {i}: {int(e)} (selection students {int(s)})' for i, e, s in
                     m.groupby('ipc')[['epochs', 'select_epochs']].first().itertuples())
-    lines += ['', f'Test accuracy (%): the final accuracy of each student, mean ± std over {int(m.students.max())} students '
+    lines += ['',
+        f'Test accuracy (%): the final accuracy of each student, mean ± std over {int(m.students.max())} students '
               f'per cell. Data: {r0.data}. Protocol `{r0.protocol}`: ConvNetD3, ZCA {"on" if r0.zca else "off"}, DSA; '
               f'student epochs {eps}; expert {r0.expert_epochs} epoch(s) at lr {r0.expert_lr:g}, batch {r0.expert_bs}, '
               + (f'checkpoints after {", ".join(str(r0.expert_steps).split())} steps and after every epoch. ' if ck else
                  'checkpoints after every epoch. ') +
               '`soft`: T = 1 (the paper does not say which T its Table 2 used); `soft_T`: T chosen on validation too' +
-              (f'; `ensemble`: the logits of {int(m.experts.max())} experts (seeds 0, 1, ...) averaged at the `soft_T` choice'
-               if 'ensemble' in kinds else '') + '. Paper: the soft-label baseline of its Table 2 and the hard-label figures '
+              (f'; `ensemble`: the logits of {int(m.experts.max())} experts (seeds 0, 1, ...) averaged at the `soft_T` '
+               f'choice'
+               if 'ensemble' in kinds else '') + '. Paper: the soft-label baseline of its Table 2 and the hard-label '
+                                                 'figures '
               'quoted with it.', '',
               f'Chosen per IPC on the validation split ({r0.valid_frac:.0%} of the training set; T grid {r0.T_grid}, '
               f'lr grid {r0.lr_grid}), one selection student per candidate; the test set played no part:', '',
@@ -103,31 +113,40 @@ def record_markdown(rec:pd.DataFrame) -> str:
               '|---|---|---|---|---|---|---|']
     lines += [_choice(r) for _, r in m.iterrows()]
     if 'grid_edge' in m and m.grid_edge.fillna('').astype(bool).any():
-        lines += ['', "At the grid's edge: validation's best value is the first or last its grid offers, so a better one may "
+        lines += ['',
+            "At the grid's edge: validation's best value is the first or last its grid offers, so a better one may "
                   'lie beyond it; a next run should widen that grid.']
     s = m.set_index(['ipc', 'labels'])[['acc_mean', 'acc_std', 'expert_step', 'T', 'lr']]
     same = [i for i in sorted(set(m.ipc)) if (i, 'soft_T') in s.index and s.loc[i, 'soft'].equals(s.loc[i, 'soft_T'])]
-    if same: lines += ['', f'At IPC {", ".join(map(str, same))} validation chose for `soft_T` what `soft` uses, so they are '
+    if same: lines += ['',
+        f'At IPC {", ".join(map(str, same))} validation chose for `soft_T` what `soft` uses, so they are '
                        'the same students, trained once.']
     hw = f'{r0.gpu}, ' if isinstance(r0.gpu, str) else ''
-    prec = (f'; forward passes under bfloat16 autocast{", compiled" if r0.get("compile") is True else ""} (`--precision bf16`)'
+    prec = (f'; forward passes under bfloat16 autocast{", compiled" if r0.get("compile") is True else ""} '
+            f'(`--precision bf16`)'
             if isinstance(r0.get('precision'), str) and r0.precision != 'fp32' else '')
-    lines += ['', f'Device: {r0.device} ({hw}{r0.cpu}, {r0.threads} CPU threads{prec}); {r0.wall_s / 60:.0f} min in all, data, experts and '
-              f'every student. torch {r0.torch}, fastai {r0.fastai}, fastcore {r0.fastcore}, Python {r0.python}; commit '
+    lines += ['',
+        f'Device: {r0.device} ({hw}{r0.cpu}, {r0.threads} CPU threads{prec}); {r0.wall_s / 60:.0f} min in all, data, '
+        f'experts and '
+              f'every student. torch {r0.torch}, fastai {r0.fastai}, fastcore {r0.fastcore}, Python {r0.python}; '
+              f'commit '
               f'`{r0.commit}`' + (' (with uncommitted changes)' if pd.notna(r0.dirty) and bool(r0.dirty) else '') + '.']
     if isinstance(r0.note, str): lines += ['', f'Note (from `run.json`): {r0.note}']
     return '\n'.join(lines) + '\n'
 
 # %% ../nbs/12_reproduce.ipynb #5a00c482
-TABLE2 = dict(cpu=('cpu', dict(epochs=(1000, 200), select_epochs=(300, 60), experts=2, lr=(0.01, 0.03), temperature=(1.0, 2.0), zca=True)),
+TABLE2 = dict(cpu=('cpu', dict(epochs=(1000, 200), select_epochs=(300, 60), experts=2, lr=(0.01, 0.03),
+                               temperature=(1.0, 2.0), zca=True)),
               full=('full', dict(select_epochs=300, experts=3, lr=(0.01, 0.03), temperature=(1.0, 2.0))))
 
 def preset_name(p:Protocol) -> str:
-    "The name of the `table2` preset `p` is (`table2_cpu`, `table2_full`), or 'custom' (a preset with settings changed)."
+    """The name of the `table2` preset `p` is (`table2_cpu`, `table2_full`), or 'custom' (a preset with settings
+    changed)."""
     return next((f'table2_{k}' for k in PRESET_KINDS if EXPERIMENTS['table2'].protocol(k) == p), 'custom')
 
 def default_out(p:Protocol) -> str:
-    "Where a protocol's record lives in the repository: one folder per protocol, so a GPU run never overwrites the CPU one."
+    """Where a protocol's record lives in the repository: one folder per protocol, so a GPU run never overwrites the CPU
+    one."""
     return 'benchmarks/cifar10_table2' + ('_full' if preset_name(p) == 'table2_full' else '')
 
 # %% ../nbs/12_reproduce.ipynb #0ac43008
@@ -142,7 +161,8 @@ def run_table2(r:Run) -> pd.DataFrame:
 
 # %% ../nbs/12_reproduce.ipynb #152c4de3
 def write_record(out, protocol:str) -> pd.DataFrame:
-    "Write `table2.csv` and `table2.md` for the finished run in `out` (run with protocol `protocol`); return the record."
+    """Write `table2.csv` and `table2.md` for the finished run in `out` (run with protocol `protocol`); return the
+    record."""
     out = Path(out)
     check((out/'run.json').exists(), f'{out}: no finished run here (no run.json)')
     run = json.loads((out/'run.json').read_text())

@@ -83,7 +83,7 @@ class Run:
         where the run went; `run.json`'s content."""
         p = self.p
         run = self.folder.finish(self.device, **{**dict(experiment=self.name, dataset=p.name, protocol=asdict(p),
-                                                        expert=asdict(p.expert_config()), expert_path=str(self.expert.path)), **record})
+            expert=asdict(p.expert_config()), expert_path=str(self.expert.path)), **record})
         for line in (*lines, f'written to {self.folder.out}/ in {run["wall_s"]:.0f} s'): self.say(line)
         return run
 

@@ -36,7 +36,8 @@ class StudentConfig:
     dsa: bool = True        # DSA augmentation of every batch
     phases: int = 4         # learning-rate phases: the rate is cut `phases - 1` times, evenly
     gamma: float = 0.3      # factor of each cut
-    compile: bool = False   # train (and score) through `torch.compile` (faster on long runs; numerically equal only to rounding)
+    # train (and score) through `torch.compile` (faster on long runs; numerically equal only to rounding)
+    compile: bool = False
     precision: str = 'fp32' # 'fp32', or 'bf16': forward passes (training and scoring) under bfloat16 autocast
     opt: str = 'sgd'        # optimiser: 'sgd' (momentum `mom`, L2 weight decay `wd`) or 'adamw' (decoupled decay `wd`)
     sched: str = 'step'     # learning-rate schedule: 'step' (`phases`, `gamma`) or 'cos' (cosine from `lr` to 0)
@@ -70,7 +71,9 @@ def _pass_done(cb) -> int:
     return 0 if (cb.iter + 1) % per else cb.epoch * passes + (cb.iter + 1) // per
 
 # %% ../nbs/06_student.ipynb #56ea3b04
-class StopOnNaN(Callback):  # not fastai's TerminateOnNaNCallback: that one syncs on every batch and cancels the fit silently, this checks once a pass and says the student diverged
+# not fastai's TerminateOnNaNCallback: that one syncs on every batch and cancels the fit silently, this checks once a
+# pass and says the student diverged
+class StopOnNaN(Callback):
     "Raise `TrainingDiverged` at the end of a pass over the data whose last loss is not finite."
     def after_batch(self):
         if not self.training or not (e := _pass_done(self)) or torch.isfinite(self.learn.loss).all(): return
@@ -79,7 +82,8 @@ class StopOnNaN(Callback):  # not fastai's TerminateOnNaNCallback: that one sync
 
 # %% ../nbs/06_student.ipynb #d9a2b9f7
 def _check(x, labels, cfg):
-    check(labels.dim() in (2, 3), f'labels must be probabilities of shape (N, classes), got shape {tuple(labels.shape)}')
+    check(labels.dim() in (2, 3),
+          f'labels must be probabilities of shape (N, classes), got shape {tuple(labels.shape)}')
     check(cfg.epochs >= 1, f'student epochs must be >= 1, got {cfg.epochs}')
     check(cfg.lr > 0, f'student lr must be > 0, got {cfg.lr}')
     check_precision(cfg.precision, x.device)
@@ -91,7 +95,8 @@ def _check(x, labels, cfg):
 # %% ../nbs/06_student.ipynb #2d768f73
 def student_learner(x:torch.Tensor, labels:torch.Tensor, cfg:StudentConfig=StudentConfig(), seed:int=0,
                     passes:int|None=None, teacher:Teacher|None=None) -> Learner:
-    "A fastai `Learner` that trains a fresh `cfg.arch` on images `x` against `labels` (or, given one, `teacher`'s labels of each augmented batch)."
+    """A fastai `Learner` that trains a fresh `cfg.arch` on images `x` against `labels` (or, given one, `teacher`'s
+    labels of each augmented batch)."""
     _check(x, labels, cfg)
     passes = passes or cfg.epochs
     check(cfg.epochs % passes == 0, f'{passes} passes per fit epoch do not divide {cfg.epochs} epochs')
@@ -165,7 +170,8 @@ class MemberHealth(Callback):
 # %% ../nbs/06_student.ipynb #f59b5978
 def stacked_learner(x:torch.Tensor, labels:torch.Tensor, cfg:StudentConfig=StudentConfig(), seeds=(0,),
                     teachers=None) -> Learner:
-    "A fastai `Learner` training `len(seeds)` students as one `StackedConvNet`, member `i` on `labels[i]` from seed `seeds[i]`."
+    """A fastai `Learner` training `len(seeds)` students as one `StackedConvNet`, member `i` on `labels[i]` from seed
+    `seeds[i]`."""
     check(cfg.arch in STACKABLE, f'only ConvNets can be stacked ({", ".join(STACKABLE)}), not {cfg.arch!r}')
     check(len(labels) == len(seeds), f'{len(labels)} label sets but {len(seeds)} seeds')
     _check(x, labels, cfg)
@@ -176,14 +182,18 @@ def stacked_learner(x:torch.Tensor, labels:torch.Tensor, cfg:StudentConfig=Stude
     dls = DataLoaders(MemberDL(x, seeds, cfg.bs, passes=cfg.epochs), TensorDL())
     cbs = [SoftTargets(labels.to(x.device)), MemberHealth()] + ([MemberDSA(seeds)] if cfg.dsa else []) + \
           ([Autocast(cfg.precision)] if cfg.precision != 'fp32' else [])
-    if teachers is not None and any(t is not None for t in teachers):  # member i relabelled by teachers[i] (None: stored labels)
-        check(len(teachers) == len(seeds), f'{len(teachers)} teachers but {len(seeds)} seeds'); cbs.append(OnlineTeacher(teachers))
+    # member i relabelled by teachers[i] (None: stored labels)
+    if teachers is not None and any(t is not None for t in teachers):
+        check(len(teachers) == len(seeds),
+              f'{len(teachers)} teachers but {len(seeds)} seeds'); cbs.append(OnlineTeacher(teachers))
     return Learner(dls, model, loss_func=soft_ce, opt_func=student_opt(cfg), lr=cfg.lr, cbs=cbs)
 
 # %% ../nbs/06_student.ipynb #e960dd43
 def member_bytes(x:torch.Tensor, cfg:StudentConfig, n_classes:int=10) -> int:
-    "Bytes one stacked ConvNet member needs in training, generously: a batch's activations and weights, gradients, momentum."
-    # activations kept for the backward pass: four tensors per block (conv, norm, ReLU, pool), sized by the block's input
+    """Bytes one stacked ConvNet member needs in training, generously: a batch's activations and weights, gradients,
+    momentum."""
+    # activations kept for the backward pass: four tensors per block (conv, norm, ReLU, pool), sized by the block's
+    # input
     b, (c, h, w) = min(cfg.bs, len(x)), x.shape[1:]
     with torch.device('meta'): m = get_model(cfg.arch, c, n_classes, h)  # shapes only: no memory, no draw from the RNG
     width, depth = m.shape['width'], m.shape['depth']
@@ -192,7 +202,8 @@ def member_bytes(x:torch.Tensor, cfg:StudentConfig, n_classes:int=10) -> int:
 
 
 def stack_size(x:torch.Tensor, cfg:StudentConfig, n_classes:int=10, free:int|None=None, use:float=0.7) -> int:
-    "How many students fit in one stack: `use` of the `free` bytes (by default what the device reports) per `member_bytes`."
+    """How many students fit in one stack: `use` of the `free` bytes (by default what the device reports) per
+    `member_bytes`."""
     if free is None:
         free = torch.cuda.mem_get_info(x.device)[0] if x.device.type == 'cuda' else os.sysconf('SC_AVPHYS_PAGES') * os.sysconf('SC_PAGE_SIZE')
     return max(1, int(use * free // member_bytes(x, cfg, n_classes)))
@@ -200,22 +211,26 @@ def stack_size(x:torch.Tensor, cfg:StudentConfig, n_classes:int=10, free:int|Non
 # %% ../nbs/06_student.ipynb #fb7e954a
 def train_students(x:torch.Tensor, labels, cfg:StudentConfig=StudentConfig(), seeds=(0,), stack:bool|None=None,
                    chunk:int|None=None, on_done=None, teachers=None) -> list:
-    "Train a student per `(labels[i], seeds[i])` (relabelled online by `teachers[i]` where not None); each result is a trained model or the `TrainingDiverged` that stopped it."
+    """Train a student per `(labels[i], seeds[i])` (relabelled online by `teachers[i]` where not None); each result is a
+    trained model or the `TrainingDiverged` that stopped it."""
     labels = labels if isinstance(labels, torch.Tensor) else torch.stack(list(labels))
     seeds, teachers = list(seeds), list(teachers) if teachers is not None else [None] * len(seeds)
     check(len(labels) == len(seeds), f'{len(labels)} label sets but {len(seeds)} seeds')
     check(len(teachers) == len(seeds), f'{len(teachers)} teachers but {len(seeds)} seeds')
     if stack is None: stack = x.device.type == 'cuda' and cfg.arch in STACKABLE and len(seeds) > 1
-    if chunk is None: chunk = stack_size(x, cfg, labels.shape[-1]) if stack and cfg.arch in STACKABLE else 1  # as many as fit
+    # as many as fit
+    if chunk is None: chunk = stack_size(x, cfg, labels.shape[-1]) if stack and cfg.arch in STACKABLE else 1
     check(chunk >= 1, f'chunk must be >= 1, got {chunk}')
     out = []
     for lo in range(0, len(seeds), chunk if stack else 1):
         part = range(lo, min(lo + (chunk if stack else 1), len(seeds)))
         if stack:
-            learn = stacked_learner(x, labels[part.start:part.stop], cfg, seeds[part.start:part.stop], teachers[part.start:part.stop])
+            learn = stacked_learner(x, labels[part.start:part.stop], cfg, seeds[part.start:part.stop],
+                                    teachers[part.start:part.stop])
             _fit(learn, cfg)
             failed = learn.member_health.failed
-            res = [TrainingDiverged(failed[j]) if j in failed else m for j, m in enumerate(uncompiled(learn.model).unstack())]
+            res = [TrainingDiverged(failed[j]) if j in failed else m for j,
+                   m in enumerate(uncompiled(learn.model).unstack())]
         else:
             try: res = [train_student(x, labels[lo], cfg, seeds[lo], teacher=teachers[lo])]
             except TrainingDiverged as e: res = [e]

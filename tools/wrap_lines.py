@@ -118,6 +118,16 @@ def _depth_at(toks, pos):
     return depth
 
 
+def _reindent(lines, i, toks):
+    "Move a continuation line (inside brackets) left, to four spaces past the line above's indentation; True if moved."
+    if i == 0 or _depth_at(toks, (i + 1, 0)) == 0: return False
+    line = lines[i]
+    col = len(re.match(r'\s*', lines[i - 1]).group()) + 4
+    if col >= len(line) - len(line.lstrip()) or col + len(line.strip()) > LIMIT: return False
+    lines[i] = ' ' * col + line.strip()
+    return True
+
+
 def wrap_source(src):
     "The source with its long lines wrapped (the same syntax tree), and how many lines are still long."
     try: before = _norm(ast.parse(src))
@@ -135,7 +145,7 @@ def wrap_source(src):
             doc = _docstring(trial[i])
             moves = []
             if doc is not None: moves.append(lambda t, d=doc: t.__setitem__(slice(i, i + 1), d) or True)
-            moves += [lambda t: _comment(t, i, toks), lambda t: _wrap_comment_line(t, i),
+            moves += [lambda t: _reindent(t, i, toks), lambda t: _comment(t, i, toks), lambda t: _wrap_comment_line(t, i),
                       lambda t: _break_code(t, i, toks),
                       lambda t: _break_string(t, i, toks)]
             for mv in moves:

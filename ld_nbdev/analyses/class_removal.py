@@ -61,7 +61,7 @@ def _condition(r) -> tuple:
     if r.images.startswith('without:'): return ('images removed' if r.recipe == 'soft' else 'images removed, hard'), int(r.images[8:])
     if r.recipe == 'zero_class':
         return ('column zeroed, renormalised' if pd.notna(r.get('renorm')) and bool(r.get('renorm')) else 'column '
-                                                                                                          'zeroed'), int(r.subject)
+            'zeroed'), int(r.subject)
     return ('all images' if r.recipe == 'soft' else 'all images, hard'), None
 
 def removal_frame(rows:pd.DataFrame, subjects, classes, chosen:pd.DataFrame) -> pd.DataFrame:

@@ -80,7 +80,7 @@ def swap_finding(summ:pd.DataFrame) -> str:
                 f"swapping rank k = {top.k:.0f} with the smallest gives {pm(top)}, k = {low.k:.0f} gives {pm(low)}")
         if not np.isnan(rho): text += f" (Spearman correlation of accuracy with k: {rho:.2f})"
         text += (f"; swaps at k = {', '.join(map(str, below))} fall below hard labels" if below else '; no swap falls '
-                                                                                                     'below hard labels')
+            'below hard labels')
         if ctl is not None:
             text += (f". Keeping each label's top class and value and shuffling the rest gives {pm(ctl)}: the ranking "
                      f"below the "

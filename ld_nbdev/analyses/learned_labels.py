@@ -47,7 +47,7 @@ class LearnedSettings(Protocol):
     def learn_config(self, ipc:int) -> LearnConfig:
         "The `LearnConfig` of the label learning (students: the protocol's model and learning rate)."
         return LearnConfig(arch=self.arch, steps=self.learn_steps, unroll=self.learn_unroll, window=self.learn_window,
-                           random_unroll=not self.learn_fixed, inner_lr=self.lr[0], outer_lr=self.learn_lr, outer_bs=self.learn_bs,
+            random_unroll=not self.learn_fixed, inner_lr=self.lr[0], outer_lr=self.learn_lr, outer_bs=self.learn_bs,
                            seed=self.seed)
 
 # %% ../../nbs/analyses/12_learned_labels.ipynb #bc965226

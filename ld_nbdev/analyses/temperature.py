@@ -89,7 +89,7 @@ def _finding(rec:Record) -> str:
     done = complete_ipcs(summ)
     left = sorted(set(summ.ipc) - set(done))
     return (temperature_finding(temperature_claim(summ[summ.ipc.isin(done)]))
-            + (f" (IPC {', '.join(map(str, left))}: grid not complete in this record, no claim tested.)" if left else ''))
+        + (f" (IPC {', '.join(map(str, left))}: grid not complete in this record, no claim tested.)" if left else ''))
 
 @experiment('temperature', 'student accuracy over temperature x expert checkpoint; does T replace early stopping?',
             TemperatureSettings, defaults=dict(temperature=(0.5, 1.0, 2.0, 4.0)), finds=_finding)
