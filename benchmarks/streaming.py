@@ -193,10 +193,11 @@ def section(df) -> str:
 ## Streaming at scale (CPU)
 
 `benchmarks/streaming.py` on {r0.date} (commit `{str(r0.commit)[:7]}`{dirty}, torch {r0.torch}, {r0.cores} cores,
-{r0.threads} threads, {int(info.workers)} decoding workers, device {info.device}), one run. Trees in the ILSVRC-2012 layout of 64 px JPEGs made from CIFAR-10's images
-(`tools/imagenet_tree.py`), each measured in a fresh process. Rates are over {int(info.batches)} batches of
-{int(info.bs)} after one warm-up batch; decode only is the expert's own loader (workers decoding, preprocessing) with no
-model. Raw figures: `benchmarks/streaming.csv`.
+{r0.threads} threads, {int(info.workers)} decoding workers, device {info.device}), one run. Trees in the ILSVRC-2012
+layout of 64 px JPEGs made from CIFAR-10's images (`tools/imagenet_tree.py`), each measured in a fresh process. Rates
+are over {int(info.batches)} batches of {int(info.bs)} after one warm-up batch; decode only is the expert's own loader
+(workers decoding, preprocessing) with no model, the most training through it can reach here. Raw figures:
+`benchmarks/streaming.csv`.
 
 | {' | '.join(cols)} |
 |{'---:|' * len(cols)}
