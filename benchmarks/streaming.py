@@ -24,16 +24,17 @@ the first epoch (decoding, or indexing and the statistics pass). Trees are writt
 `--tree_dir`) and removed after their size is measured unless `--keep_trees`. `--quick` is a dry run (tiny trees, a few
 batches, 20 CIFAR-10 images a class) that writes nothing unless `--out` is given.
 """
-import argparse, json, os, platform, re, resource, shutil, subprocess, sys, tempfile, time
+import argparse, json, os, platform, resource, shutil, subprocess, sys, tempfile, time
 from itertools import chain, islice
 from pathlib import Path
 import pandas as pd, torch
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / 'tools'))
+sys.path[:0] = [str(ROOT / 'tools'), str(ROOT / 'benchmarks')]
 from imagenet_tree import write_tree, CIFAR10
+from sections import write_section
 from fastai.callback.core import Callback, CancelFitException
-from ld_nbdev.core import atomic_csv, atomic_write, pick_device
+from ld_nbdev.core import atomic_csv, pick_device
 from ld_nbdev.data import get_dataset, prepare, stream_dataset, default_workers, StreamDL, StreamImages
 from ld_nbdev.expert import ExpertConfig, expert_learner, train_expert
 from ld_nbdev.models import predict_logits
@@ -238,15 +239,9 @@ stream (indexing, every file decoded once); peak RSS {rss['float']:.0f} MB and {
     return text
 
 
-MARK = ('<!-- streaming: begin -->', '<!-- streaming: end -->')
-
-
 def render(csv=ROOT / 'benchmarks/streaming.csv', md=ROOT / 'BENCHMARKS.md'):
     "Write the section into BENCHMARKS.md between its markers (appended the first time)."
-    text, new = md.read_text(), f'{MARK[0]}\n{section(pd.read_csv(csv))}{MARK[1]}'
-    pat = re.compile(re.escape(MARK[0]) + '.*?' + re.escape(MARK[1]), re.S)
-    text = pat.sub(lambda _: new, text) if pat.search(text) else text.rstrip('\n') + '\n\n' + new + '\n'
-    atomic_write(md, lambda f: Path(f).write_text(text))
+    write_section('streaming', section(pd.read_csv(csv)), md)
 
 
 if __name__ == '__main__':
