@@ -6,11 +6,13 @@ images/s per GPU, against the rate its loader decodes at.
                                             [--out benchmarks/gpu_resnet18_epoch.csv]
     torchrun --standalone --nproc_per_node 8 benchmarks/gpu_resnet18_epoch.py --images 1281167 --workers 12
     python benchmarks/gpu_resnet18_epoch.py --dry_run     # on the CPU, a tiny tree: checks that the script runs
+    python benchmarks/gpu_resnet18_epoch.py --render      # BENCHMARKS.md's section, from the CSV
 
 The tree is ILSVRC-2012's layout (train/<wnid>/*.JPEG; val/ flat beside LOC_val_solution.csv) of `--images` 224 px
 JPEGs in `--classes` classes, made from CIFAR-10's images upscaled (`tools/imagenet_tree.py`; written once by rank 0
 into `--tree_dir`, by default a folder in the temporary directory named by its size, and removed afterwards unless
-`--keep_tree`). The expert is the library's: `expert_learner` with torchvision's ResNet-18, SGD (lr 0.1, momentum 0.9,
+`--keep_tree`; on a machine without CIFAR-10, carry a `tools/imagenet_tree.py --sample` of it and give `--cifar10`).
+The expert is the library's: `expert_learner` with torchvision's ResNet-18, SGD (lr 0.1, momentum 0.9,
 weight decay 1e-4) and torchvision's reference training augmentation (`imagenet_train_tfm`: a random resized crop to
 224 and a flip, each image its own), batches decoded by `DataLoader` workers (`StreamDL`) and preprocessed on the GPU.
 Under `torchrun` each process is one GPU and the batch is `--bs` images per process; every process loads the whole
@@ -30,7 +32,8 @@ import pandas as pd, torch, torch.distributed as dist
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / 'tools'), str(Path(__file__).resolve().parent)]
-from imagenet_tree import write_tree
+from imagenet_tree import write_tree, CIFAR10
+from sections import write_section
 from streaming import Timed, rate, epochs_of, now
 from fastai.callback.core import Callback
 from ld_nbdev.core import atomic_csv
@@ -58,7 +61,7 @@ def the_tree(a) -> Path:
     tree = Path(a.tree_dir or tempfile.gettempdir()) / f'ld_resnet18_tree_{a.images}_{a.classes}_{a.size}px'
     if rank() == 0 and not (tree / '.whole').exists():
         shutil.rmtree(tree, ignore_errors=True)
-        write_tree(tree, a.images, max(a.classes, a.images // 25), a.size, a.classes, workers=a.tree_workers)
+        write_tree(tree, a.images, max(a.classes, a.images // 25), a.size, a.classes, a.cifar10, a.tree_workers)
         (tree / '.whole').touch()
     barrier()
     return tree
@@ -100,6 +103,25 @@ def measure(a) -> tuple:
         commit=v['commit'], dirty=v['dirty'], date=time.strftime('%Y-%m-%d'), dry_run=a.dry_run), tree
 
 
+def section(df) -> str:
+    "BENCHMARKS.md's section on the ResNet-18 expert epoch, from the script's CSV (one run)."
+    r, v = df.iloc[0], df.set_index('measure').value
+    return f"""
+## A ResNet-18 expert epoch through the stream (GPU)
+
+`benchmarks/gpu_resnet18_epoch.py` on {r.date} (commit `{str(r.commit)[:7]}`, torch {r.torch}): {int(r.processes)} x
+{r.device}, {int(r.cores)} cores, {int(r.workers)} decoding workers a process; {int(r.images):,} training images of
+{int(r['size'])} px in {int(r.classes)} classes (CIFAR-10's images upscaled, the ILSVRC-2012 layout), batch
+{int(r.bs_per_process)} a process, {r.precision}, torchvision's reference augmentation. Over {int(v.timed_batches)}
+batches after one warm-up batch: {v.train_images_per_s:.0f} images/s trained by the group,
+{v.train_images_per_s_per_gpu:.0f} per GPU (an epoch of ImageNet's 1,281,167 images at this rate:
+{1281167 / v.train_images_per_s / 60:.0f} min); the loader alone decodes {v.decode_images_per_s_per_process:.0f}
+images/s a process, so training runs at {v.train_images_per_s / v.decode_images_per_s_per_process:.2f} of what the
+loader gives. The statistics pass over every file took {v.prepare_s:.0f} s. Raw figures:
+`benchmarks/gpu_resnet18_epoch.csv`.
+"""
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('--images', type=int, default=128_000, help='training images in the tree (ImageNet has 1,281,167)')
@@ -113,11 +135,14 @@ def main(argv=None):
     p.add_argument('--batches', type=int, default=None, help='time this many batches, not the whole epoch')
     p.add_argument('--tree_dir', default=None, help='where the tree is written (default: the temporary directory)')
     p.add_argument('--keep_tree', action='store_true', help='leave the tree for the next run')
+    p.add_argument('--cifar10', default=str(CIFAR10), help="CIFAR-10's folder (train/, test/), or a sample of it")
     p.add_argument('--out', default='benchmarks/gpu_resnet18_epoch.csv')
+    p.add_argument('--render', action='store_true', help="only write BENCHMARKS.md's section from the CSV")
     p.add_argument('--dry_run', action='store_true',
                    help='on the CPU: 200 images of 32 px, 10 classes, batch 16, fp32, 2 batches; nothing written '
                         'unless --out is given')
     a = p.parse_args(argv)
+    if a.render: return write_section('gpu_resnet18_epoch', section(pd.read_csv(a.out)))
     out = a.out
     if a.dry_run:
         a.images, a.classes, a.size, a.bs, a.precision, a.batches = 200, 10, 32, 16, 'fp32', 2

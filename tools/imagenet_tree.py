@@ -1,13 +1,16 @@
 """Write an ILSVRC-2012-layout tree of any size from CIFAR-10's images, repeated where needed, for benchmarks.
 
     python tools/imagenet_tree.py OUT --train 100000 --val 5000 [--size 64] [--classes 10] [--workers N]
+    python tools/imagenet_tree.py OUT --sample 100     # CIFAR-10's first 100 images a class and split, to carry along
 
 train/<wnid>/<wnid>_<i>.JPEG, and val/ flat beside LOC_val_solution.csv and LOC_synset_mapping.txt, as the release
 has them. Class c shows CIFAR-10 class c mod 10 (its training images for train/, its test images for val/), each
 upscaled (bilinear) to `size` px and saved as a JPEG; with more images than CIFAR-10 has, its images repeat. What the
-images show does not matter to what the benchmarks measure (memory, decoding and training rates).
+images show does not matter to what the benchmarks measure (memory, decoding and training rates). On a machine
+without CIFAR-10, `--cifar10 DIR` takes any folder in its layout (train/<class>/, test/<class>/), such as a `--sample`
+of it made where it is.
 """
-import argparse, csv, os
+import argparse, csv, os, shutil, sys
 from multiprocessing import Pool
 from pathlib import Path
 from PIL import Image
@@ -67,16 +70,30 @@ def write_tree(out, n_train:int, n_val:int, size:int=64, classes:int=10, cifar=C
     return out
 
 
+def sample(out, per_class:int, cifar=CIFAR10) -> Path:
+    "The first `per_class` images of each CIFAR-10 class and split, copied into `out` in CIFAR-10's layout."
+    for split in ('train', 'test'):
+        for c, fs in zip(CLASSES, _sources(cifar, split)):
+            (Path(out) / split / c).mkdir(parents=True, exist_ok=True)
+            for f in fs[:per_class]: shutil.copy2(f, Path(out) / split / c / f.name)
+    return Path(out)
+
+
 if __name__ == '__main__':
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('out', help='folder to write the tree into (a new one)')
-    p.add_argument('--train', type=int, required=True, help='training images')
-    p.add_argument('--val', type=int, required=True, help='val images')
+    p.add_argument('--train', type=int, help='training images')
+    p.add_argument('--val', type=int, help='val images')
+    p.add_argument('--sample', type=int, default=None, help="only copy this many of CIFAR-10's images a class to OUT")
     p.add_argument('--size', type=int, default=64, help='side in pixels')
     p.add_argument('--classes', type=int, default=10)
     p.add_argument('--cifar10', default=str(CIFAR10), help="CIFAR-10's folder (train/, test/)")
     p.add_argument('--workers', type=int, default=None, help='writing processes (default: every core)')
     a = p.parse_args()
     if Path(a.out).exists() and any(Path(a.out).iterdir()): p.error(f'{a.out}: not empty; give a new folder')
+    if a.sample:
+        sample(a.out, a.sample, a.cifar10)
+        sys.exit(print(f'copied {a.sample} images a class and split to {a.out}'))
+    if a.train is None or a.val is None: p.error('--train and --val: give both (or --sample)')
     write_tree(a.out, a.train, a.val, a.size, a.classes, a.cifar10, a.workers)
     print(f'wrote {a.train} training and {a.val} val images of {a.size} px to {a.out}')
