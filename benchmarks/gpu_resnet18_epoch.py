@@ -57,12 +57,11 @@ def barrier():
 
 
 def the_tree(a) -> Path:
-    "The tree the options name, written by rank 0 if it is not there yet (a marker says it is whole)."
+    "The tree the options name, written by rank 0 unless it is there whole (with LOC_val_solution.csv, written last)."
     tree = Path(a.tree_dir or tempfile.gettempdir()) / f'ld_resnet18_tree_{a.images}_{a.classes}_{a.size}px'
-    if rank() == 0 and not (tree / '.whole').exists():
+    if rank() == 0 and not (tree / 'LOC_val_solution.csv').exists():
         shutil.rmtree(tree, ignore_errors=True)
         write_tree(tree, a.images, max(a.classes, a.images // 25), a.size, a.classes, a.cifar10, a.tree_workers)
-        (tree / '.whole').touch()
     barrier()
     return tree
 

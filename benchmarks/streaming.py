@@ -35,7 +35,7 @@ from imagenet_tree import write_tree, CIFAR10
 from sections import write_section
 from fastai.callback.core import Callback, CancelFitException
 from ld_nbdev.core import atomic_csv, pick_device
-from ld_nbdev.data import get_dataset, prepare, stream_dataset, default_workers, StreamDL, StreamImages
+from ld_nbdev.data import get_dataset, prepare, stream_dataset, StreamDL, StreamImages
 from ld_nbdev.expert import ExpertConfig, expert_learner, train_expert
 from ld_nbdev.models import predict_logits
 from ld_nbdev.protocol import versions
@@ -153,7 +153,8 @@ def main(out, sizes, n_batches, bs, cifar_epochs, cifar_per_class, tree_dir, kee
         for n in sizes:
             tree = base / f'ilsvrc_{n}'
             t0 = time.perf_counter()
-            if not (tree / 'LOC_val_solution.csv').exists(): write_tree(tree, n, max(10, n // 20), size=64)
+            if not (tree / 'LOC_val_solution.csv').exists():  # written last: the tree is whole
+                write_tree(tree, n, max(10, n // 20), size=64)
             add('tree', 'write_s', time.perf_counter() - t0, 's', size=n)
             r = fresh('--one_tree', tree, n_batches, bs)
             for k, u in (('index_s', 's'), ('index_mb', 'MB'), ('prepare_s', 's'), ('decode_images_per_s', 'images/s'),

@@ -62,11 +62,11 @@ def write_tree(out, n_train:int, n_val:int, size:int=64, classes:int=10, cifar=C
     if classes < 2 or n_train < 2 * classes or n_val < classes:
         raise SystemExit('imagenet_tree: need --classes >= 2, --train >= 2 per class and --val >= 1 per class')
     todo, rows = jobs(out, n_train, n_val, size, classes, Path(cifar))
-    (out / 'LOC_synset_mapping.txt').write_text(''.join(f'{w} class {c}\n' for c, w in enumerate(wnids(classes))))
-    with open(out / 'LOC_val_solution.csv', 'w', newline='') as f:
-        w = csv.writer(f); w.writerow(['ImageId', 'PredictionString']); w.writerows(rows)
     with Pool(workers or len(os.sched_getaffinity(0))) as p:
         for _ in p.imap_unordered(_write, todo, chunksize=256): pass
+    (out / 'LOC_synset_mapping.txt').write_text(''.join(f'{w} class {c}\n' for c, w in enumerate(wnids(classes))))
+    with open(out / 'LOC_val_solution.csv', 'w', newline='') as f:  # last: a tree with it is whole
+        w = csv.writer(f); w.writerow(['ImageId', 'PredictionString']); w.writerows(rows)
     return out
 
 
