@@ -18,13 +18,14 @@ after another, methods alternating within each round, medians over rounds:
 - an expert's training throughput (DSA, batch 256) in the same four settings.
 `--quick` is a dry run (a few epochs, small inputs) that checks the script runs.
 """
-import argparse, json, math, os, platform, re, statistics, subprocess, sys, tempfile, time
+import argparse, json, math, os, platform, statistics, subprocess, sys, tempfile, time
 from pathlib import Path
 import pandas as pd, torch
 from torch.utils.flop_counter import FlopCounterMode
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from compile_speed import hand_loop, timed, expert_images_per_s
-from ld_nbdev.core import seeded_gen, atomic_csv, atomic_write
+from sections import write_section
+from ld_nbdev.core import seeded_gen, atomic_csv
 from ld_nbdev import models
 from ld_nbdev.models import get_model, predict_logits, Scorer
 from ld_nbdev.labels import soft_ce
@@ -240,15 +241,9 @@ def accuracy_note(folder=ROOT/'results/cifar10_precision') -> str:
                 f"{r.diff_mean:+.2f} ({'within' if r.within else 'outside'} the spread)" for r in t.itertuples()) + '.')
 
 
-MARK = ('<!-- precision_speed: begin -->', '<!-- precision_speed: end -->')
-
-
 def render(csv=ROOT/'benchmarks/precision_speed.csv', md=ROOT/'BENCHMARKS.md'):
     "Write the section into BENCHMARKS.md between its markers (appended the first time)."
-    text, new = md.read_text(), f'{MARK[0]}\n{section(pd.read_csv(csv))}{MARK[1]}'
-    pat = re.compile(re.escape(MARK[0]) + '.*?' + re.escape(MARK[1]), re.S)
-    text = pat.sub(lambda _: new, text) if pat.search(text) else text.rstrip('\n') + '\n\n' + new + '\n'
-    atomic_write(md, lambda f: Path(f).write_text(text))
+    write_section('precision_speed', section(pd.read_csv(csv)), md)
 
 
 if __name__ == '__main__':

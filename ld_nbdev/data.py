@@ -4,7 +4,7 @@
 
 # %% ../nbs/01_data.ipynb #b05cf3c5
 from __future__ import annotations
-import os, copy, math, warnings, hashlib, inspect
+import os, re, copy, math, warnings, hashlib, inspect
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -498,7 +498,7 @@ class FileSet:
         f = self.files[i]
         try: a, _ = _decode_file(f, self.size, 'L' if self.grey else 'RGB')
         except (UnidentifiedImageError, OSError):
-            raise LDError(f'{f}: not a readable image (corrupt or truncated)') from None
+            raise LDError(f'{f}: not a readable image (corrupt or truncated); replace or remove it') from None
         return torch.from_numpy(a.copy()).permute(2, 0, 1).contiguous()
 
     def key(self) -> str:
@@ -509,16 +509,19 @@ class FileSet:
         return h.hexdigest()[:16]
 
 # %% ../nbs/01_data.ipynb #976b120b
+def _header(f) -> tuple:
+    "Size and mode from the header of file `f`, its pixels not decoded."
+    try:
+        with Image.open(f) as im: return im.size, im.mode
+    except (UnidentifiedImageError, OSError):
+        raise LDError(f'{f}: not a readable image (corrupt or truncated); replace or remove it') from None
+
 def file_sets(files:dict, size:tuple|None=None, grey:bool|None=None) -> dict:
     "`{split: {class: [paths]}}` as `{split: FileSet}`, none decoded; size and mode as the decoders choose them."
-    # where not given: from the training files' headers, as `_read_images` chooses them
+    # where not given: from the training files' headers, as `_read_images` chooses them; every split's headers are
+    # read then (no pixels), so a file of any split that is no image stops the run here
     if size is None or grey is None:
-        heads = []
-        for f in (f for fs in files['train'].values() for f in fs):
-            try:
-                with Image.open(f) as im: heads.append((im.size, im.mode))
-            except (UnidentifiedImageError, OSError):
-                raise LDError(f'{f}: not a readable image (corrupt or truncated)') from None
+        heads = {k: [_header(f) for fs in d.values() for f in fs] for k, d in files.items()}['train']
         check(heads, 'no training images to stream')
         if grey is None: grey = all(m in ('L', '1', 'I', 'I;16') for _, m in heads)
         if size is None: size = Counter(s for s, _ in heads).most_common(1)[0][0]
@@ -531,6 +534,11 @@ def file_sets(files:dict, size:tuple|None=None, grey:bool|None=None) -> dict:
 def default_workers() -> int:
     "Decoding processes for streamed images: the CPU cores this process may use, at most 8."
     return min(8, len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count() or 1)
+
+def _decoded(loader):
+    "The batches of `loader`; a worker's `LDError` (which torch re-raises with the worker's traceback) as its one line."
+    try: yield from loader
+    except LDError as e: raise LDError(re.sub(r'^[\w.]*LDError: ', '', str(e).strip().splitlines()[-1])) from None
 
 class StreamImages(LazyImages):
     "The images of a `FileSet`, decoded a batch at a time by `workers` `DataLoader` processes, indexing as floats."
@@ -554,7 +562,7 @@ class StreamImages(LazyImages):
                           generator=torch.Generator().manual_seed(0))  # worker seeds not drawn from the global stream
 
     def batches(self, bs:int):
-        for b in self.loader([list(range(i, min(i + bs, len(self)))) for i in range(0, len(self), bs)]):
+        for b in _decoded(self.loader([list(range(i, min(i + bs, len(self)))) for i in range(0, len(self), bs)])):
             yield self.pre(b.to(self.device, non_blocking=True))
 
 # %% ../nbs/01_data.ipynb #05e98cd0
@@ -575,7 +583,7 @@ class StreamDL:
     def __iter__(self):
         idx = torch.randperm(self.n, generator=self.gen) if self.shuffle else torch.arange(self.n)
         parts = [idx[i:i + self.bs] for i in range(0, self.n, self.bs)]
-        for xb, j in zip(self.x.loader([p.tolist() for p in parts]), parts):
+        for xb, j in zip(_decoded(self.x.loader([p.tolist() for p in parts])), parts):
             yield self.x.pre(xb.to(self.device, non_blocking=True)), self.y[j.to(self.y.device)]
 
     def to(self, device):
@@ -683,6 +691,15 @@ def _stats(key:str, fit) -> Preprocess:
     vars(p).update(d)
     return p
 
+def _fit_stream(train:FileSet, others:list, zca:bool, workers:int, bs:int) -> Preprocess:
+    "Statistics of the streamed `train` images; `others` decoded too: an unreadable file stops a run before training."
+    # once per data key (cached with the statistics); a file changed since has another size or time, so another key
+    dl = lambda s: _decoded(DataLoader(s, batch_size=bs, num_workers=workers,
+                                       generator=torch.Generator().manual_seed(0)))
+    for s in others:
+        for _ in dl(s): pass
+    return Preprocess.fit(dl(train), zca)
+
 def _prepare_bytes(ds, train, valid, valid_frac, zca, seed, device, backing, workers, bs) -> Splits:
     "`prepare` for the backings that keep bytes: statistics fitted in batches, floats made per batch on `device`."
     data = config_hash({k: s.key() for k, s in ds.items()}, 16) if backing == 'stream' else data_key(ds)
@@ -691,8 +708,7 @@ def _prepare_bytes(ds, train, valid, valid_frac, zca, seed, device, backing, wor
     parts = dict(train=train, valid=valid, test=ds['test'])
     if backing == 'stream':
         workers = default_workers() if workers is None else workers
-        pre = _stats(key, lambda: Preprocess.fit(DataLoader(train, batch_size=bs, num_workers=workers,
-                                                            generator=torch.Generator().manual_seed(0)), zca))
+        pre = _stats(key, lambda: _fit_stream(train, [valid, ds['test']], zca, workers, bs))
         x = {k: StreamImages(s, pre, device, workers) for k, s in parts.items()}
     else:
         pre = Preprocess(train.x, zca=zca, bs=bs)

@@ -1,7 +1,7 @@
 "The benchmark scripts run (a dry run each, on the CPU): a GPU session should not find them broken."
 import subprocess, sys
 from pathlib import Path
-import pandas as pd
+import pandas as pd, pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -23,3 +23,32 @@ def test_compile_speed_quick(tmp_path):
     assert r.returncode == 0, r.stderr
     df = pd.read_csv(tmp_path / 'c.csv')
     assert df.ipc.tolist() == [1, 10, 50] and (df[['hand_eager_ms', 'library_eager_ms', 'library_compiled_ms']] > 0).all().all()
+
+
+CIFAR10 = Path.home() / '.fastai' / 'data' / 'cifar10'
+needs_cifar10 = pytest.mark.skipif(not (CIFAR10 / 'train').is_dir(), reason="the trees are made of CIFAR-10's images")
+
+
+@needs_cifar10
+def test_streaming_quick(tmp_path):
+    r = run('benchmarks/streaming.py', '--quick', '--out', tmp_path / 's.csv', '--tree_dir', tmp_path / 'trees')
+    assert r.returncode == 0, r.stderr
+    df = pd.read_csv(tmp_path / 's.csv')
+    w = df[df.part == 'tree'].pivot(index='size', columns='measure', values='value')
+    assert w.train_images.tolist() == [200, 400]
+    rates = ['decode_images_per_s', 'expert_images_per_s', 'score_images_per_s', 'rss_main_mb', 'rss_worker_mb']
+    assert (w[rates] > 0).all().all()
+    c = df[df.part == 'cifar10']
+    assert set(c.backing) == {'float', 'stream'} and c[c.measure == 'test_acc'].value.between(0, 1).all()
+    assert not list((tmp_path / 'trees').iterdir())  # each tree removed once measured
+    assert '| 400 |' in r.stdout and 'stream / float' in r.stdout  # the section rendered from the run
+
+
+@needs_cifar10
+def test_gpu_resnet18_epoch_dry_run(tmp_path):
+    r = run('benchmarks/gpu_resnet18_epoch.py', '--dry_run', '--out', tmp_path / 'g.csv', '--tree_dir', tmp_path)
+    assert r.returncode == 0, r.stderr
+    v = pd.read_csv(tmp_path / 'g.csv').set_index('measure').value
+    assert v['train_images_per_s'] > 0 and v['decode_images_per_s_per_process'] > 0
+    assert v['train_images_per_s_per_gpu'] == v['train_images_per_s']  # one process
+    assert not list(tmp_path.glob('ld_resnet18_tree_*'))  # the tree removed
