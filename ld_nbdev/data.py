@@ -65,11 +65,12 @@ def stratified_split(y:torch.Tensor, frac:float, seed:int=0):
 
 # %% ../nbs/01_data.ipynb #14dbfc5a
 def _class_dirs(split_dir:Path, nested:bool|None=False) -> dict:
-    "Class folders of `split_dir` by name; with `nested` (None: when every folder holds only folders) those one level down."
+    """Class folders of `split_dir` by name; with `nested` (None: when every folder holds only folders) those one level
+    down."""
     tops = sorted(d for d in split_dir.iterdir() if d.is_dir())
     if nested is None:
         nested = bool(tops) and all(any(s.is_dir() for s in d.iterdir()) and
-                                    not any(s.is_file() and not s.name.startswith('.') for s in d.iterdir()) for d in tops)
+            not any(s.is_file() and not s.name.startswith('.') for s in d.iterdir()) for d in tops)
     if not nested: return {d.name: d for d in tops}
     dirs = {}
     for d in tops:
@@ -101,27 +102,31 @@ def _decode_file(f, size:tuple, mode:str) -> tuple:
 
 # %% ../nbs/01_data.ipynb #3cf799f3
 def _read_images(files:dict, size=None, grey=None, show:bool=False, strict:bool=False):
-    "Decode `{class: [paths]}` into an `ImageSet`, converting modes and sizes by the rules above (`strict`: an unreadable file is an error, not skipped)."
+    """Decode `{class: [paths]}` into an `ImageSet`, converting modes and sizes by the rules above (`strict`: an
+    unreadable file is an error, not skipped)."""
     heads, bad = [], []
     for ci, fs in enumerate(files.values()):  # pass 1: headers only, cheap even for large images
         for f in fs:
             try:
                 with Image.open(f) as im: heads.append((f, ci, im.size, im.mode))
             except (UnidentifiedImageError, OSError): bad.append(f)
-    first = next((f for fs in files.values() for f in fs), None)  # a class may have no files (a distilled set's absent class)
+    # a class may have no files (a distilled set's absent class)
+    first = next((f for fs in files.values() for f in fs), None)
     check(heads, f'{first.parent.parent if first else "(no files)"}: no readable image')
     if grey is None: grey = all(m in ('L', '1', 'I', 'I;16') for *_, m in heads)
     if size is None: size = Counter(sz for _, _, sz, _ in heads).most_common(1)[0][0]
     size, mode = tuple(size), 'L' if grey else 'RGB'
     arr = np.empty((len(heads), size[1], size[0], 1 if grey else 3), dtype=np.uint8)
     ys, n, n_resized = [], 0, 0
-    for f, ci, sz, _ in (progress_bar(heads, leave=False) if show else heads):  # pass 2: decode, convert, resize one by one
+    # pass 2: decode, convert, resize one by one
+    for f, ci, sz, _ in (progress_bar(heads, leave=False) if show else heads):
         try:
             arr[n], resized = _decode_file(f, size, mode)
             n_resized += resized
         except (UnidentifiedImageError, OSError): bad.append(f); continue
         ys.append(ci); n += 1
-    check(not (bad and strict), f'{bad[0] if bad else ""}: not a readable image (corrupt or truncated); replace it from the release '
+    check(not (bad and strict),
+          f'{bad[0] if bad else ""}: not a readable image (corrupt or truncated); replace it from the release '
                                  f'({len(bad)} unreadable file(s))')
     if bad: warnings.warn(f'skipped {len(bad)} unreadable file(s), first: {bad[0]}')
     if n_resized: warnings.warn(f'resized {n_resized} image(s) to {size[0]}x{size[1]}')
@@ -136,9 +141,11 @@ def _read_cached(f:Path) -> dict|None:
     return {k: ImageSet(v['x'], v['y'], v['classes']) for k, v in d.items()}
 
 def _decode_cached(path:Path, files:list, opts:dict, decode, use_cache:bool=True) -> dict:
-    "`decode()` (a dict of `ImageSet`s), cached under a key of the folder, its file count, newest mtime and `opts`; one process decodes, others wait and read."
+    """`decode()` (a dict of `ImageSet`s), cached under a key of the folder, its file count, newest mtime and `opts`;
+    one process decodes, others wait and read."""
     if not use_cache: return decode()
-    key = config_hash({'path': str(path.resolve()), 'n': len(files), 'mtime': max(f.stat().st_mtime for f in files), **opts})
+    key = config_hash({'path': str(path.resolve()), 'n': len(files), 'mtime': max(f.stat().st_mtime for f in files),
+                       **opts})
     cached = cache_dir()/'data'/f'{path.name}-{key}.pt'
     if (res := _read_cached(cached)) is not None: return res
     with entry_lock(cached):
@@ -154,7 +161,8 @@ def folder_files(path, max_per_class:int|None=None, nested:bool|None=False) -> d
     path = Path(path).expanduser()
     check(path.is_dir(), f'{path}: data folder not found')
     test_dir = next((path/s for s in ('test', 'val', 'valid') if (path/s).is_dir()), None)
-    check((path/'train').is_dir() and test_dir is not None, f'{path}: expected train/<class>/ and test/<class>/ (or val/<class>/) folders')
+    check((path/'train').is_dir() and test_dir is not None,
+          f'{path}: expected train/<class>/ and test/<class>/ (or val/<class>/) folders')
     tr, te = _class_files(path/'train', max_per_class, nested), _class_files(test_dir, max_per_class, nested)
     check(list(tr) == list(te), f'{test_dir}: classes differ from {path/"train"}: '
           f'{sorted(set(tr) ^ set(te))[:5]}')
@@ -169,7 +177,8 @@ def load_folder(path, max_per_class:int|None=None, size:tuple|None=None, use_cac
     def decode():
         train, sz, grey = _read_images(tr, size, show=show)
         return {'train': train, 'test': _read_images(te, sz, grey, show=show)[0]}
-    opts = {'max_per_class': max_per_class, 'size': size, **({} if nested is False else {'nested': nested})}  # flat keys as before: old caches stay valid
+    # flat keys as before: old caches stay valid
+    opts = {'max_per_class': max_per_class, 'size': size, **({} if nested is False else {'nested': nested})}
     return _decode_cached(path, [f for fs in (*tr.values(), *te.values()) for f in fs], opts, decode, use_cache)
 
 # %% ../nbs/01_data.ipynb #36f37c51
@@ -178,7 +187,8 @@ def _fastai_folder(url:str, name:str) -> Path:
     try: return untar_data(url)
     except Exception as e:
         p = URLs.path(url, c_key='data')
-        raise LDError(f'{name} is not at {p.with_name(p.name.split(".")[0])} and could not be downloaded ({type(e).__name__}); '
+        raise LDError(f'{name} is not at {p.with_name(p.name.split(".")[0])} and could not be downloaded '
+                      f'({type(e).__name__}); '
                       'put the train/ and test/ folders there or pass a folder with --data') from None
 
 # %% ../nbs/01_data.ipynb #c7f08526
@@ -225,9 +235,11 @@ def _tiny_train(path:Path, wnids:list, max_per_class=None) -> dict:
 
 # %% ../nbs/01_data.ipynb #d5abb6ae
 def _tiny_val(path:Path, wnids:list, max_per_class=None) -> dict:
-    "Labelled val images of a TinyImageNet tree as `{wnid: [paths]}`, each image's class read from `val/val_annotations.txt`."
+    """Labelled val images of a TinyImageNet tree as `{wnid: [paths]}`, each image's class read from
+    `val/val_annotations.txt`."""
     ann, img_dir = path/'val'/'val_annotations.txt', path/'val'/'images'
-    check(ann.is_file() and img_dir.is_dir(), f'{path/"val"}: expected images/ and val_annotations.txt (TinyImageNet labels its val images there)')
+    check(ann.is_file() and img_dir.is_dir(),
+          f'{path/"val"}: expected images/ and val_annotations.txt (TinyImageNet labels its val images there)')
     known, label = set(wnids), {}
     for i, line in enumerate(ann.read_text().splitlines(), 1):
         if not line.strip(): continue
@@ -242,20 +254,25 @@ def _tiny_val(path:Path, wnids:list, max_per_class=None) -> dict:
     return {w: fs[:max_per_class] for w, fs in files.items()}
 
 # %% ../nbs/01_data.ipynb #8bb8fa79
-def load_tinyimagenet(path=None, max_per_class:int|None=None, size:tuple|None=None, use_cache:bool=True, show:bool=False) -> dict:
-    "TinyImageNet in its official layout as `{'train', 'test'}` (its labelled val split as test), classes in sorted-wnid order."
+def load_tinyimagenet(path=None, max_per_class:int|None=None, size:tuple|None=None, use_cache:bool=True,
+                      show:bool=False) -> dict:
+    """TinyImageNet in its official layout as `{'train', 'test'}` (its labelled val split as test), classes in
+    sorted-wnid order."""
     path = Path(path or tinyimagenet_path()).expanduser()
     check((path/'wnids.txt').is_file() and (path/'train').is_dir() and (path/'val').is_dir(),
           f'TinyImageNet is not at {path} (looked for wnids.txt, train/ and val/ of tiny-imagenet-200): '
           'unzip it there or set $LD_NBDEV_TINYIMAGENET')
-    wnids = sorted((path/'wnids.txt').read_text().split())  # ImageFolder order, as the published distilled sets index it
+    # ImageFolder order, as the published distilled sets index it
+    wnids = sorted((path/'wnids.txt').read_text().split())
     check(len(wnids) >= 2 and len(set(wnids)) == len(wnids), f'{path/"wnids.txt"}: expected two or more distinct wnids')
     tr, te = _tiny_train(path, wnids, max_per_class), _tiny_val(path, wnids, max_per_class)
     def decode():
         train, sz, grey = _read_images(tr, size, show=show)
         return {'train': train, 'test': _read_images(te, sz, grey, show=show)[0]}
-    files = [f for fs in (*tr.values(), *te.values()) for f in fs] + [path/'wnids.txt', path/'val'/'val_annotations.txt']
-    return _decode_cached(path, files, {'layout': 'tinyimagenet', 'max_per_class': max_per_class, 'size': size}, decode, use_cache)
+    files = [f for fs in (*tr.values(), *te.values()) for f in fs] + [path/'wnids.txt',
+                                                                      path/'val'/'val_annotations.txt']
+    return _decode_cached(path, files, {'layout': 'tinyimagenet', 'max_per_class': max_per_class, 'size': size}, decode,
+                          use_cache)
 
 # %% ../nbs/01_data.ipynb #cdb39cca
 def _first_per_class(s:ImageSet, k:int|None) -> ImageSet:
@@ -265,15 +282,20 @@ def _first_per_class(s:ImageSet, k:int|None) -> ImageSet:
 
 # %% ../nbs/01_data.ipynb #4d1bb94e
 DATASETS = {'cifar10': load_cifar10, 'cifar100': load_cifar100, 'tinyimagenet': load_tinyimagenet,
-            'digits': lambda max_per_class=None, show=False: {k: _first_per_class(v, max_per_class) for k, v in load_digits_set().items()}}
+            'digits': lambda max_per_class=None, show=False: {k: _first_per_class(v, max_per_class) for k,
+                                                              v in load_digits_set().items()}}
 
 # %% ../nbs/01_data.ipynb #adb05076
 def get_dataset(name:str, data:str|None=None, max_per_class:int|None=None, show:bool=False) -> dict:
-    "Load a dataset by name (`cifar10`, `cifar100`, `tinyimagenet`, `digits`, and those other modules register), from the folder `data` if its loader takes a `path`, else any ImageFolder tree given as `data` (`show`: a decoding bar)."
+    """Load a dataset by name (`cifar10`, `cifar100`, `tinyimagenet`, `digits`, and those other modules register), from
+    the folder `data` if its loader takes a `path`, else any ImageFolder tree given as `data` (`show`: a decoding
+    bar)."""
     if data is not None and name in DATASETS and 'path' in inspect.signature(DATASETS[name]).parameters:
-        return DATASETS[name](path=data, max_per_class=max_per_class, show=show)  # a named layout in a folder of one's own
+        # a named layout in a folder of one's own
+        return DATASETS[name](path=data, max_per_class=max_per_class, show=show)
     if data is not None: return load_folder(data, max_per_class=max_per_class, show=show)
-    check(name in DATASETS, f'unknown dataset {name!r}; choose one of {", ".join(DATASETS)} or pass a folder with --data')
+    check(name in DATASETS,
+          f'unknown dataset {name!r}; choose one of {", ".join(DATASETS)} or pass a folder with --data')
     return DATASETS[name](max_per_class=max_per_class, show=show)
 
 # %% ../nbs/01_data.ipynb #884e0dc6
@@ -307,7 +329,8 @@ class Preprocess:
         x = train_x.float() / 255
         C = x.shape[1]
         self.mean, self.std = torch.zeros(1, C, 1, 1), torch.ones(1, C, 1, 1)
-        if normalize: self.mean, self.std = x.mean((0, 2, 3), keepdim=True), x.std((0, 2, 3), keepdim=True).clamp_min(1e-6)
+        if normalize: self.mean, self.std = x.mean((0, 2, 3), keepdim=True), x.std((0, 2, 3),
+                                                                                   keepdim=True).clamp_min(1e-6)
         self.zca = self.zca_mean = self._inv = None
         if zca:
             f = ((x - self.mean) / self.std).flatten(1).double()
@@ -319,7 +342,8 @@ class Preprocess:
 
     @classmethod
     def given(cls, mean, std, zca_inv=None, zca_mean=None):
-        "A `Preprocess` that can `undo`, from stored per-channel `mean` and `std`, inverse whitening and its `zca_mean`."
+        """A `Preprocess` that can `undo`, from stored per-channel `mean` and `std`, inverse whitening and its
+        `zca_mean`."""
         p = cls.__new__(cls)
         p.mean, p.std = (torch.as_tensor(v, dtype=torch.float32).view(1, -1, 1, 1) for v in (mean, std))
         p.zca, p._inv, p.zca_mean = None, zca_inv, zca_mean
@@ -387,7 +411,8 @@ class Preprocess:
 # %% ../nbs/01_data.ipynb #11cb8277
 class TensorDL:
     "Batches of tensors held on one device; optionally shuffled with a seeded generator, for `passes` passes per epoch."
-    def __init__(self, *tensors, bs:int=256, shuffle:bool=False, drop_last:bool=False, seed:int|None=None, passes:int=1):
+    def __init__(self, *tensors, bs:int=256, shuffle:bool=False, drop_last:bool=False, seed:int|None=None,
+                 passes:int=1):
         self.tensors = tensors
         store_attr('bs,shuffle,drop_last,passes')
         self.gen = seeded_gen(seed if seed is not None else int(torch.randint(2**31, ())))
