@@ -9,14 +9,15 @@ section is rendered from it. Run it with nothing else on the machine.
     python benchmarks/main_job.py --render               # BENCHMARKS.md's section again, from the CSV
     python benchmarks/main_job.py --quick                # a dry run on digits (checks the script, records nothing)
 """
-import argparse, json, os, platform, re, shutil, subprocess, sys, tempfile, time
+import argparse, json, os, shutil, subprocess, sys, tempfile, time
 from datetime import date
 from pathlib import Path
 import pandas as pd
+sys.path.insert(0, str(Path(__file__).parent))
+from sections import write_section
 
 ROOT = Path(__file__).resolve().parent.parent
 CSV = ROOT/'benchmarks'/'main_job.csv'
-MARK = ('<!-- main_job: begin -->', '<!-- main_job: end -->')
 
 
 def one_run(precision:str, quick:bool=False) -> dict:
@@ -58,11 +59,9 @@ def section(df:pd.DataFrame) -> str:
     return '\n'.join(lines) + '\n'
 
 
-def render(md=ROOT/'BENCHMARKS.md'):
+def render():
     "Write the section into BENCHMARKS.md between its markers (appended the first time)."
-    text, new = md.read_text(), f'{MARK[0]}\n{section(pd.read_csv(CSV))}{MARK[1]}'
-    pat = re.compile(re.escape(MARK[0]) + '.*?' + re.escape(MARK[1]), re.S)
-    md.write_text(pat.sub(lambda m: new, text) if pat.search(text) else text.rstrip('\n') + '\n\n' + new + '\n')
+    write_section('main_job', section(pd.read_csv(CSV)))
 
 
 def main():
