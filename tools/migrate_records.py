@@ -7,7 +7,8 @@ Run once from the repository root: `python tools/migrate_records.py` (`--check` 
   keys into every other CSV of the records that names trials (`rows.csv`, `selection.csv`, ...);
 - renames the old columns of the analyses' frames (`labels` -> `recipe`, an expert's `recipe` -> `expert_recipe`);
 - drops from each run's `config.json` the settings that moved from the shared protocol into one analysis's own
-  settings, where the run's experiment does not have them.
+  settings, where the run's experiment does not have them, and writes down the precision (fp32) of runs from before
+  it was a setting, now that the default is `auto`.
 Every row's trial is rebuilt from the row and its old key checked before anything is written; a second run changes
 nothing.
 """
@@ -18,10 +19,12 @@ from ld_nbdev.core import config_hash
 from ld_nbdev.student import StudentConfig
 from ld_nbdev.sweep import Trial, LEDGER_COLS
 from ld_nbdev.cli import load_experiments
+from ld_nbdev.protocol import Protocol
 
 ROOTS = ('results', 'benchmarks')
 MOVED = dict(swap_k=None, subjects=None, keep_k=None, expert_recipes=['ours', 'ours_dsa', 'official@0.1'])  # and their values
 EARLIER = dict(precision='fp32', compile='False', valid_acc='', class_acc='', opt='sgd', sched='step')  # what a column an earlier version lacked held
+SETTLED = dict(precision='fp32')  # settings whose default changed after runs that predate them: what those runs used
 LATER = dict(opt='sgd', sched='step')  # student settings added after the first migration, and the value every earlier student had
 
 def read_csv(f:Path) -> tuple:
@@ -94,10 +97,11 @@ def migrated_config(f:Path, exps:dict) -> str|None:
     "`config.json` without the moved settings its experiment lacks, or None where nothing changes."
     c = json.loads(f.read_text())
     e = experiment_of(f.parent, exps)
-    mine = {x.name for x in fields(exps[e].settings)} if e in exps else set()
+    mine = {x.name for x in fields(exps[e].settings if e in exps else Protocol)} if e in exps or 'expert_epochs' in c else set()
     drop = [k for k in MOVED if k in c and k not in mine]
-    if not drop: return None
-    return json.dumps({k: v for k, v in c.items() if k not in drop}, indent=1, default=str)
+    add = {k: v for k, v in SETTLED.items() if k in mine and k not in c}  # a default that changed since the run
+    if not drop and not add: return None
+    return json.dumps({**{k: v for k, v in c.items() if k not in drop}, **add}, indent=1, default=str)
 
 def main(check:bool=False):
     exps = load_experiments()
