@@ -118,7 +118,8 @@ def ld_run(argv=None):
     _own_stderr()
     argv = sys.argv[1:] if argv is None else list(argv)
     if not argv or argv[0] in ('-h', '--help'):
-        return print('usage: ld_run EXPERIMENT [options] | ld_run --list | ld_run EXPERIMENT --help\n\n' + ld_run.__doc__)
+        usage = 'usage: ld_run EXPERIMENT [options] | ld_run --list | ld_run EXPERIMENT --help'
+        return print(usage + '\n\n' + ld_run.__doc__)
     exps = load_experiments()
     if argv[0] == '--list':
         w = max(map(len, exps)) + 2
