@@ -34,7 +34,8 @@ def load_experiments() -> dict:
     root = Path(ld_nbdev.__file__).parents[1]
     # defined in a notebook's kernel: last
     where = lambda e: notebook_of(e).relative_to(root).parts if notebook_of(e) else ('~',)
-    analysis = lambda e: e.body.__module__.startswith('ld_nbdev.analyses.')  # the library's own first, then the analyses
+    # the library's own first, then the analyses
+    analysis = lambda e: e.body.__module__.startswith('ld_nbdev.analyses.')
     order = sorted(EXPERIMENTS.items(), key=lambda kv: (analysis(kv[1]), where(kv[1])))
     EXPERIMENTS.clear(); EXPERIMENTS.update(order)
     return EXPERIMENTS
@@ -118,7 +119,8 @@ def ld_run(argv=None):
     _own_stderr()
     argv = sys.argv[1:] if argv is None else list(argv)
     if not argv or argv[0] in ('-h', '--help'):
-        return print('usage: ld_run EXPERIMENT [options] | ld_run --list | ld_run EXPERIMENT --help\n\n' + ld_run.__doc__)
+        usage = 'usage: ld_run EXPERIMENT [options] | ld_run --list | ld_run EXPERIMENT --help'
+        return print(usage + '\n\n' + ld_run.__doc__)
     exps = load_experiments()
     if argv[0] == '--list':
         w = max(map(len, exps)) + 2

@@ -65,10 +65,10 @@ def check_precision(precision:str, device=None, flag:str='--precision'):
     `flag`)."""
     check(precision in PRECISIONS, f'unknown precision {precision!r}; choose one of {", ".join(PRECISIONS)}')
     device = torch.device(device or pick_device())
+    gpu = device.type == 'cuda'
+    why = 'torch.cuda.is_bf16_supported() is False' if gpu else 'no avx512_bf16, amx_bf16 or bf16 flag'
     check(precision != 'bf16' or has_bf16(device),
-          f'{flag} bf16: this {"GPU" if device.type == "cuda" else "CPU"} has no bfloat16 instructions '
-          f'({"torch.cuda.is_bf16_supported() is False" if device.type == "cuda" else "no avx512_bf16, amx_bf16 or bf16 flag"}); '
-          f'use {flag} fp32')
+          f'{flag} bf16: this {"GPU" if gpu else "CPU"} has no bfloat16 instructions ({why}); use {flag} fp32')
 
 def auto_precision(device, small:bool=False) -> str:
     "What `--precision auto` runs on `device`: `bf16` where it is native, unless the data is `small`; else `fp32`."

@@ -213,7 +213,8 @@ def dm_images(r:Run, ipc:int) -> tuple:
         elif f.exists():
             kept = store_set(as_set(torch.load(f, weights_only=True), it))
             points[it] = Cell('hard', images=f'set:{kept}')
-        else: r.say(f'IPC {ipc}: the images of iteration {it} were not kept (a run resumed past it); left off the curve')
+        else:
+            r.say(f'IPC {ipc}: the images of iteration {it} were not kept (a run resumed past it); left off the curve')
     atomic_csv(hist.assign(ipc=ipc), folder/'history.csv')
     return final, hist.assign(ipc=ipc), points
 

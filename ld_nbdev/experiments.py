@@ -39,10 +39,9 @@ def score_candidates(bench:Bench, trials, ledger=None, backend=None, show:bool=T
     df = run_sweep(trials, bench, ledger, backend, show)
     info = next(iter(bench.experts.values())).manifest.set_index('step')
     step = df.step if 'step' in df else pd.Series(float('nan'), df.index)
-    return pd.DataFrame(dict(labels=df.recipe, step=step, expert_epoch=step.map(info.epoch), T=df.get('T',
-                                                                                                      float('nan')),
-                             lr=df.lr, expert_valid_acc=step.map(info.valid_acc), student_valid_acc=df.acc, status=df.status,
-                             ipc=df.ipc))
+    return pd.DataFrame(dict(labels=df.recipe, step=step, expert_epoch=step.map(info.epoch),
+                             T=df.get('T', float('nan')), lr=df.lr, expert_valid_acc=step.map(info.valid_acc),
+                             student_valid_acc=df.acc, status=df.status, ipc=df.ipc))
 
 # %% ../nbs/11_experiments.ipynb #497759f5
 def best_choice(sel:pd.DataFrame, labels:str='soft', T=None) -> pd.Series:
@@ -118,9 +117,9 @@ def compare_labels(bench:Bench, p:Protocol, ledger=None, backend=None, show:bool
         r, d = chosen[i][kind], done.loc[t.key]
         return dict(dataset=p.name, ipc=i, labels=kind, student_seed=t.seed, image_seed=t.image_seed,
                     experts=len(t.experts),
-                    **_expert_accs(bench, t), T=dict(t.params).get('T',
-                                                                   float('nan')), lr=t.student.lr, arch=t.student.arch,
-                    epochs=eps[i], select_epochs=seps[i], select_valid_acc=float('nan') if r is None else float(r.student_valid_acc),
+                    **_expert_accs(bench, t), T=dict(t.params).get('T', float('nan')),
+                    lr=t.student.lr, arch=t.student.arch, epochs=eps[i], select_epochs=seps[i],
+                    select_valid_acc=float('nan') if r is None else float(r.student_valid_acc),
                     device=d.device, test_acc=d.acc, status=d.status)
     res = pd.DataFrame([row(i, k, t) for i in p.ipc for k, ts in kinds[i].items() for t in ts])
     return res, sel

@@ -94,7 +94,8 @@ def load_weights(model:torch.nn.Module, f) -> torch.nn.Module:
     try: sd = torch.load(f, map_location='cpu', weights_only=True)
     except FileNotFoundError: raise LDError(f'{f}: checkpoint not found') from None
     except Exception as e:
-        raise LDError(f'{f}: not a readable checkpoint ({type(e).__name__}); expected a state dict saved by ld_nbdev') from None
+        msg = f'{f}: not a readable checkpoint ({type(e).__name__}); expected a state dict saved by ld_nbdev'
+        raise LDError(msg) from None
     check(isinstance(sd, dict) and all(isinstance(v, torch.Tensor) for v in sd.values()),
           f'{f}: not a state dict; expected a mapping of parameter names to tensors')
     try: model.load_state_dict(sd)
@@ -212,7 +213,8 @@ def _shorter_run(root:Path, sp:Splits, cfg:ExpertConfig) -> Path|None:
         same = all(s.get(k) == want.get(k) for k in set(s) | set(want) if k not in ('epochs', 'steps'))
         end = s['epochs'] * json.loads((f.parent/'expert.json').read_text())['steps_per_epoch']
         steps_ok = set(s['steps']) <= set(want['steps']) and all(x > end for x in set(want['steps']) - set(s['steps']))
-        if same and steps_ok and s['epochs'] < cfg.epochs and (best is None or s['epochs'] > best[0]): best = (s['epochs'], f.parent)
+        if same and steps_ok and s['epochs'] < cfg.epochs and (best is None or s['epochs'] > best[0]):
+            best = (s['epochs'], f.parent)
     return None if best is None else best[1]
 
 # %% ../nbs/04_expert.ipynb #2cc19015

@@ -49,7 +49,8 @@ def expert_view(bench, arg:str) -> dict:
 def _per_class(bench, pick) -> torch.Tensor:
     "Indices into the training split: `pick(class indices)` for every class, grouped by class like `select_ipc`."
     y = bench.sp.train.y.cpu()
-    return torch.cat([idx[pick(idx)] for idx in (torch.nonzero(y == c).flatten() for c in range(bench.sp.c))]).to(bench.sp.train.y.device)
+    idxs = (torch.nonzero(y == c).flatten() for c in range(bench.sp.c))
+    return torch.cat([idx[pick(idx)] for idx in idxs]).to(bench.sp.train.y.device)
 
 def _by_loss(where:str):
     def rule(bench, ipc:int, seed:int, arg:str) -> torch.Tensor:

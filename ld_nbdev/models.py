@@ -67,7 +67,8 @@ class StackedConvNet(nn.Module):
             norm = nn.GroupNorm(norms[0].num_channels * self.n, norms[0].num_channels * self.n)
             with torch.no_grad():
                 for new, olds in ((conv, convs), (norm, norms)):
-                    new.weight.copy_(torch.cat([o.weight for o in olds])); new.bias.copy_(torch.cat([o.bias for o in olds]))
+                    new.weight.copy_(torch.cat([o.weight for o in olds]))
+                    new.bias.copy_(torch.cat([o.bias for o in olds]))
             layers += [conv, norm, nn.ReLU(inplace=True), nn.AvgPool2d(2)]
         self.features = nn.Sequential(*layers)
         self.head_w = nn.Parameter(torch.stack([m[-1].weight.detach() for m in nets]).clone())

@@ -225,8 +225,8 @@ def run_pixels(r:Run) -> pd.DataFrame:
     curve = cell_summary(rows, ('ipc', 'pix_step'))
     r.save(rows=rows, history=hist, curve=curve,
            pixels=plot_pixels(rows, hist, r.title(f'learned pixels ({p.pix_learn}), {p.students} students per point')),
-           **{f'images_ipc{i}': show_set(s,
-               title=f'{p.name}: learned pixels ({p.pix_learn}), IPC {i}, {p.pix_steps} steps') for i, s in sets.items()})
+           **{f'images_ipc{i}': show_set(s, title=f'{p.name}: learned pixels ({p.pix_learn}), IPC {i}, '
+                                                  f'{p.pix_steps} steps') for i, s in sets.items()})
     r.finish(pixel_finding(curve, p.pix_learn),
              sets={str(i): str(r.folder.out/'pixels'/f'ipc{i}'/'set') for i in p.ipc})
     return curve

@@ -29,13 +29,14 @@ class DatasetInfo:
     def c(self): return None if self.classes is None else len(self.classes)
 
 CIFAR10_CLASSES = 'airplane automobile bird cat deer dog frog horse ship truck'.split()
-CIFAR100_CLASSES = '''apple aquarium_fish baby bear beaver bed bee beetle bicycle bottle bowl boy bridge bus butterfly camel can
-castle caterpillar cattle chair chimpanzee clock cloud cockroach couch crab crocodile cup dinosaur dolphin elephant flatfish
-forest fox girl hamster house kangaroo keyboard lamp lawn_mower leopard lion lizard lobster man maple_tree motorcycle mountain
-mouse mushroom oak_tree orange orchid otter palm_tree pear pickup_truck pine_tree plain plate poppy porcupine possum rabbit
-raccoon ray road rocket rose sea seal shark shrew skunk skyscraper snail snake spider squirrel streetcar sunflower
-sweet_pepper table tank telephone television tiger tractor train trout tulip turtle wardrobe whale willow_tree wolf woman
-worm'''.split()
+CIFAR100_CLASSES = ('apple aquarium_fish baby bear beaver bed bee beetle bicycle bottle bowl boy bridge bus butterfly '
+                    'camel can castle caterpillar cattle chair chimpanzee clock cloud cockroach couch crab crocodile '
+                    'cup dinosaur dolphin elephant flatfish forest fox girl hamster house kangaroo keyboard lamp '
+                    'lawn_mower leopard lion lizard lobster man maple_tree motorcycle mountain mouse mushroom '
+                    'oak_tree orange orchid otter palm_tree pear pickup_truck pine_tree plain plate poppy porcupine '
+                    'possum rabbit raccoon ray road rocket rose sea seal shark shrew skunk skyscraper snail snake '
+                    'spider squirrel streetcar sunflower sweet_pepper table tank telephone television tiger tractor '
+                    'train trout tulip turtle wardrobe whale willow_tree wolf woman worm').split()
 DATASET_INFO = {'cifar10': DatasetInfo('cifar10', CIFAR10_CLASSES, 3, (32, 32)),
                 'cifar100': DatasetInfo('cifar100', CIFAR100_CLASSES, 3, (32, 32)),
                 'tinyimagenet': DatasetInfo('tinyimagenet', None, 3, (64, 64)),
@@ -181,7 +182,8 @@ def read_mtt(path,                   # the run folder (or its images_best.pt)
                   method=method or {'indices': 'MTT', 'logits': 'DATM'}.get(kind, 'MTT layout'), **sp)
 
 # %% ../nbs/01b_readers.ipynb #43b65d0d
-_DC_NAME = re.compile(r'res_(?P<method>[A-Za-z0-9]+)_(?P<dataset>[A-Za-z0-9]+)_(?P<model>[A-Za-z0-9]+)_(?P<ipc>\d+)ipc\.pt')
+_DC_NAME = re.compile(r'res_(?P<method>[A-Za-z0-9]+)_(?P<dataset>[A-Za-z0-9]+)_'
+                      r'(?P<model>[A-Za-z0-9]+)_(?P<ipc>\d+)ipc\.pt')
 _DC_DATASETS = {'CIFAR10': 'cifar10', 'CIFAR100': 'cifar100', 'TinyImageNet': 'tinyimagenet'}
 
 def read_dc(path,          # a res_<method>_<dataset>_<model>_<ipc>ipc.pt file
@@ -299,7 +301,8 @@ _SYN_NAME = re.compile(r'class(\d+)_id(\d+)\.\w+', re.I)  # SRe2L and RDED
 _SYN_DIR = re.compile(r'(?:new)?(\d+)')
 
 def _folder_images(root:Path) -> list:
-    return sorted(f for f in root.rglob('*') if f.is_file() and f.suffix.lower() in IMAGE_EXTS and not f.name.startswith('.'))
+    return sorted(f for f in root.rglob('*')
+                  if f.is_file() and f.suffix.lower() in IMAGE_EXTS and not f.name.startswith('.'))
 
 def _image_class(f:Path, root:Path, classes:list):
     """The class index and sort key of an image: from a `class<c>_id<i>` name (SRe2L, RDED), else from a class-named

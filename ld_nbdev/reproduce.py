@@ -43,8 +43,8 @@ def table2_record(summ:pd.DataFrame, run:dict, ipcs=PAPER_IPCS, paper:pd.DataFra
     info = dict(dataset=run['dataset'], data=DATA_NOTES.get(run['dataset'], run['dataset']), protocol=protocol,
                 zca=p['zca'], dsa=True, valid_frac=p['valid_frac'], lr_grid=' '.join(map(str, p['lr'])),
                 T_grid=' '.join(map(str, p['temperature'])), expert_epochs=e['epochs'], expert_lr=e['lr'],
-                expert_bs=e['bs'], expert_steps=' '.join(map(str,
-                    e['steps'])), device=run['device'], gpu=run.get('gpu'), cpu=run['cpu'], threads=run['threads'], wall_s=run['wall_s'],
+                expert_bs=e['bs'], expert_steps=' '.join(map(str, e['steps'])), device=run['device'],
+                gpu=run.get('gpu'), cpu=run['cpu'], threads=run['threads'], wall_s=run['wall_s'],
                 torch=run['torch'], fastai=run['fastai'], fastcore=run['fastcore'], python=run['python'],
                 commit=run['commit'], dirty=run.get('dirty'), note=run.get('note'),
                 # float32 records keep their columns
@@ -71,7 +71,8 @@ def _choice(r) -> str:
     sva = '-' if pd.isna(r.select_valid_acc) else f'{r.select_valid_acc:.1f}'
     if r['labels'] == 'ensemble': sva += ' (the soft_T choice, one expert)'
     edge = r.get('grid_edge')
-    return f"| {r.ipc} | {r['labels']} | {src} | {T} | {r.lr:g} | {sva} | {edge if isinstance(edge, str) and edge else '-'} |"
+    if not (isinstance(edge, str) and edge): edge = '-'
+    return f"| {r.ipc} | {r['labels']} | {src} | {T} | {r.lr:g} | {sva} | {edge} |"
 
 # %% ../nbs/12_reproduce.ipynb #b149e434
 def accuracy_table(rec:pd.DataFrame) -> str:
@@ -109,7 +110,8 @@ def record_markdown(rec:pd.DataFrame) -> str:
               'quoted with it.', '',
               f'Chosen per IPC on the validation split ({r0.valid_frac:.0%} of the training set; T grid {r0.T_grid}, '
               f'lr grid {r0.lr_grid}), one selection student per candidate; the test set played no part:', '',
-              '| IPC | labels | expert checkpoint | T | student lr | selection student, valid % | at the grid\'s edge |',
+              '| IPC | labels | expert checkpoint | T | student lr | selection student, valid % '
+              '| at the grid\'s edge |',
               '|---|---|---|---|---|---|---|']
     lines += [_choice(r) for _, r in m.iterrows()]
     if 'grid_edge' in m and m.grid_edge.fillna('').astype(bool).any():

@@ -308,7 +308,8 @@ def set_key(s:DistilledSet) -> str:
         t = getattr(s, k)
         if t is None: continue
         t = t.detach().cpu().contiguous()
-        h.update(f'{k} {t.dtype} {tuple(t.shape)}'.encode()); h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+        h.update(f'{k} {t.dtype} {tuple(t.shape)}'.encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
     h.update(json.dumps({k: getattr(s, k) for k in _META_FIELDS}, sort_keys=True).encode())
     return h.hexdigest()[:16]
 

@@ -105,7 +105,8 @@ def student_learner(x:torch.Tensor, labels:torch.Tensor, cfg:StudentConfig=Stude
     idx = torch.arange(len(x), device=x.device)
     dls = DataLoaders(TensorDL(x, idx, bs=cfg.bs, shuffle=True, seed=seed, passes=passes), TensorDL())
     cbs = [SoftTargets(labels.to(x.device)), StopOnNaN()] + ([DSA(seed=seed)] if cfg.dsa else []) + \
-          ([OnlineTeacher(teacher)] if teacher is not None else []) + ([Autocast(cfg.precision)] if cfg.precision != 'fp32' else [])
+          ([OnlineTeacher(teacher)] if teacher is not None else []) + \
+          ([Autocast(cfg.precision)] if cfg.precision != 'fp32' else [])
     return Learner(dls, model, loss_func=soft_ce, opt_func=student_opt(cfg), lr=cfg.lr, cbs=cbs)
 
 # %% ../nbs/06_student.ipynb #de2a2a38
@@ -164,7 +165,8 @@ class MemberHealth(Callback):
         with torch.no_grad(): losses = member_ce(self.pred, self.yb[0])
         total = self.n_epoch * self.learn.dl.passes
         for i, l in enumerate(losses.tolist()):
-            if i not in self.failed and not math.isfinite(l): self.failed[i] = f'loss became {l} in epoch {e} of {total}'
+            if i not in self.failed and not math.isfinite(l):
+                self.failed[i] = f'loss became {l} in epoch {e} of {total}'
         if len(self.failed) == len(losses): raise CancelFitException()
 
 # %% ../nbs/06_student.ipynb #f59b5978
@@ -205,7 +207,8 @@ def stack_size(x:torch.Tensor, cfg:StudentConfig, n_classes:int=10, free:int|Non
     """How many students fit in one stack: `use` of the `free` bytes (by default what the device reports) per
     `member_bytes`."""
     if free is None:
-        free = torch.cuda.mem_get_info(x.device)[0] if x.device.type == 'cuda' else os.sysconf('SC_AVPHYS_PAGES') * os.sysconf('SC_PAGE_SIZE')
+        if x.device.type == 'cuda': free = torch.cuda.mem_get_info(x.device)[0]
+        else: free = os.sysconf('SC_AVPHYS_PAGES') * os.sysconf('SC_PAGE_SIZE')
     return max(1, int(use * free // member_bytes(x, cfg, n_classes)))
 
 # %% ../nbs/06_student.ipynb #fb7e954a

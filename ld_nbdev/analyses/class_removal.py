@@ -58,7 +58,8 @@ def removal_trials(bench:Bench, students:dict, chosen:pd.DataFrame, subjects, n:
 # %% ../../nbs/analyses/05_class_removal.ipynb #69fdbac6
 def _condition(r) -> tuple:
     "A student row's condition and the subject it treats (None for the all-image references)."
-    if r.images.startswith('without:'): return ('images removed' if r.recipe == 'soft' else 'images removed, hard'), int(r.images[8:])
+    if r.images.startswith('without:'):
+        return ('images removed' if r.recipe == 'soft' else 'images removed, hard'), int(r.images[8:])
     if r.recipe == 'zero_class':
         return ('column zeroed, renormalised' if pd.notna(r.get('renorm')) and bool(r.get('renorm')) else 'column '
             'zeroed'), int(r.subject)
@@ -124,8 +125,8 @@ def removal_finding(frame:pd.DataFrame, c:int) -> str:
     return ' '.join(out)
 
 def plot_class_removal(frame:pd.DataFrame, c:int, title:str|None=None):
-    """Test accuracy (%) on each subject class under each condition (mean ± sd over students), one panel per IPC; chance
-    dashed."""
+    """Test accuracy (%) on each subject class under each condition (mean ± sd over students), one panel per IPC;
+    chance dashed."""
     n = frame.subject.nunique()
     pal = dict(zip(CONDITIONS, ['C2', '0.55', 'C0', '0.8', 'C3', 'C1']))
     g = sns.catplot(frame.sort_values('subject'), kind='bar', x='name', y='subject_acc', hue='condition',

@@ -152,11 +152,10 @@ def knowledge_finding(frame:pd.DataFrame, law:str, ho:pd.DataFrame, mult:pd.Data
            + ', '.join(f'{k}: {v:.1f}' for k,
                        v in err.items() if k != law) + f"; {ext:.1f} points when extrapolating to the largest IPC)."]
     for _, m in mult.iterrows():
-        if 'lo' not in m or np.isnan(m.lo) or np.isinf(m.lo): rng_ = '' if 'never' not in m else f" (never reached in {m.never * 100:.0f} % of bootstrap resamples)"
-        else: rng_ = (f" (95 % bootstrap interval {m.lo:.1f}-{m.hi:.1f}x" if np.isfinite(m.hi) else f" (95 % bootstrap "
-                                                                                                    f"interval from "
-                                                                                                    f"{m.lo:.1f}x to "
-                                                                                                    f"never") + \
+        if 'lo' not in m or np.isnan(m.lo) or np.isinf(m.lo):
+            rng_ = '' if 'never' not in m else f" (never reached in {m.never * 100:.0f} % of bootstrap resamples)"
+        else: rng_ = (f" (95 % bootstrap interval {m.lo:.1f}-{m.hi:.1f}x" if np.isfinite(m.hi) else
+                      f" (95 % bootstrap interval from {m.lo:.1f}x to never") + \
                      (f"; never reached in {m.never * 100:.0f} % of resamples)" if m.never > 0 else ')')
         if np.isinf(m.multiplier):
             out.append(f"Full soft labels at IPC {m.soft_ipc:.0f} reach {m.level:.1f} %, beyond what the fitted "

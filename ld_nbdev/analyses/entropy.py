@@ -44,7 +44,8 @@ def plot_entropy(cells:pd.DataFrame, title:str|None=None):
     a1.set_xscale('log')
     # the checkpoints' epochs: a log axis over one decade has one tick
     a1.set_xticks(sorted(first.expert_epoch.unique()))
-    a1.xaxis.set_major_formatter(mpl.ticker.FormatStrFormatter('%.2g')); a1.xaxis.set_minor_formatter(mpl.ticker.NullFormatter())
+    a1.xaxis.set_major_formatter(mpl.ticker.FormatStrFormatter('%.2g'))
+    a1.xaxis.set_minor_formatter(mpl.ticker.NullFormatter())
     a1.set(xlabel='expert epoch (log scale)', ylabel='mean label entropy (nats; dotted: uniform)',
                                  title=f'label entropy (IPC {first.ipc.iloc[0]} images)')
     sns.lineplot(cells.sort_values('expert_epoch'), x='entropy', y='test_mean', hue='T', hue_order=temps, palette=pal,
@@ -73,9 +74,9 @@ def entropy_finding(cells:pd.DataFrame, corr:pd.DataFrame) -> str:
         c = corr[corr.ipc == ipc].set_index('T').spearman
         within = c.drop('all', errors='ignore').dropna()
         b = d.loc[d.valid_mean.idxmax()]  # chosen on validation, like every choice here
+        span = f" (within one temperature, from {within.min():.2f} to {within.max():.2f})" if len(within) else ''
         out.append(f"IPC {ipc}: over the {len(d)} cells, student accuracy ranks with label entropy at Spearman "
-                   f"{c['all']:.2f}"
-                   + (f" (within one temperature, from {within.min():.2f} to {within.max():.2f})" if len(within) else '')
+                   f"{c['all']:.2f}{span}"
                    + f"; the validation-best cell (step {b.step:.0f}, T = {b['T']:g}) has labels of mean entropy "
                      f"{b.entropy:.2f} nats, "
                    f"of {b.max_entropy:.2f} for uniform labels, with top-1 mass {b.top1:.2f}.")

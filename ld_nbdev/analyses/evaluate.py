@@ -125,7 +125,8 @@ def decomposition_finding(frame:pd.DataFrame) -> str:
                    f"({base:.1f} %): "
                    f"{_pm(v['images'], e['images'])} from its images, {_pm(v['labels'], e['labels'])} from the labels "
                    f"and "
-                   f"{_pm(v['interaction'], e['interaction'])} from their interaction" + (f'; {verdict}.' if verdict else '.'))
+                   f"{_pm(v['interaction'], e['interaction'])} from their interaction"
+                   + (f'; {verdict}.' if verdict else '.'))
     return ' '.join(out) + ' (± one standard error over students, combined in quadrature.)'
 
 # %% ../../nbs/analyses/13_evaluate.ipynb #54c6fe64
@@ -294,7 +295,8 @@ def choose_lrs(sel:pd.DataFrame) -> dict:
     return out
 
 # %% ../../nbs/analyses/13_evaluate.ipynb #91b816e0
-SCORES_NOTE = 'DD-Ranking formulas on ld_nbdev students: lr and checkpoint chosen on validation, final accuracy (DD-Ranking chooses on test)'
+SCORES_NOTE = ('DD-Ranking formulas on ld_nbdev students: lr and checkpoint chosen on validation, final accuracy '
+               '(DD-Ranking chooses on test)')
 
 def factorial(rows:pd.DataFrame, per_source:bool=True) -> pd.DataFrame:
     "The students `decomposition` reads from a run's rows (diverged left out), expert labels chosen per image source."
@@ -406,7 +408,8 @@ def full_data_acc(r:Run) -> tuple:
     last checkpoint."""
     if r.p.full_acc is not None: return r.p.full_acc, 'given (--full_acc)'
     m = r.expert.manifest
-    return float(m.test_acc.iloc[-1]), f'the expert {r.expert.name} (the whole training split, hard labels), its last checkpoint: epoch {m.epoch.iloc[-1]:g}'
+    return float(m.test_acc.iloc[-1]), (f'the expert {r.expert.name} (the whole training split, hard labels), '
+                                        f'its last checkpoint: epoch {m.epoch.iloc[-1]:g}')
 
 def evaluate_finding(rec:Record) -> str:
     "The decomposition in a sentence per label source and, in a record with per-source choices, one on the choices."

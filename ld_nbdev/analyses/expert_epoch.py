@@ -36,7 +36,8 @@ def plot_expert_epoch(rows:pd.DataFrame, title:str|None=None):
     tw.plot(ex.expert_epoch, ex.expert_test_acc, color='0.55', marker='.', lw=1)
     tw.set_ylabel('expert test accuracy (%, grey)', color='0.45')
     ax.set_xscale('log')
-    ax.xaxis.set_major_formatter(mpl.ticker.FormatStrFormatter('%g')); ax.xaxis.set_minor_formatter(mpl.ticker.NullFormatter())
+    ax.xaxis.set_major_formatter(mpl.ticker.FormatStrFormatter('%g'))
+    ax.xaxis.set_minor_formatter(mpl.ticker.NullFormatter())
     ax.set(xlabel='expert epoch of the labelling checkpoint (log scale)', ylabel='student accuracy (%)', title=title)
     ax.legend(title='IPC\nsolid: test\ndashed: valid\ndotted: hard labels\nstar: chosen', fontsize='small',
               title_fontsize='small', loc='upper left', bbox_to_anchor=(1.18, 1))

@@ -70,9 +70,9 @@ def structure_finding(links:pd.DataFrame, n:int=4) -> str:
         g = d.pivot(index='true', columns='label', values='prob')
         off = ~np.eye(len(g), dtype=bool)
         r = np.corrcoef(g.values[off], g.values.T[off])[0, 1]
+        links = ', '.join(f'{x.true} → {x.label} {x.prob * 100:.0f} %' for x in s.itertuples())
         out.append(f"IPC {ipc} (checkpoint step {step:.0f}): labels of held-out images put {diag:.0f} % on the true "
-                   f"class on "
-                   f"average; the strongest links are " + ', '.join(f'{x.true} → {x.label} {x.prob * 100:.0f} %' for x in s.itertuples())
+                   f"class on average; the strongest links are {links}"
                    + f"; links are "
                      f"{'nearly symmetric' if r > 0.8 else 'partly symmetric' if r > 0.4 else 'not symmetric'} "
                    f"(correlation of M[i, j] with M[j, i]: {r:.2f}).")

@@ -160,7 +160,8 @@ def tops_table(tops:pd.DataFrame, ipc:int) -> pd.DataFrame:
 def learned_keys(folder) -> pd.DataFrame:
     """Every label set a learned-labels run folder has held (`learned/*/keys.csv`): key, outer steps, and whether it is
     the one held now."""
-    parts = [read_frame(f).assign(now=lambda d: d.index == len(d) - 1) for f in sorted(Path(folder).glob('learned/*/keys.csv'))]
+    files = sorted(Path(folder).glob('learned/*/keys.csv'))
+    parts = [read_frame(f).assign(now=lambda d: d.index == len(d) - 1) for f in files]
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=['key', 'steps', 'now'])
 
 def longer_summary(folder) -> pd.DataFrame:
@@ -228,15 +229,19 @@ def learned_finding(summ:pd.DataFrame, look:pd.DataFrame|None=None) -> str:
         c = s.set_index('source')
         if 'hard' not in c.index: continue
         h = c.loc['hard']
-        parts = [f"IPC {ipc}: hard labels give {pm(h)}" + (f", the expert's soft labels {pm(c.loc['expert soft'])}" if 'expert soft' in c.index else '')]
+        soft = f", the expert's soft labels {pm(c.loc['expert soft'])}" if 'expert soft' in c.index else ''
+        parts = [f"IPC {ipc}: hard labels give {pm(h)}{soft}"]
         for src in SOURCES[2:]:
             if src not in c.index: continue
             l = c.loc[src]
             t = f"{src} {pm(l)} ({l.test_mean - h.test_mean:+.1f} points over hard labels"
-            if 'outer_steps' in l and pd.notna(l.outer_steps): t += f"; {l.outer_steps:.0f} outer steps, {l.learn_min:.0f} min to learn"
+            if 'outer_steps' in l and pd.notna(l.outer_steps):
+                t += f"; {l.outer_steps:.0f} outer steps, {l.learn_min:.0f} min to learn"
             if look is not None:
                 lk = look[(look.ipc == ipc) & (look.source == src)]
-                if len(lk): t += f"; entropy {lk.entropy.iloc[0]:.2f} nats, top class = image's class for {lk.top_is_class.iloc[0] * 100:.0f} % of labels"
+                if len(lk):
+                    t += (f"; entropy {lk.entropy.iloc[0]:.2f} nats, "
+                          f"top class = image's class for {lk.top_is_class.iloc[0] * 100:.0f} % of labels")
             parts.append(t + ')')
         out.append('; '.join(parts) + '.')
     return ' '.join(out)

@@ -105,9 +105,9 @@ def plot_online_teacher(rows:pd.DataFrame, title:str|None=None):
     ok, E = rows[rows.status == 'ok'], _epochs(rows)
     sweep = ok[ok.recipe.isin(['soft', 'online']) & ok.epochs.eq(ok.ipc.map(E))]
     sweep = sweep.assign(kind=sweep.recipe.map({'soft': CONDITIONS['fixed'], 'online': CONDITIONS['online']}))
-    g = sns.relplot(sweep, x='expert_epoch', y='test_acc', hue='kind', palette={CONDITIONS['fixed']: 'C0',
-                                                                                CONDITIONS['online']: 'C3'},
-                    col='ipc', col_order=sorted(E.index), kind='line', marker='o', errorbar='sd', height=3.9, aspect=1.3,
+    pal = {CONDITIONS['fixed']: 'C0', CONDITIONS['online']: 'C3'}
+    g = sns.relplot(sweep, x='expert_epoch', y='test_acc', hue='kind', palette=pal, col='ipc',
+                    col_order=sorted(E.index), kind='line', marker='o', errorbar='sd', height=3.9, aspect=1.3,
                     facet_kws=dict(sharey=False))
     frame = online_frame(rows)
     for ipc, ax in g.axes_dict.items():  # the chosen cells and hard labels of each panel on top of the sweep
@@ -126,7 +126,8 @@ def plot_online_teacher(rows:pd.DataFrame, title:str|None=None):
         ax.legend(handles=marks, fontsize='small')  # the panel's own marks; the lines' key is the figure's
     g.set(xscale='log')
     for ax in g.axes.flat:
-        ax.xaxis.set_major_formatter(mpl.ticker.FormatStrFormatter('%g')); ax.xaxis.set_minor_formatter(mpl.ticker.NullFormatter())
+        ax.xaxis.set_major_formatter(mpl.ticker.FormatStrFormatter('%g'))
+        ax.xaxis.set_minor_formatter(mpl.ticker.NullFormatter())
         ax.yaxis.set_major_formatter(mpl.ticker.PercentFormatter(1, decimals=0))
     g.set_axis_labels('expert epoch of the checkpoint (log scale)', 'student test accuracy')
     g.legend.set_title('labels')
@@ -152,7 +153,9 @@ def online_finding(summ:pd.DataFrame) -> str:
             text += (f", and fixed labels given that time ({ft.epochs:.0f} epochs) reach {pm(ft)}, so at equal wall "
                      f"time the "
                      f"online teacher is {on.test_mean - ft.test_mean:+.1f} points")
-        else: text += f", the same {fx.epochs:.0f} epochs once rounded, so at equal wall time too it is {on.test_mean - fx.test_mean:+.1f} points"
+        else:
+            text += (f", the same {fx.epochs:.0f} epochs once rounded, so at equal wall time too it is "
+                     f"{on.test_mean - fx.test_mean:+.1f} points")
         text += (f". Fixed labels keep {_kb(fx.label_bytes)} beside the images; the online teacher needs its "
                  f"{_kb(on.label_bytes)} of weights and {on.teacher_images:.0f} teacher forward passes per student.")
         out.append(text)
@@ -169,8 +172,8 @@ def _timing(r:Run, trials:list) -> pd.DataFrame:
     if new: r.save(timing=out)
     return out
 
-@experiment('online_teacher',
-    'fixed soft labels against an online teacher relabelling every augmented batch, at equal epochs and equal wall time',
+@experiment('online_teacher', 'fixed soft labels against an online teacher relabelling every augmented batch, '
+                              'at equal epochs and equal wall time',
             OnlineSettings, finds=lambda rec: online_finding(online_record_summary(rec)))
 def run_online_teacher(r:Run) -> pd.DataFrame:
     "Hard, fixed soft and online-teacher students, and fixed labels at the online teacher's wall time; the summary."

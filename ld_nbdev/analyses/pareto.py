@@ -83,14 +83,17 @@ def pareto_finding(points:pd.DataFrame, fmt:str='raw') -> str:
     "Sentences: which cells make the frontier (IPC, k, precision) and where hard labels stand."
     x = f'bytes_{fmt}'
     f = frontier(points, x)
-    desc = lambda r: f"IPC {r.ipc} with {'hard labels' if r.k == 0 else 'full labels' if r.k == points.k.max() else f'top-{r.k} labels'}" + \
-                     (f" at {_BITS[r.bits]}" if r.k > 0 else '') + f" ({getattr(r, x) / 1024:.0f} KiB, {r.test_mean:.1f} %)"
+    def desc(r):
+        kind = 'hard labels' if r.k == 0 else 'full labels' if r.k == points.k.max() else f'top-{r.k} labels'
+        return (f"IPC {r.ipc} with {kind}" + (f" at {_BITS[r.bits]}" if r.k > 0 else '')
+                + f" ({getattr(r, x) / 1024:.0f} KiB, {r.test_mean:.1f} %)")
     hard = points[points.k == 0]
+    best_hard = desc(next(hard.sort_values('test_mean').tail(1).itertuples())) if len(hard) else ''
     on = f[f.k == 0]
     return (f"With images counted {fmt}, the frontier runs through " + '; '.join(desc(r) for r in f.itertuples()) + '. '
             + (f"Hard labels are on it only at IPC {', '.join(map(str, on.ipc))}." if len(on) else
                f"Hard labels are never on it: at each budget a soft-labelled set does better "
-               f"(best hard-label cell: {desc(next(hard.sort_values('test_mean').tail(1).itertuples()))})." if len(hard) else '')
+               f"(best hard-label cell: {best_hard})." if len(hard) else '')
             + _beats_hard(points, f, x, desc))
 
 def _beats_hard(points, f, x, desc) -> str:

@@ -59,8 +59,8 @@ def temperature_finding(claim:pd.DataFrame) -> str:
                    f"at the last checkpoint (epoch {c.late_epoch:.2f}) gives {c.late_test:.1f} ± {c.late_std:.1f} %: "
                    f"early "
                    f"stopping {word} temperature by {abs(c.gain):.1f} points, "
-                   + ('beyond the students\' spread, so temperature did not replace early stopping here.' if c.holds else
-                      'not beyond the students\' spread, so this run does not show the claim at this IPC.'))
+                   + ('beyond the students\' spread, so temperature did not replace early stopping here.' if c.holds
+                      else 'not beyond the students\' spread, so this run does not show the claim at this IPC.'))
     return ' '.join(out)
 
 # %% ../../nbs/analyses/01_temperature.ipynb #34c29b74
