@@ -114,8 +114,8 @@ def test_a_real_full_disk_then_more_space(small_disk, monkeypatch):
 RAY = ['baseline', '--dataset', 'digits', '--ipc', '2', '--students', '2', '--epochs', '40', '--expert_epochs', '1', '--quiet']
 
 
-def ray_run(out, address):
-    return subprocess.Popen([str(BIN / 'ld_run'), *RAY, '--ray', address, '--out', str(out)], stderr=subprocess.PIPE, text=True,
+def ray_run(out):
+    return subprocess.Popen([str(BIN / 'ld_run'), *RAY, '--ray', '--out', str(out)], stderr=subprocess.PIPE, text=True,
                             env={**os.environ, 'OMP_NUM_THREADS': '1'})
 
 
@@ -129,9 +129,9 @@ def task_procs():
     return found
 
 
-def test_a_killed_ray_worker_costs_a_retry_not_a_row(tmp_path, ray_cluster):
+def test_a_killed_ray_worker_costs_a_retry_not_a_row(tmp_path):
     "SIGKILL a worker in the middle of a task: Ray runs the task again, and the ledger equals a local run's, bit for bit."
-    p, killed = ray_run(tmp_path / 'ray', ray_cluster), []
+    p, killed = ray_run(tmp_path / 'ray'), []
     while p.poll() is None:
         if not killed:
             for q in task_procs()[:1]: q.kill(); killed.append(q.pid)
@@ -149,9 +149,9 @@ def test_a_killed_ray_worker_costs_a_retry_not_a_row(tmp_path, ray_cluster):
     assert ra.test_acc.tolist() == la.test_acc.tolist()
 
 
-def test_a_killed_driver_leaves_a_ledger_the_same_command_resumes(tmp_path, ray_cluster):
+def test_a_killed_driver_leaves_a_ledger_the_same_command_resumes(tmp_path):
     out = tmp_path / 'ray'
-    p, t0 = ray_run(out, ray_cluster), time.time()
+    p, t0 = ray_run(out), time.time()
     led = out / 'ledger.csv'
     while not (led.exists() and led.read_text().count('\n') >= 3):  # the header and two finished trials
         assert p.poll() is None and time.time() - t0 < 300, p.stderr.read()[-2000:] if p.poll() is not None else 'timed out'
@@ -161,7 +161,7 @@ def test_a_killed_driver_leaves_a_ledger_the_same_command_resumes(tmp_path, ray_
     try:
         before = Ledger(led).rows
         assert 2 <= len(before)
-        r = subprocess.run([str(BIN / 'ld_run'), *RAY, '--ray', ray_cluster, '--out', str(out)], capture_output=True, text=True,
+        r = subprocess.run([str(BIN / 'ld_run'), *RAY, '--ray', '--out', str(out)], capture_output=True, text=True,
                            env={**os.environ, 'OMP_NUM_THREADS': '1'}, timeout=300)
         assert r.returncode == 0, r.stderr[-2000:]
         k = keys(out)
