@@ -510,17 +510,21 @@ class FileSet:
     size: tuple
     grey: bool
 
+    def __post_init__(self):  # one packed byte array, not a list of paths: workers share its pages untouched
+        self.files = np.asarray([os.fsencode(f) for f in self.files] if len(self.files) else [], dtype=bytes)
+
     def __len__(self): return len(self.files)
     @property
     def c(self): return len(self.classes)
     @property
     def shape(self): return torch.Size((len(self), 1 if self.grey else 3, self.size[1], self.size[0]))
+    def path(self, i:int) -> Path: return Path(os.fsdecode(self.files[i]))
     def subset(self, idx):
-        return FileSet([self.files[i] for i in idx.tolist()], self.y[idx], self.classes, self.size, self.grey)
+        return FileSet(self.files[idx.numpy()], self.y[idx], self.classes, self.size, self.grey)
     def counts(self): return torch.bincount(self.y, minlength=self.c)
 
     def __getitem__(self, i:int) -> torch.Tensor:
-        f = self.files[i]
+        f = self.path(i)
         try: a, _ = _decode_file(f, self.size, 'L' if self.grey else 'RGB')
         except (UnidentifiedImageError, OSError):
             raise LDError(f'{f}: not a readable image (corrupt or truncated); replace or remove it') from None
@@ -529,7 +533,7 @@ class FileSet:
     def key(self) -> str:
         "A hash of the files (names, sizes, modification times), labels, classes, size and mode."
         h = hashlib.sha256()
-        for f in self.files: st = os.stat(f); h.update(f'{Path(f).resolve()}|{st.st_size}|{st.st_mtime_ns}\n'.encode())
+        for f in map(os.fsdecode, self.files): st = os.stat(f); h.update(f'{Path(f).resolve()}|{st.st_size}|{st.st_mtime_ns}\n'.encode())
         h.update(self.y.numpy().tobytes()); h.update(f'{self.classes}|{tuple(self.size)}|{self.grey}'.encode())
         return h.hexdigest()[:16]
 

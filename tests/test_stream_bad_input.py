@@ -24,6 +24,6 @@ def test_a_streamed_run_names_an_unreadable_file_before_training(tmp_path, empty
 def test_a_file_spoiled_after_preparing_stops_a_worker_in_one_line(tmp_path):
     root = write_ilsvrc(tmp_path / 'tree')
     sp = prepare(stream_dataset('imagenet', str(root)), valid_frac=0.2, device='cpu', backing='stream', workers=1)
-    bad = truncate(sp.train.x.fs.files[2])
+    bad = truncate(sp.train.x.fs.path(2))
     with pytest.raises(LDError) as e: list(StreamDL(sp.train.x, sp.train.y, bs=4))
     assert str(e.value) == f'{bad}: not a readable image (corrupt or truncated); replace or remove it'
