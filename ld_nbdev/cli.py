@@ -68,7 +68,7 @@ def parser_for(exp, prog:str) -> argparse.ArgumentParser:
                    help=f'start from this preset: {", ".join(exp.preset_names())} (default: the experiment\'s own '
                    'for --dataset digits, --full, or the CPU)')
     p.add_argument('--full', action='store_true',
-                   help="the paper's protocol (IPC 1/10/50, 5 students x 1000 epochs), for a GPU")
+                   help="the paper's protocol for this experiment (its full preset), for a GPU")
     p.add_argument('--out', help=f'output folder (default: runs/{exp.name})')
     p.add_argument('--force', action='store_true',
                    help='start afresh in a non-empty output folder, deleting what it holds')
