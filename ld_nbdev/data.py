@@ -533,7 +533,9 @@ class FileSet:
     def key(self) -> str:
         "A hash of the files (names, sizes, modification times), labels, classes, size and mode."
         h = hashlib.sha256()
-        for f in map(os.fsdecode, self.files): st = os.stat(f); h.update(f'{Path(f).resolve()}|{st.st_size}|{st.st_mtime_ns}\n'.encode())
+        for f in map(os.fsdecode, self.files):
+            st = os.stat(f)
+            h.update(f'{Path(f).resolve()}|{st.st_size}|{st.st_mtime_ns}\n'.encode())
         h.update(self.y.numpy().tobytes()); h.update(f'{self.classes}|{tuple(self.size)}|{self.grey}'.encode())
         return h.hexdigest()[:16]
 

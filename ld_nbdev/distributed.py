@@ -151,7 +151,7 @@ def main(argv=None, prog:str='python -m ld_nbdev.distributed'):
             if lead: get_dataset(p.dataset, p.data, p.max_per_class, show=show)
             dist.barrier()
         bench, n = bench_for(p, dev, show=show, train=train_expert_ddp), world()
-        if n > 1: dist.barrier()  # every process done before any leaves the group: a lone exit can abort gloo's teardown
+        if n > 1: dist.barrier()  # all done before any leaves the group: a lone exit can abort gloo's teardown
     except LDError as e:
         if lead: print(f'{prog}: error: {e}', file=sys.stderr)
         sys.exit(2)

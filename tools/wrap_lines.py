@@ -189,7 +189,6 @@ def main(argv):
             if new != src and not check:
                 c['source'] = new.splitlines(keepends=True)
                 dirty = True
-            elif check and new != src: left += 0
         if dirty: p.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + '\n')
     if check:
         long = 0
