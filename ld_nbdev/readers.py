@@ -163,8 +163,7 @@ def read_mtt(path,                   # the run folder (or its images_best.pt)
     info = _need_info(dataset, d)
     check(space is not None,
           f"{d}: MTT-layout files do not record their preprocessing: give --space normalized, or --space zca for a run "
-          f"made "
-          "with --zca")
+          "made with --zca")
     x = _tensor(_load_pt(d/'images_best.pt'), d/'images_best.pt')
     check((d/'labels_best.pt').is_file(), f'{d}: no labels_best.pt beside images_best.pt')
     y = _tensor(_load_pt(d/'labels_best.pt'), d/'labels_best.pt')
