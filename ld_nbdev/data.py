@@ -4,7 +4,7 @@
 
 # %% ../nbs/01_data.ipynb #b05cf3c5
 from __future__ import annotations
-import os, re, copy, math, warnings, hashlib, inspect
+import os, re, copy, math, warnings, hashlib, inspect, itertools
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,9 +21,9 @@ from .core import *
 __all__ = ['DATASETS', 'BACKINGS', 'FLOAT_BUDGET', 'FILE_INDEXES', 'ImageSet', 'load_digits_set', 'stratified_split',
            'folder_files', 'load_folder', 'cifar10_path', 'load_cifar10', 'cifar100_path', 'load_cifar100',
            'tinyimagenet_path', 'load_tinyimagenet', 'get_dataset', 'split_valid', 'select_ipc', 'Preprocess',
-           'TensorDL', 'LazyImages', 'ByteImages', 'map_images', 'mapped', 'FileSet', 'file_sets', 'default_workers',
-           'StreamImages', 'StreamDL', 'image_dl', 'free_bytes', 'pick_backing', 'stream_dataset', 'Splits', 'data_key',
-           'prepare']
+           'TensorDL', 'LazyImages', 'SubsetImages', 'ByteImages', 'map_images', 'mapped', 'FileSet', 'file_sets',
+           'default_workers', 'StreamImages', 'StreamDL', 'image_dl', 'free_bytes', 'pick_backing', 'take',
+           'stream_dataset', 'Splits', 'data_key', 'prepare']
 
 # %% ../nbs/01_data.ipynb #cd132858
 @dataclass
@@ -462,6 +462,21 @@ class LazyImages:
         "The preprocessed images in order, `bs` at a time."
         for i in range(0, len(self), bs): yield self[i:i + bs]
 
+    def subset(self, idx:torch.Tensor) -> LazyImages:
+        "The images `idx` of these, still bytes: floats are made a batch at a time, as here."
+        return SubsetImages(self, idx)
+
+class SubsetImages(LazyImages):
+    "The images `idx` of the `LazyImages` `of`, indexing as their preprocessed floats; no byte is copied."
+    def __init__(self, of:LazyImages, idx:torch.Tensor):
+        super().__init__(of.pre, of.device)
+        self.of, self.idx = of, torch.as_tensor(idx).cpu()
+
+    @property
+    def shape(self): return torch.Size((len(self.idx), *self.of.shape[1:]))
+    def _bytes(self, i): return self.of._bytes(self.idx[i.cpu() if isinstance(i, torch.Tensor) else i])
+    def to(self, device): return SubsetImages(self.of.to(device), self.idx)
+
 # %% ../nbs/01_data.ipynb #4e1aa5b8
 class ByteImages(LazyImages):
     "uint8 images `u` (N x C x H x W: on a device, or mapped from the file `path`) indexing as preprocessed floats."
@@ -580,6 +595,9 @@ class StreamImages(LazyImages):
     @property
     def shape(self): return self.fs.shape
     def to(self, device): return StreamImages(self.fs, self.pre, device, self.workers)
+    def subset(self, idx:torch.Tensor) -> StreamImages:
+        "The images `idx` of these, still files (decoded by workers as these are)."
+        return StreamImages(self.fs.subset(torch.as_tensor(idx).cpu()), self.pre, self.device, self.workers)
 
     def _bytes(self, i):  # a few images (a selection, a tie to settle): decoded here
         idx = range(len(self))[i] if isinstance(i, slice) else i.flatten().tolist()
@@ -598,9 +616,11 @@ class StreamImages(LazyImages):
 
 # %% ../nbs/01_data.ipynb #05e98cd0
 class StreamDL:
-    "Batches `(x, y)` of streamed images `x` (decoded by workers, preprocessed on the device) in `TensorDL`'s order."
-    def __init__(self, x:StreamImages, y:torch.Tensor, bs:int=256, shuffle:bool=False, seed:int|None=None):
-        self.x, self.y, self.bs, self.shuffle, self.passes = x, y, bs, shuffle, 1
+    """Batches `(x, y)` of streamed images `x` (decoded by workers, preprocessed on the device) in `TensorDL`'s order,
+    `passes` passes an epoch."""
+    def __init__(self, x:StreamImages, y:torch.Tensor, bs:int=256, shuffle:bool=False, seed:int|None=None,
+                 passes:int=1):
+        self.x, self.y, self.bs, self.shuffle, self.passes = x, y, bs, shuffle, passes
         self.gen = seeded_gen(seed if seed is not None else int(torch.randint(2**31, ())))
 
     @property
@@ -609,22 +629,26 @@ class StreamDL:
     def device(self): return self.x.device
     @property
     def per_pass(self): return math.ceil(self.n / self.bs)
-    def __len__(self): return self.per_pass
+    def __len__(self): return self.per_pass * self.passes
+
+    def _parts(self):  # drawn as the loader asks: a student's thousand passes are never listed whole
+        for _ in range(self.passes):
+            idx = torch.randperm(self.n, generator=self.gen) if self.shuffle else torch.arange(self.n)
+            yield from (idx[i:i + self.bs].tolist() for i in range(0, self.n, self.bs))
 
     def __iter__(self):
-        idx = torch.randperm(self.n, generator=self.gen) if self.shuffle else torch.arange(self.n)
-        parts = [idx[i:i + self.bs] for i in range(0, self.n, self.bs)]
-        for xb, j in zip(_decoded(self.x.loader([p.tolist() for p in parts])), parts):
-            yield self.x.pre(xb.to(self.device, non_blocking=True)), self.y[j.to(self.y.device)]
+        to_load, to_label = itertools.tee(self._parts())  # the loader reads ahead; labels follow in the same order
+        for xb, j in zip(_decoded(self.x.loader(to_load)), to_label):
+            yield self.x.pre(xb.to(self.device, non_blocking=True)), self.y[torch.tensor(j, device=self.y.device)]
 
     def to(self, device):
         self.x, self.y = self.x.to(device), self.y.to(device)
         return self
 
-def image_dl(x, y:torch.Tensor, bs:int=256, shuffle:bool=False, seed:int|None=None):
+def image_dl(x, y:torch.Tensor, bs:int=256, shuffle:bool=False, seed:int|None=None, passes:int=1):
     "A loader of `(x, y)` batches for a fastai `Learner`: `StreamDL` for streamed images, else `TensorDL`."
-    if isinstance(x, StreamImages): return StreamDL(x, y, bs=bs, shuffle=shuffle, seed=seed)
-    return TensorDL(x, y, bs=bs, shuffle=shuffle, seed=seed)
+    if isinstance(x, StreamImages): return StreamDL(x, y, bs=bs, shuffle=shuffle, seed=seed, passes=passes)
+    return TensorDL(x, y, bs=bs, shuffle=shuffle, seed=seed, passes=passes)
 
 # %% ../nbs/01_data.ipynb #c3ee8c2f
 BACKINGS = ('auto', 'float', 'uint8', 'memmap', 'stream')
@@ -643,6 +667,12 @@ def pick_backing(ds:dict, device, budget:int=FLOAT_BUDGET, free:int|None=None) -
     n = sum(s.x.numel() for s in ds.values())
     if 4 * n <= budget: return 'float'
     return 'uint8' if n <= (free_bytes(device) if free is None else free) // 2 else 'memmap'
+
+def take(x, idx:torch.Tensor, budget:int=FLOAT_BUDGET):
+    """Images `idx` of `x` as students train on them: floats where those fit `budget` bytes (as `pick_backing` keeps
+    them), else still bytes or files (`LazyImages.subset`), turned into floats a batch at a time."""
+    if not isinstance(x, LazyImages) or 4 * len(idx) * math.prod(x.shape[1:]) <= budget: return x[idx]
+    return x.subset(idx)
 
 
 # %% ../nbs/01_data.ipynb #228f4943

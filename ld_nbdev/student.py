@@ -103,7 +103,8 @@ def student_learner(x:torch.Tensor, labels:torch.Tensor, cfg:StudentConfig=Stude
     set_seed(seed)
     model = compiled(get_model(cfg.arch, x.shape[1], labels.shape[1], x.shape[-1]).to(x.device), cfg.compile)
     idx = torch.arange(len(x), device=x.device)
-    dls = DataLoaders(TensorDL(x, idx, bs=cfg.bs, shuffle=True, seed=seed, passes=passes), TensorDL())
+    # images as floats, bytes or files (`take`): a streamed set's batches are decoded by workers
+    dls = DataLoaders(image_dl(x, idx, bs=cfg.bs, shuffle=True, seed=seed, passes=passes), TensorDL())
     cbs = [SoftTargets(labels.to(x.device)), StopOnNaN()] + ([DSA(seed=seed)] if cfg.dsa else []) + \
           ([OnlineTeacher(teacher)] if teacher is not None else []) + \
           ([Autocast(cfg.precision)] if cfg.precision != 'fp32' else [])
@@ -220,7 +221,9 @@ def train_students(x:torch.Tensor, labels, cfg:StudentConfig=StudentConfig(), se
     seeds, teachers = list(seeds), list(teachers) if teachers is not None else [None] * len(seeds)
     check(len(labels) == len(seeds), f'{len(labels)} label sets but {len(seeds)} seeds')
     check(len(teachers) == len(seeds), f'{len(teachers)} teachers but {len(seeds)} seeds')
-    if stack is None: stack = x.device.type == 'cuda' and cfg.arch in STACKABLE and len(seeds) > 1
+    lazy = isinstance(x, LazyImages)  # images decoded a batch at a time: one student after another
+    check(not (stack and lazy), 'stacked students need their images in memory as floats; train them one at a time')
+    if stack is None: stack = x.device.type == 'cuda' and cfg.arch in STACKABLE and len(seeds) > 1 and not lazy
     # as many as fit
     if chunk is None: chunk = stack_size(x, cfg, labels.shape[-1]) if stack and cfg.arch in STACKABLE else 1
     check(chunk >= 1, f'chunk must be >= 1, got {chunk}')

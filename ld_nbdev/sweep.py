@@ -174,8 +174,9 @@ class Ledger:
 class Bench:
     """The prepared splits `sp` and the `experts` (trajectories) that trials are trained from; image and label sets
     built once."""
-    def __init__(self, sp:Splits, experts=()):
-        self.sp, self.experts = sp, {t.name: t for t in experts}
+    def __init__(self, sp:Splits, experts=(), float_budget:int=FLOAT_BUDGET):
+        # `float_budget`: bytes of float images a trial's students may hold; beyond, they stay bytes or files (`take`)
+        self.sp, self.experts, self.float_budget = sp, {t.name: t for t in experts}, float_budget
         self._images, self._labels, self._teachers = {}, {}, {}
         self.memo = {}  # what analyses compute once per bench (an expert's losses or features on the training split)
 
@@ -208,7 +209,7 @@ class Bench:
     def xy(self, t:Trial) -> tuple:
         "The images trial `t` trains on, in the bench's preprocessing, and the class of each: `(x, y)`."
         i = self.images(t)
-        return i if isinstance(i, tuple) else (self.sp.train.x[i], self.sp.train.y[i])
+        return i if isinstance(i, tuple) else (take(self.sp.train.x, i, self.float_budget), self.sp.train.y[i])
 
     def labels(self, t:Trial) -> torch.Tensor:
         "The labels trial `t` trains on, `(N, classes)`."
