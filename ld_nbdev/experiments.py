@@ -29,7 +29,7 @@ def candidates(bench:Bench, ipc:int, student:StudentConfig, lrs=None, temps=(1.0
     mk = lambda recipe, lr, **params: bench.trial(ipc, recipe, student=replace(student, lr=lr), seed=seed,
                                                   image_seed=seed, score='valid', **params)
     hard_ = [mk('hard', lr) for lr in lrs] if hard and len(lrs) > 1 else []
-    grid = product(steps or [s for s in ex.steps if s > 0], temps, lrs)
+    grid = product(steps or ex.trained_steps, temps, lrs)
     return hard_ + [mk('soft', lr, step=s, T=T) for s, T, lr in grid]
 
 # %% ../nbs/11_experiments.ipynb #0297f733

@@ -71,6 +71,11 @@ class Trajectory:
     def name(self) -> str: return self.path.name  # the cache key of data and settings, by which trials name an expert
     @property
     def steps(self): return self.manifest.step.tolist()
+    @property
+    def trained_steps(self) -> list:
+        """The checkpoints of a trained network, which analyses sweep: all but the initialisation (step 0; a torchvision
+        run saves none, its `model_0.pth` is after its first epoch)."""
+        return [s for s in self.steps if s > 0 or self.meta.get('format') == 'torchvision']
 
     def step_of(self, epoch=None, step=None) -> int:
         "The checkpoint step for `epoch` (whole epochs, or a fraction) or `step`."

@@ -97,7 +97,7 @@ class Protocol:
     expert_aug: str = 'flip'         # expert augmentation: flip, dsa (all six families) or none
     # expert checkpoints at these optimiser steps, beside those after every epoch
     expert_steps: tuple[int, ...] = (25, 50, 100)
-    # the expert checkpoints (optimiser steps) an analysis sweeps; default: all after step 0
+    # the expert checkpoints (optimiser steps) an analysis sweeps; default: all trained ones
     steps: tuple[int, ...]|None = None
     # an expert trained elsewhere: torchvision model_<e>.pth files or MTT replay buffers
     expert: str|None = None

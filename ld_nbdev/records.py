@@ -18,9 +18,9 @@ __all__ = ['sweep_steps', 'soft_trials', 'student_rows', 'cell_summary', 'best_c
 
 # %% ../nbs/07a_records.ipynb #585e3819
 def sweep_steps(bench:Bench, steps=None, expert:str|None=None) -> list:
-    "The checkpoints an analysis sweeps: `steps`, or every checkpoint of `expert` (by default the first) after step 0."
+    "The checkpoints an analysis sweeps: `steps`, or every trained checkpoint of `expert` (by default the first)."
     t = bench.experts[expert] if expert else next(iter(bench.experts.values()))
-    return [t.step_of(step=s) for s in steps] if steps else [s for s in t.steps if s > 0]
+    return [t.step_of(step=s) for s in steps] if steps else t.trained_steps
 
 def soft_trials(bench:Bench, students:dict, steps, temps=(1.0,), n:int=2, seed:int=0, hard:bool=True,
                 expert:str|None=None) -> list:
@@ -151,12 +151,14 @@ def protocol_note(rec:Record) -> str:
     c, r = rec.config, rec.run or {}
     eps = c['epochs'] if isinstance(c['epochs'], int) else '/'.join(map(str, c['epochs']))
     ok = (rec.rows.status == 'ok').sum()
+    made = (f"expert trained elsewhere (--expert {c['expert']}" + (f", expert {c['expert_index']}" if c.get('expert_index')
+                                                                   else '') + ')' if c.get('expert') else
+            f"expert {c['expert_epochs']} epochs, lr {c['expert_lr']}, momentum {c['expert_mom']}, wd {c['expert_wd']}, "
+            f"{c['expert_aug']}")
     where = f"{c['device']}" + (f", {r['threads']} threads, commit {str(r.get('commit'))[:7]}, {r['wall_s'] / 60:.0f} "
                                 f"min" if r else '')
     return (f"{c['dataset']}, IPC {'/'.join(map(str, c['ipc']))}, {c['students']} students per cell x {eps} epochs "
-            f"(lr {c['lr'][0]}, DSA); expert {c['expert_epochs']} epochs, lr {c['expert_lr']}, momentum "
-            f"{c['expert_mom']}, "
-            f"wd {c['expert_wd']}, {c['expert_aug']}; {where}; {ok} students"
+            f"(lr {c['lr'][0]}, DSA); {made}; {where}; {ok} students"
             + (' — PARTIAL: the run had not finished when this was committed' if rec.partial else ''))
 
 # %% ../nbs/07a_records.ipynb #9390fe4b

@@ -42,8 +42,8 @@ def table2_record(summ:pd.DataFrame, run:dict, ipcs=PAPER_IPCS, paper:pd.DataFra
         if c in rec: rec[c] = rec[c] * 100
     info = dict(dataset=run['dataset'], data=DATA_NOTES.get(run['dataset'], run['dataset']), protocol=protocol,
                 zca=p['zca'], dsa=True, valid_frac=p['valid_frac'], lr_grid=' '.join(map(str, p['lr'])),
-                T_grid=' '.join(map(str, p['temperature'])), expert_epochs=e['epochs'], expert_lr=e['lr'],
-                expert_bs=e['bs'], expert_steps=' '.join(map(str, e['steps'])), device=run['device'],
+                T_grid=' '.join(map(str, p['temperature'])), **expert_columns(e, ('epochs', 'lr', 'bs', 'steps')),
+                device=run['device'],
                 gpu=run.get('gpu'), cpu=run['cpu'], threads=run['threads'], wall_s=run['wall_s'],
                 torch=run['torch'], fastai=run['fastai'], fastcore=run['fastcore'], python=run['python'],
                 commit=run['commit'], dirty=run.get('dirty'), note=run.get('note'),
@@ -92,16 +92,18 @@ def record_markdown(rec:pd.DataFrame) -> str:
     "A short markdown summary of the record: accuracy beside the paper's, what validation chose, how it was measured."
     kinds = [k for k in KINDS if k in set(rec['labels'])]
     r0, m = rec.iloc[0], rec[rec.status == 'measured']
-    ck = pd.notna(r0.expert_steps) and str(r0.expert_steps).strip()  # steps read back from a CSV may be one number
+    ck = pd.notna(r0.get('expert_steps')) and str(r0.expert_steps).strip()  # read back from a CSV: may be one number
+    made = (f'expert {words}. ' if (words := expert_words(r0)) else
+            f'expert {r0.expert_epochs} epoch(s) at lr {r0.expert_lr:g}, batch {r0.expert_bs}, '
+            + (f'checkpoints after {", ".join(str(r0.expert_steps).split())} steps and after every epoch. ' if ck else
+               'checkpoints after every epoch. '))
     lines = accuracy_table(rec).splitlines()
     eps = ', '.join(f'IPC {i}: {int(e)} (selection students {int(s)})' for i, e, s in
                     m.groupby('ipc')[['epochs', 'select_epochs']].first().itertuples())
     lines += ['',
         f'Test accuracy (%): the final accuracy of each student, mean ± std over {int(m.students.max())} students '
               f'per cell. Data: {r0.data}. Protocol `{r0.protocol}`: ConvNetD3, ZCA {"on" if r0.zca else "off"}, DSA; '
-              f'student epochs {eps}; expert {r0.expert_epochs} epoch(s) at lr {r0.expert_lr:g}, batch {r0.expert_bs}, '
-              + (f'checkpoints after {", ".join(str(r0.expert_steps).split())} steps and after every epoch. ' if ck else
-                 'checkpoints after every epoch. ') +
+              f'student epochs {eps}; {made}' +
               '`soft`: T = 1 (the paper does not say which T its Table 2 used); `soft_T`: T chosen on validation too' +
               (f'; `ensemble`: the logits of {int(m.experts.max())} experts (seeds 0, 1, ...) averaged at the `soft_T` '
                f'choice'

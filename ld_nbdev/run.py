@@ -13,7 +13,8 @@ from .protocol import *
 from .runfolder import RunFolder
 
 # %% auto #0
-__all__ = ['ANALYSIS', 'PRESET_KINDS', 'EXPERIMENTS', 'Run', 'open_run', 'Experiment', 'experiment']
+__all__ = ['ANALYSIS', 'PRESET_KINDS', 'EXPERIMENTS', 'Run', 'expert_record', 'expert_columns', 'expert_words', 'open_run',
+           'Experiment', 'experiment']
 
 # %% ../nbs/09c_run.ipynb #987aaf54
 @dataclass
@@ -83,9 +84,30 @@ class Run:
         where the run went; `run.json`'s content."""
         p = self.p
         run = self.folder.finish(self.device, **{**dict(experiment=self.name, dataset=p.name, protocol=asdict(p),
-            expert=asdict(p.expert_config()), expert_path=str(self.expert.path)), **record})
+            expert=expert_record(p, self.expert), expert_path=str(self.expert.path)), **record})
         for line in (*lines, f'written to {self.folder.out}/ in {run["wall_s"]:.0f} s'): self.say(line)
         return run
+
+def expert_record(p:Protocol, expert) -> dict:
+    """What `run.json` says of the first expert (a `Trajectory`): the settings it was trained with here or, for one
+    given by `--expert`, where its checkpoints came from, for none of this library's expert settings applied to it."""
+    if not p.expert: return asdict(p.expert_config())
+    return {k: expert.meta[k] for k in ('source', 'format', 'expert_index', 'arch', 'epochs')}
+
+def expert_columns(e:dict, settings=('epochs', 'lr', 'mom', 'wd', 'bs', 'aug', 'steps')) -> dict:
+    """A record's columns on its expert from `run.json`'s `expert` (`e`): `expert_<setting>` for each of `settings`, or
+    `expert_source` and `expert_epochs` for an expert trained elsewhere."""
+    if 'source' in e:
+        return dict(expert_source=f"{e['format']} checkpoints {e['source']}"
+                                  + (f" (expert {e['expert_index']})" if e['format'] == 'mtt' else ''),
+                    expert_epochs=e['epochs'])
+    return {f'expert_{k}': ' '.join(map(str, e[k])) if k == 'steps' else e[k] for k in settings}
+
+def expert_words(r) -> str|None:
+    "How the expert of record row `r` was made, in words, if it was trained elsewhere (`--expert`); else None."
+    src = r.get('expert_source')
+    if not isinstance(src, str): return None
+    return f'trained elsewhere ({src}), a checkpoint per file, epochs 0 to {int(r.expert_epochs)} as the files number them'
 
 def open_run(name:str, p:Protocol, out, force:bool=False, quiet:bool=False, cpu:bool=False, reuse=(), backend=None,
              wait:bool=False) -> Run:

@@ -115,8 +115,8 @@ def table1_record(summ:pd.DataFrame, run:dict, protocol:str) -> pd.DataFrame:
     p, e = run['protocol'], run['expert']
     info = dict(dataset=run['dataset'], protocol=protocol, arch=p['arch'], student_opt=p['student_opt'],
                 student_sched=p['student_sched'], student_wd=p['student_wd'], lr_grid=' '.join(map(str, p['lr'])),
-                T_grid=' '.join(map(str, p['temperature'])), valid_frac=p['valid_frac'], expert_epochs=e['epochs'],
-                expert_lr=e['lr'], expert_mom=e['mom'], expert_wd=e['wd'], expert_aug=e['aug'], expert_bs=e['bs'],
+                T_grid=' '.join(map(str, p['temperature'])), valid_frac=p['valid_frac'],
+                **expert_columns(e, ('epochs', 'lr', 'mom', 'wd', 'aug', 'bs')),
                 expert_final_test_acc=run['expert_final_test_acc'] * 100, paper_full_data=PAPER_FULL_DATA,
                 images=run['images'], device=run['device'], gpu=run.get('gpu'), cpu=run['cpu'], threads=run['threads'],
                 precision=p['precision'], wall_s=run['wall_s'], torch=run['torch'], fastai=run['fastai'],
@@ -143,18 +143,18 @@ def table1_markdown(rec:pd.DataFrame) -> str:
     eps = ', '.join(f'IPC {i}: {int(e)} (selection students {int(s)})' for i, e, s in
                     m.groupby('ipc')[['epochs', 'select_epochs']].first().itertuples())
     hw = f'{r0.gpu}, ' if isinstance(r0.gpu, str) else ''
+    made = (f'{words}.' if (words := expert_words(r0)) else
+            f'{r0.expert_epochs} epoch(s), SGD lr {r0.expert_lr:g}, momentum {r0.expert_mom:g}, weight decay '
+            f'{r0.expert_wd:g}, batch {r0.expert_bs}, augmentation `{r0.expert_aug}`, a checkpoint after every epoch.')
     lines += ['',
         f'Test accuracy (%), the final accuracy of each student, mean ± std over {int(m.students.max())} students per '
               f'cell. Data: {r0.images}. Protocol `{r0.protocol}`: {r0.arch} students on random real images, '
               f'{r0.student_opt} '
               f'(weight decay {r0.student_wd:g}), {r0.student_sched} schedule, DSA; student epochs {eps}. Expert: '
-              f'{r0.arch}, '
-              f'{r0.expert_epochs} epoch(s), SGD lr {r0.expert_lr:g}, momentum {r0.expert_mom:g}, weight decay '
-              f'{r0.expert_wd:g}, batch {r0.expert_bs}, augmentation `{r0.expert_aug}`, a checkpoint after every '
-              f'epoch. '
+              f'{r0.arch}, {made} '
               'Paper: its Table 1 (ImageNet-1K, ResNet-18 students, soft labels from a ResNet-18 expert).', '',
               f'Full data: the paper\'s ResNet-18 reaches {r0.paper_full_data:.1f} %; this run\'s expert, after its '
-              f'{r0.expert_epochs} epoch(s) on the training split, {r0.expert_final_test_acc:.1f} %.', '',
+              f'{r0.expert_epochs} epoch(s), {r0.expert_final_test_acc:.1f} %.', '',
               f'Chosen per IPC on the validation split ({r0.valid_frac:.0%} of the training set; lr grid {r0.lr_grid}, '
               f'T grid '
               f'{r0.T_grid}), one selection student per candidate; the test set played no part. The paper\'s Table 7 '

@@ -5,6 +5,7 @@ import pandas as pd, pytest, torch
 from ld_nbdev.data import load_digits_set, prepare
 from ld_nbdev.models import get_model, accuracy_of
 from ld_nbdev.external import ExternalExpert, external_trajectory
+from ld_nbdev.records import load_record, protocol_note
 from conftest import cli, one_line_error
 
 RUN = ['--dataset', 'digits', '--ipc', '2', '--students', '1', '--epochs', '5', '--quiet', '--cpu']
@@ -78,11 +79,16 @@ def test_baseline_on_an_external_expert(made, tmp_path):
     assert code == 0, err
     traj = pd.read_csv(out / 'expert_trajectory.csv')
     assert traj.step.tolist() == [0, 1, 2] and traj.epoch.tolist() == [0, 1, 2]  # the files' epochs
-    res = pd.read_csv(out / 'results.csv')
-    assert set(res.expert_epoch.dropna()) <= {1, 2} and set(res.expert_step.dropna()) <= {1, 2}
+    # model_0.pth is the network after its first epoch: swept and chosen from like every other file
+    assert set(pd.read_csv(out / 'selection.csv').expert_epoch.dropna()) == {0, 1, 2}
     run = json.loads((out / 'run.json').read_text())
     assert Path(run['expert_path']).name.startswith('torchvision-convnet-')
     assert run['protocol']['expert'] == str(made['tv'])
+    # what run.json and the record's line say of the expert: where it came from, none of this library's expert settings
+    assert run['expert'] == dict(source=str(Path(made['tv']).resolve()), format='torchvision', expert_index=0,
+                                 arch='convnet', epochs=2)
+    note = protocol_note(load_record(out))
+    assert f"expert trained elsewhere (--expert {made['tv']})" in note and 'momentum' not in note, note
     code, _, err = cli('baseline', *RUN, '--expert', made['mtt'], '--expert_index', '2', '--out', tmp_path / 'm')
     assert code == 0, err
     assert pd.read_csv(tmp_path / 'm' / 'expert_trajectory.csv').epoch.tolist() == [0, 1, 2, 3]  # 0: the initialisation
@@ -126,3 +132,15 @@ def test_bad_expert(made, tmp_path, empty_cache, case):
     one_line_error(*cli('baseline', *RUN, *args, '--out', tmp_path / 'o')[::2], msg, 'ld_run baseline')
     assert not (tmp_path / 'o').exists() and not (tmp_path / 'ran').exists()
     assert not [f for f in empty_cache.rglob('*') if f.is_file()]  # nothing half-written: no checkpoint, no lock
+
+
+@pytest.mark.parametrize('name,md', [('table2', 'table2.md'), ('table1', 'table1.md')])
+def test_records_name_an_external_expert(made, tmp_path, name, md):
+    "The records of Table 1 and Table 2 say where an --expert came from, not this library's expert settings."
+    args = ['--dataset', 'digits', '--arch', 'convnet', '--ipc', '1', '--students', '1', '--epochs', '2', '--quiet',
+            '--cpu']
+    code, _, err = cli(name, *args, '--expert', made['tv'], '--out', tmp_path / name)
+    assert code == 0, err
+    text = (tmp_path / name / md).read_text()
+    assert f"trained elsewhere (torchvision checkpoints {Path(made['tv']).resolve()})" in text, text
+    assert 'epochs 0 to 2' in text and 'SGD lr' not in text and 'epoch(s) at lr' not in text
