@@ -164,4 +164,10 @@ def main(argv=None, prog:str='python -m ld_nbdev.distributed'):
 
 # %% ../nbs/13a_distributed.ipynb #e089d53c
 #| eval: false
-if __name__ == '__main__': main()
+if __name__ == '__main__':
+    # the exit skips the interpreter's teardown: under load, gloo's threads met there can abort a run already finished
+    # ('terminate called without an active exception') and turn its status into 134
+    try: main(); code = 0
+    except SystemExit as e: code = 0 if e.code is None else e.code if isinstance(e.code, int) else 1
+    sys.stdout.flush(); sys.stderr.flush()
+    os._exit(code)
