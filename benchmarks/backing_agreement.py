@@ -3,32 +3,39 @@ path's seeds at every checkpoint?
 
     python benchmarks/backing_agreement.py [--dataset cifar10] [--expert_epochs 30] [--seeds 0 1]
                                            [--backings uint8 memmap stream] [--out benchmarks/backing_agreement.csv]
+                                           [--precision bf16 --compile]
 
 Trains the float path's expert for each seed, and each other backing's expert for the first seed (the settings of
 `ExpertConfig` otherwise), on one device; one row per expert and checkpoint (its valid and test accuracy), and a
-column `within`: whether that checkpoint's test accuracy lies within the float seeds' range there. `uint8` and
+column `within`: whether that checkpoint's test accuracy lies within the float seeds' range there, and `diff`: how far it
+lies from the float path's expert of the same seed (percentage points), beside `spread`, the float seeds' range. `uint8` and
 `memmap` hold the same data under one key, so the second reuses the first's cached expert (the same numbers).
 """
-import argparse
+import argparse, time
 import pandas as pd
 from ld_nbdev.core import atomic_csv, pick_device
 from ld_nbdev.data import get_dataset, stream_dataset, prepare
 from ld_nbdev.expert import ExpertConfig, train_expert
+from ld_nbdev.protocol import versions
 
 
-def experts(name, max_per_class, epochs, seeds, backings, device) -> pd.DataFrame:
+def experts(name, max_per_class, epochs, seeds, backings, device, precision='fp32', compile=False) -> pd.DataFrame:
     rows, decoded = [], get_dataset(name, max_per_class=max_per_class, show=True)
     for b in ('float', *backings):
         ds = stream_dataset(name, max_per_class=max_per_class) if b == 'stream' else decoded
         sp = prepare(ds, device=device, backing=b)
         for s in seeds if b == 'float' else seeds[:1]:
-            t = train_expert(sp, ExpertConfig(epochs=epochs, seed=s), show=True)
+            t0 = time.perf_counter()
+            t = train_expert(sp, ExpertConfig(epochs=epochs, seed=s, precision=precision, compile=compile), show=True)
             cols = ['backing', 'seed', 'step', 'epoch', 'valid_acc', 'test_acc']
-            rows.append(t.manifest.assign(backing=b, seed=s)[cols])
+            rows.append(t.manifest.assign(backing=b, seed=s)[cols].assign(expert_s=time.perf_counter() - t0))
     df = pd.concat(rows, ignore_index=True)
     spread = df[df.backing == 'float'].groupby('step').test_acc.agg(['min', 'max'])
     lo, hi = df.step.map(spread['min']), df.step.map(spread['max'])
-    return df.assign(within=(df.test_acc >= lo) & (df.test_acc <= hi))
+    same = df[df.backing == 'float'].set_index(['seed', 'step']).test_acc
+    ref = pd.Series([same.get((s, st)) for s, st in zip(df.seed, df.step)], index=df.index, dtype=float)
+    return df.assign(within=(df.test_acc >= lo) & (df.test_acc <= hi), diff=100 * (df.test_acc - ref),
+                     spread=100 * (hi - lo), precision=precision, compile=compile, **versions())
 
 
 if __name__ == '__main__':
@@ -38,8 +45,11 @@ if __name__ == '__main__':
     a.add_argument('--seeds', type=int, nargs='+', default=[0, 1])
     a.add_argument('--backings', nargs='+', default=['uint8', 'memmap', 'stream'])
     a.add_argument('--out', default='benchmarks/backing_agreement.csv')
+    a.add_argument('--precision', default='fp32', help="the experts' forward passes: fp32 or bf16")
+    a.add_argument('--compile', action='store_true', help='train the experts through torch.compile')
     o = a.parse_args()
-    df = experts(o.dataset, o.max_per_class, o.expert_epochs, o.seeds, o.backings, pick_device())
+    df = experts(o.dataset, o.max_per_class, o.expert_epochs, o.seeds, o.backings, pick_device(), o.precision,
+                 o.compile)
     atomic_csv(df, o.out)
-    print(df.to_string(index=False))
+    print(df.drop(columns=list(versions())).to_string(index=False))
     print('every checkpoint within the float seeds\' spread:', bool(df.within.all()))

@@ -4,6 +4,7 @@ tree grows, against the rate the same loader decodes at; and the CIFAR-10 expert
     python benchmarks/streaming.py [--sizes 10000 100000 300000] [--batches 10] [--cifar_epochs 2]
                                    [--tree_dir DIR] [--keep_trees] [--out benchmarks/streaming.csv] [--quick]
     python benchmarks/streaming.py --render      # BENCHMARKS.md's section again, from the CSV
+    python benchmarks/streaming.py --parts cifar10   # one part again; the CSV keeps the other part's rows
 
 For each size, an ILSVRC-2012 tree (train/<wnid>/*.JPEG, val/ flat beside LOC_val_solution.csv and
 LOC_synset_mapping.txt) of that many 64 px training images (and a twentieth as many val images) is written from
@@ -19,7 +20,7 @@ process (so that no peak carries over from a smaller tree), with an empty cache:
 - peak resident memory of the process (`getrusage`), and of its largest decoding worker; and what the index itself
   takes (the process's resident memory before and after indexing).
 Then the CIFAR-10 expert (`ExpertConfig`, checkpoints at epochs only) through `backing='float'` (decoded tensors) and
-`backing='stream'` (the PNG files), each in a fresh process: seconds and test accuracy per epoch, and seconds before
+`backing='stream'` (the JPEG files), each in a fresh process: seconds and test accuracy per epoch, and seconds before
 the first epoch (decoding, or indexing and the statistics pass). Trees are written to a temporary folder (or
 `--tree_dir`) and removed after their size is measured unless `--keep_trees`. `--quick` is a dry run (tiny trees, a few
 batches, 20 CIFAR-10 images a class) that writes nothing unless `--out` is given.
@@ -144,8 +145,10 @@ def fresh(*args) -> dict:
     return json.loads(r.stdout.strip().splitlines()[-1])
 
 
-def main(out, sizes, n_batches, bs, cifar_epochs, cifar_per_class, tree_dir, keep):
+def main(out, sizes, n_batches, bs, cifar_epochs, cifar_per_class, tree_dir, keep, parts=('tree', 'cifar10')):
     rows, v = [], versions()
+    if 'tree' not in parts: sizes = ()
+    if 'cifar10' not in parts: cifar_epochs = 0
     add = lambda part, measure, value, unit, **kw: rows.append(dict(part=part, measure=measure, value=value, unit=unit,
                                                                     **kw))
     base = Path(tree_dir) if tree_dir else Path(tempfile.mkdtemp(prefix='ld_streaming_'))
@@ -178,8 +181,11 @@ def main(out, sizes, n_batches, bs, cifar_epochs, cifar_per_class, tree_dir, kee
     df = pd.DataFrame(rows).assign(threads=torch.get_num_threads(), cores=len(os.sched_getaffinity(0)),
                                    cpu=platform.processor() or platform.machine(), torch=torch.__version__,
                                    commit=v['commit'], dirty=v['dirty'], date=time.strftime('%Y-%m-%d'))
-    if out: atomic_csv(df, out)
-    return df
+    kept = None
+    if out:
+        kept = pd.read_csv(out) if Path(out).exists() and set(parts) != {'tree', 'cifar10'} else None
+        atomic_csv(df if kept is None else pd.concat([kept[~kept.part.isin(parts)], df], ignore_index=True), out)
+    return df if kept is None else pd.read_csv(out)
 
 
 def section(df) -> str:
@@ -225,7 +231,8 @@ by {grow:.0f} MB ({per:.1f} KB per 1,000 training images; the index alone by
         rss = c[c.measure == 'rss_main_mb'].set_index('backing').value
         text += f"""
 The CIFAR-10 expert ({int(c.train_images.iloc[0]):,} training images, `ExpertConfig` defaults, a checkpoint scored each
-epoch) through decoded float tensors and through the streamed PNG files, each in a fresh process: seconds and test
+epoch; measured on {c.date.iloc[0]}, commit `{str(c.commit.iloc[0])[:7]}`, with nothing else running)
+through decoded float tensors and through the streamed JPEG files, each in a fresh process: seconds and test
 accuracy per epoch.
 
 | epoch | float (s) | stream (s) | stream / float | float test % | stream test % |
@@ -254,6 +261,8 @@ if __name__ == '__main__':
     p.add_argument('--cifar_epochs', type=int, default=2, help='epochs of each CIFAR-10 expert (0: skip that part)')
     p.add_argument('--tree_dir', default=None, help='write the trees here (default: a temporary folder)')
     p.add_argument('--keep_trees', action='store_true', help='leave the trees in place')
+    p.add_argument('--parts', nargs='+', choices=('tree', 'cifar10'), default=['tree', 'cifar10'],
+                   help='measure only these parts (the CSV keeps the rows of the others)')
     p.add_argument('--quick', action='store_true', help='a dry run on tiny trees; writes nothing unless --out is given')
     p.add_argument('--render', action='store_true', help="only write BENCHMARKS.md's section from the CSV")
     p.add_argument('--one_tree', nargs=3, help=argparse.SUPPRESS)  # one tree measured in a fresh process
@@ -267,5 +276,5 @@ if __name__ == '__main__':
     q = a.quick
     df = main(None if q and a.out == p.get_default('out') else a.out, a.sizes or (QUICK_SIZES if q else SIZES),
               a.batches or (2 if q else 10), a.bs or (32 if q else 256),
-              min(a.cifar_epochs, 1) if q else a.cifar_epochs, 20 if q else None, a.tree_dir, a.keep_trees)
+              min(a.cifar_epochs, 1) if q else a.cifar_epochs, 20 if q else None, a.tree_dir, a.keep_trees, a.parts)
     print(section(df))

@@ -42,6 +42,12 @@ def test_streaming_quick(tmp_path):
     assert set(c.backing) == {'float', 'stream'} and c[c.measure == 'test_acc'].value.between(0, 1).all()
     assert not list((tmp_path / 'trees').iterdir())  # each tree removed once measured
     assert '| 400 |' in r.stdout and 'stream / float' in r.stdout  # the section rendered from the run
+    r = run('benchmarks/streaming.py', '--quick', '--parts', 'cifar10', '--out', tmp_path / 's.csv')
+    assert r.returncode == 0, r.stderr
+    again = pd.read_csv(tmp_path / 's.csv')  # the CIFAR-10 part measured again, the trees' rows kept as they were
+    trees = lambda d: d[d.part == 'tree'].reset_index(drop=True)
+    pd.testing.assert_frame_equal(trees(again), trees(df))
+    assert len(again[again.part == 'cifar10']) == len(c) and '| 400 |' in r.stdout
 
 
 @needs_cifar10
