@@ -85,13 +85,13 @@ def main():
     out.mkdir(parents=True, exist_ok=True)
     prec = auto_precision(dev) if o.max_per_class is None else 'fp32'
     cfg = StudentConfig(arch='convnet', epochs=o.epochs, lr=0.01, compile=prec == 'bf16', precision=prec)
-    sp = prepare(get_dataset('cifar10', max_per_class=o.max_per_class, show=True), valid_frac=0.04, zca=True, seed=0,
-                 device=dev, backing='float')
     state = torch.load(out/'state.pt', weights_only=True) if (out/'state.pt').exists() else None
     if state is not None and state['epochs'] != o.epochs:
         a.error(f"--epochs {o.epochs}: the run in {out} trains {state['epochs']} epochs (its schedule depends on them); "
                 f"give --epochs {state['epochs']}, or a new --out")
     if state is not None and state['epoch'] >= o.epochs: return print(f'{out}: already trained')
+    sp = prepare(get_dataset('cifar10', max_per_class=o.max_per_class, show=True), valid_frac=0.04, zca=True, seed=0,
+                 device=dev, backing='float')
     learn = student_learner(sp.train.x, hard_labels(sp.train.y, sp.c), cfg, seed=0, passes=1)
     start, rows = (state['epoch'], state['rows']) if state else (0, [])
     if state:
