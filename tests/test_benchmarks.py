@@ -58,3 +58,4 @@ def test_gpu_resnet18_epoch_dry_run(tmp_path):
     assert v['train_images_per_s'] > 0 and v['decode_images_per_s_per_process'] > 0
     assert v['train_images_per_s_per_gpu'] == v['train_images_per_s']  # one process
     assert not list(tmp_path.glob('ld_resnet18_tree_*'))  # the tree removed
+
