@@ -492,6 +492,11 @@ class ByteImages(LazyImages):
         "These images preprocessed on `device`; bytes in memory move there, a mapped file stays mapped."
         return ByteImages(self.u if self.path else self.u.to(device), self.pre, device, self.path)
 
+    def subset(self, idx:torch.Tensor) -> LazyImages:
+        "The images `idx` of these: their bytes copied from memory (a quarter of their floats), indexed in a mapped file."
+        if self.path is None: return ByteImages(self._bytes(torch.as_tensor(idx)), self.pre, self.device)
+        return SubsetImages(self, idx)
+
     def __reduce__(self):  # a mapped file travels (to a Ray worker) as its name, not as its bytes
         if self.path is None: return ByteImages, (self.u, self.pre, self.device)
         return _remap, (self.path, tuple(self.shape), self.pre, self.device)
