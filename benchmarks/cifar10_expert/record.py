@@ -15,6 +15,7 @@ import matplotlib.pyplot as plt, pandas as pd, seaborn as sns
 HERE = Path(__file__).parent
 PAPER = pd.DataFrame(dict(ipc=[1, 10, 50, 100], epoch=[20, 44, 128, 164], test_acc=[56.0, 65.1, 74.9, 76.5]))  # Table 7
 OFFICIAL = HERE.parent/'cifar10_table2_official'/'expert_trajectory.csv'
+ROW = HERE.parent/'cifar10_table2_row'  # the Table 2 row's run, whose expert is the chosen lr's continued
 
 
 def snapshot():
@@ -44,6 +45,12 @@ def trajectories() -> pd.DataFrame:
         lr = float(re.match(r'trajectory_lr([0-9.e-]+?)(\.partial)?\.csv', f.name).group(1))
         parts.append(pd.read_csv(f).assign(lr=lr, partial=f.name.endswith('.partial.csv')))
     if OFFICIAL.exists(): parts.append(pd.read_csv(OFFICIAL).assign(lr=5e-4, partial=False))
+    row = ROW/'expert_trajectory.csv'
+    if row.exists():  # the chosen expert trained on by that run: it replaces the probe's shorter copy of itself
+        lr = json.loads((ROW/'config.json').read_text())['expert_lr']
+        longer = pd.read_csv(row).assign(lr=lr, partial=False)
+        parts = [d for d in parts if d.lr.iloc[0] != lr or d.epoch.max() >= longer.epoch.max()]
+        if all(d.lr.iloc[0] != lr for d in parts): parts.append(longer)
     df = pd.concat(parts, ignore_index=True)
     df = df[(df.epoch == df.epoch.round()) & (df.epoch > 0)]
     return df.assign(epoch=df.epoch.astype(int), valid=df.valid_acc * 100, test=df.test_acc * 100)[
@@ -71,6 +78,11 @@ def markdown(df:pd.DataFrame) -> str:
     for lr, d in df.groupby('lr'):
         b = d.loc[d.valid.idxmax()]
         lines.append(f'| {lr:g} | {d.epoch.max()} | {b.valid:.1f} | {b.epoch} | {b.test:.1f} | {bool(d.partial.any())} |')
+    both = int(df.groupby('lr').epoch.max().min())  # the epochs every probed expert has trained
+    at = df[df.epoch <= both].groupby('lr').valid.max()
+    lines += ['', f'Chosen on validation: lr {at.idxmax():g}, the best validation accuracy within the {both} epochs every '
+              'expert trained (' + ', '.join(f'lr {lr:g}: {v:.1f} %' for lr, v in at.items()) + '). The test set played '
+              'no part.']
     lines += ['', "The first epoch at which each expert's test accuracy reaches that of the paper's expert at the epoch "
               'Table 7 labels with (lr 5e-4 in the paper):', '',
               '| IPC | paper: epoch | paper: test | ' + ' | '.join(f'lr {lr:g}' for lr in sorted(df.lr.unique())) + ' |',
