@@ -31,23 +31,24 @@ needs_cifar10 = pytest.mark.skipif(not (CIFAR10 / 'train').is_dir(), reason="the
 
 @needs_cifar10
 def test_streaming_quick(tmp_path):
-    r = run('benchmarks/streaming.py', '--quick', '--out', tmp_path / 's.csv', '--tree_dir', tmp_path / 'trees')
+    "Each part measured on its own (`--parts`), the second added to the first's CSV: together the whole benchmark."
+    out = tmp_path / 's.csv'
+    r = run('benchmarks/streaming.py', '--quick', '--parts', 'tree', '--out', out, '--tree_dir', tmp_path / 'trees')
     assert r.returncode == 0, r.stderr
-    df = pd.read_csv(tmp_path / 's.csv')
-    w = df[df.part == 'tree'].pivot(index='size', columns='measure', values='value')
+    trees = pd.read_csv(out)
+    assert set(trees.part) == {'tree'} and '| 400 |' in r.stdout and 'stream / float' not in r.stdout
+    w = trees.pivot(index='size', columns='measure', values='value')
     assert w.train_images.tolist() == [200, 400]
     rates = ['decode_images_per_s', 'expert_images_per_s', 'score_images_per_s', 'rss_main_mb', 'rss_worker_mb']
     assert (w[rates] > 0).all().all()
+    assert not list((tmp_path / 'trees').iterdir())  # each tree removed once measured
+    r = run('benchmarks/streaming.py', '--quick', '--parts', 'cifar10', '--out', out)
+    assert r.returncode == 0, r.stderr
+    df = pd.read_csv(out)  # the trees' rows kept as they were, the CIFAR-10 part's added
+    pd.testing.assert_frame_equal(df[df.part == 'tree'][trees.columns].reset_index(drop=True), trees, check_dtype=False)
     c = df[df.part == 'cifar10']
     assert set(c.backing) == {'float', 'stream'} and c[c.measure == 'test_acc'].value.between(0, 1).all()
-    assert not list((tmp_path / 'trees').iterdir())  # each tree removed once measured
-    assert '| 400 |' in r.stdout and 'stream / float' in r.stdout  # the section rendered from the run
-    r = run('benchmarks/streaming.py', '--quick', '--parts', 'cifar10', '--out', tmp_path / 's.csv')
-    assert r.returncode == 0, r.stderr
-    again = pd.read_csv(tmp_path / 's.csv')  # the CIFAR-10 part measured again, the trees' rows kept as they were
-    trees = lambda d: d[d.part == 'tree'].reset_index(drop=True)
-    pd.testing.assert_frame_equal(trees(again), trees(df))
-    assert len(again[again.part == 'cifar10']) == len(c) and '| 400 |' in r.stdout
+    assert '| 400 |' in r.stdout and 'stream / float' in r.stdout  # the section rendered from both parts
 
 
 @needs_cifar10
