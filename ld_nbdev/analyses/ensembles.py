@@ -29,9 +29,9 @@ class EnsembleSettings(Protocol):
 
 # %% ../../nbs/analyses/10_ensembles.ipynb #773f11f9
 def checkpoint_window(steps, step:int, m:int) -> list:
-    """`m` consecutive checkpoints of `steps` (sorted, after step 0) centred on `step`; one more before than after when
+    """`m` consecutive checkpoints of `steps` (a trajectory's trained ones) centred on `step`; one more before than after when
     `m` is even; shifted to fit."""
-    s = sorted(x for x in steps if x > 0)
+    s = sorted(steps)
     check(step in s, f'step {step} is not a checkpoint of the trajectory')
     check(m <= len(s), f'a window of {m} checkpoints needs that many; the trajectory has {len(s)}')
     i = min(max(s.index(step) - m // 2, 0), len(s) - m)
@@ -53,8 +53,8 @@ def ensemble_trials(bench:Bench, students:dict, chosen:pd.DataFrame, sizes=SIZES
             for s in range(n):
                 if m == 1: out.append(mk('soft', experts=names[:1], seed=seed + s, step=step, T=float(T))); continue
                 if m <= len(names): out.append(mk('ensemble', experts=names[:m], seed=seed + s, step=step, T=float(T)))
-                if m <= len([x for x in first.steps if x > 0]):
-                    window = checkpoint_window(first.steps, step, m)
+                if m <= len(first.trained_steps):
+                    window = checkpoint_window(first.trained_steps, step, m)
                     out.append(mk('ensemble', experts=names[:1], seed=seed + s, steps=window, T=float(T)))
     return out
 
