@@ -71,8 +71,20 @@ def first_reaching(df:pd.DataFrame, scale:float=1.) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def reach_table(df:pd.DataFrame, scale:float=1., head:str='paper: test') -> list:
+    "Markdown rows: per row of Table 7, the first epoch each expert reaches the paper's test accuracy times `scale`."
+    lrs = sorted(df.lr.unique())
+    lines = [f'| IPC | paper: epoch | {head} | ' + ' | '.join(f'lr {lr:g}' for lr in lrs) + ' |',
+             '|---|---:|---:|' + '---:|' * len(lrs)]
+    cell = lambda r: f'{int(r.first_epoch)}' if pd.notna(r.first_epoch) else f'not by {int(r.epochs_trained)}'
+    for ipc, d in first_reaching(df, scale).groupby('ipc'):
+        d = d.set_index('lr')
+        lines.append(f'| {int(ipc)} | {int(d.paper_epoch.iloc[0])} | {d.paper_test.iloc[0] * scale:.1f} | '
+                     + ' | '.join(cell(d.loc[lr]) for lr in lrs) + ' |')
+    return lines
+
+
 def markdown(df:pd.DataFrame) -> str:
-    reach = first_reaching(df)
     lines = ['# CIFAR-10 experts by the official recipe, against the paper\'s Table 7', '',
              'ConvNetD3 on CIFAR-10 (JPEG copy), plain SGD (no momentum, no weight decay), batch 256, DSA, ZCA, bfloat16 '
              'compiled on the CPU; 4 % of the training set held out for validation. Accuracy (%) after whole epochs; '
@@ -87,28 +99,14 @@ def markdown(df:pd.DataFrame) -> str:
               'expert trained (' + ', '.join(f'lr {lr:g}: {v:.1f} %' for lr, v in at.items()) + '). The test set played '
               'no part.']
     lines += ['', "The first epoch at which each expert's test accuracy reaches that of the paper's expert at the epoch "
-              'Table 7 labels with (lr 5e-4 in the paper):', '',
-              '| IPC | paper: epoch | paper: test | ' + ' | '.join(f'lr {lr:g}' for lr in sorted(df.lr.unique())) + ' |',
-              '|---|---:|---:|' + '---:|' * df.lr.nunique()]
-    for ipc, d in reach.groupby('ipc'):
-        d = d.set_index('lr')
-        cell = lambda r: f'{int(r.first_epoch)}' if pd.notna(r.first_epoch) else f'not by {int(r.epochs_trained)}'
-        lines.append(f'| {int(ipc)} | {int(d.paper_epoch.iloc[0])} | {d.paper_test.iloc[0]:.1f} | '
-                     + ' | '.join(cell(d.loc[lr]) for lr in sorted(df.lr.unique())) + ' |')
+              'Table 7 labels with (lr 5e-4 in the paper):', '', *reach_table(df)]
     if FULL.exists():  # the same, with the paper's experts scaled to our data's full-data accuracy
         full = pd.read_csv(FULL).test_acc.iloc[-1] * 100
         k = full / PAPER_FULL
         lines += ['', f'Calibrated: a ConvNetD3 on all of our training data reaches {full:.1f} % (`../cifar10_full_data`), '
                   f"the paper's {PAPER_FULL} %. Scaled by that ratio ({k:.3f}), the paper's experts stand at "
                   + ' / '.join(f'{a * k:.1f}' for a in PAPER.test_acc) + ' % for IPC ' + ' / '.join(map(str, PAPER.ipc))
-                  + '; the first epoch each of ours reaches that:', '',
-                  '| IPC | paper: epoch | scaled test | ' + ' | '.join(f'lr {lr:g}' for lr in sorted(df.lr.unique()))
-                  + ' |', '|---|---:|---:|' + '---:|' * df.lr.nunique()]
-        for ipc, d in first_reaching(df, k).groupby('ipc'):
-            d = d.set_index('lr')
-            cell = lambda r: f'{int(r.first_epoch)}' if pd.notna(r.first_epoch) else f'not by {int(r.epochs_trained)}'
-            lines.append(f'| {int(ipc)} | {int(d.paper_epoch.iloc[0])} | {d.paper_test.iloc[0] * k:.1f} | '
-                         + ' | '.join(cell(d.loc[lr]) for lr in sorted(df.lr.unique())) + ' |')
+                  + '; the first epoch each of ours reaches that:', '', *reach_table(df, k, 'scaled test')]
     return '\n'.join(lines) + '\n'
 
 
