@@ -5,6 +5,7 @@
 # %% ../nbs/17_dm.ipynb #c15a2bc0
 from __future__ import annotations
 import copy, json, time
+from functools import partial
 from dataclasses import dataclass, asdict
 from pathlib import Path
 import pandas as pd, torch
@@ -37,10 +38,14 @@ class DMConfig:
     dsa: bool = True          # siamese DSA: the same draws for a class's real and synthetic batch
     save_every: int = 50      # iterations between saves of the state
     seed: int = 0             # networks, real batches and augmentation
+    precision: str = 'fp32'   # the random networks' forward passes: 'fp32', or 'bf16' (bfloat16 autocast)
+    compile: bool = False     # the forward passes through `torch.compile` (compiled once: every network shares it)
 
     def __post_init__(self):
         for f in ('iters', 'real_bs', 'save_every'): check(getattr(self, f) >= 1,
                                                            f'DM: {f} must be >= 1, got {getattr(self, f)}')
+        check(self.precision in PRECISIONS, f'DM: unknown precision {self.precision!r}; choose one of '
+                                            f'{", ".join(PRECISIONS)}')
         check(self.lr > 0, f'DM: lr must be > 0, got {self.lr}')
         check(0 <= self.mom < 1, f'DM: mom must be in [0, 1), got {self.mom}')
 
@@ -75,15 +80,20 @@ def random_net(cfg:DMConfig, x:torch.Tensor, c:int, it:int) -> nn.Module:
     return embedder(m).to(x.device).requires_grad_(False)
 
 # %% ../nbs/17_dm.ipynb #86352ded
-def dm_loss(embed:nn.Module, real:list, syn:list, cfg:DMConfig, gens:tuple|None=None) -> torch.Tensor:
+def dm_loss(embed, real:list, syn:list, cfg:DMConfig, gens:tuple|None=None) -> torch.Tensor:
     """The sum over classes of the squared distance between the mean embeddings of class `k`'s real (`real[k]`) and
-    synthetic (`syn[k]`) batches; with `cfg.dsa`, both augmented alike from `gens` (DSA's generators)."""
-    loss = 0.
+    synthetic (`syn[k]`) batches under `embed` (a network, or any function of a batch), at `cfg.precision`; with
+    `cfg.dsa`, both augmented alike from `gens` (DSA's generators)."""
+    loss, dev = 0., syn[0].device
     for r, s in zip(real, syn):
         if cfg.dsa: r, s = siamese_dsa([r, s], *gens)
-        with torch.no_grad(): er = embed(r).mean(0)
-        loss = loss + ((er - embed(s).mean(0)) ** 2).sum()
+        with autocast(cfg.precision, dev):  # the means and the distance in float32
+            with torch.no_grad(): er = embed(r).float().mean(0)
+            es = embed(s).float().mean(0)
+        loss = loss + ((er - es) ** 2).sum()
     return loss
+
+def _forward(model, x): return model(x)
 
 # %% ../nbs/17_dm.ipynb #2c8022d8
 def distill_dm(x0:torch.Tensor, y0:torch.Tensor, train_x:torch.Tensor, train_y:torch.Tensor, c:int,
@@ -115,9 +125,11 @@ def distill_dm(x0:torch.Tensor, y0:torch.Tensor, train_x:torch.Tensor, train_y:t
         if on_save is not None: on_save(step)
     if start == 0 and 0 in snapshots: save(0)
     its = progress_bar(range(start, cfg.iters), leave=False) if show and start < cfg.iters else range(start, cfg.iters)
+    # one compiled forward for every iteration's network: the networks differ in weights only
+    fwd = torch.compile(_forward, dynamic=False) if cfg.compile else _forward
     for it in its:
         t0 = time.time()
-        embed = random_net(cfg, syn, c, it)
+        embed = partial(fwd, random_net(cfg, syn, c, it))
         real = [train_x[i[torch.randperm(len(i), generator=gp)[:cfg.real_bs]]].to(dev) for i in by_class]
         loss = dm_loss(embed, real, [syn[i] for i in mine], cfg, (gb, gp))
         opt.zero_grad(); loss.backward(); opt.step()
@@ -183,8 +195,9 @@ class DMSettings(Protocol):
 
     def dm_config(self) -> DMConfig:
         "The `DMConfig` of the distillation (random networks of the protocol's model)."
-        return DMConfig(arch=self.arch, iters=self.dm_iters, real_bs=self.dm_real, lr=self.dm_lr, mom=self.dm_mom,
-                        save_every=self.dm_save, seed=self.seed)
+        p = self.resolved()  # the networks' forward passes at the run's precision, compiled with its students
+        return DMConfig(arch=p.arch, iters=p.dm_iters, real_bs=p.dm_real, lr=p.dm_lr, mom=p.dm_mom,
+                        save_every=p.dm_save, seed=p.seed, precision=p.precision, compile=p.compile)
 
     def curve(self) -> tuple: return curve_steps(self.dm_iters, self.dm_curve)
 
