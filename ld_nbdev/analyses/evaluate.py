@@ -13,6 +13,7 @@ from ..core import *
 from ..data import get_dataset, Preprocess
 from ..student import StudentConfig
 from ..sweep import Trial, Bench, Cell
+from ..images import IMAGE_RULES
 from ..sets import *
 from ..readers import *
 from ..records import *
@@ -26,7 +27,8 @@ __all__ = ['IMAGE_SOURCES', 'LABEL_SOURCES', 'CELL', 'SCORES_NOTE', 'run_evaluat
            'read_evaluated', 'bench_set', 'write_library_sets', 'has_own_labels', 'selection_trials',
            'choose_per_source', 'factorial_cells', 'cell_trials', 'tagged', 'trials_of', 'candidate_lrs', 'choose_lrs',
            'factorial', 'control', 'choice_finding', 'dd_scores', 'evaluate_summary', 'plot_evaluate', 'SetExperiment',
-           'evaluate_set', 'full_data_acc', 'evaluate_finding', 'set_shares', 'shares_finding']
+           'evaluate_set', 'full_data_acc', 'evaluate_finding', 'set_shares', 'shares_finding', 'method_family',
+           'family_margins', 'family_finding']
 
 # %% ../../nbs/analyses/13_evaluate.ipynb #90022259
 IMAGE_SOURCES, LABEL_SOURCES = ('set', 'random'), ('hard', 'own', 'expert')
@@ -444,3 +446,35 @@ def shares_finding(shares:pd.DataFrame) -> str:
                    f"bring more than the labels do; the best set with expert labels gains {v.total[best]:+.1f} pp in "
                    f"all ({best}).")
     return ' '.join(out)
+
+# %% ../../nbs/analyses/13_evaluate.ipynb #0180d6f9
+def method_family(method:str) -> str:
+    "The family of a set's `method`: `selection` for the image rules (`herding (hard labels)`), else the method itself."
+    return 'selection' if str(method).split(' (')[0] in IMAGE_RULES else str(method)
+
+def family_margins(recs:dict, family=None) -> pd.DataFrame:
+    """Per evaluate record (name -> `Record`): its family (`family(record)`, default `method_family` of its method), IPC,
+    the labels' and the images' shares and their difference, each with its standard error (pp)."""
+    family = family or (lambda r: method_family(r.run.get('method')))
+    rows = []
+    for n, r in recs.items():
+        cs = cell_stats(factorial(r.rows))
+        (b, _), (rl, se_l), (sh, se_i) = (cs.loc[k, ['mean', 'se']] for k in (('random', 'hard'), ('random', 'expert'),
+                                                                              ('set', 'hard')))
+        rows.append(dict(set=n, family=family(r), ipc=r.config['ipc'][0], labels=100 * (rl - b), images=100 * (sh - b),
+                         margin=100 * (rl - sh), se=100 * math.hypot(se_l, se_i), students=int(cs.n.min())))
+    return pd.DataFrame(rows)
+
+def family_finding(margins:pd.DataFrame) -> str:
+    """Per family and IPC (the frame of `family_margins`): in how many of its sets claim (1) holds (the labels lead by
+    more than two standard errors), fails (the images do) or is undecided; the margins."""
+    out = []
+    for (fam, ipc), g in margins.groupby(['family', 'ipc'], sort=False):
+        holds, fails = int((g.margin > 2 * g.se).sum()), int((g.margin < -2 * g.se).sum())
+        verdict = ('holds' if holds == len(g) else 'fails' if fails == len(g) else
+                   f'holds in {holds}, fails in {fails} and is undecided in {len(g) - holds - fails} of {len(g)} sets')
+        each = ', '.join(f'{m.margin:+.1f} ± {m.se:.1f} ({m.set})' for m in g.itertuples())
+        out.append(f"{fam}, IPC {ipc}: claim (1) {verdict}: expert labels on random images bring "
+                   f"{g.labels.iloc[0]:+.1f} pp, the images {g.images.min():+.1f} to {g.images.max():+.1f} pp; labels "
+                   f"minus images {each} pp.")
+    return ' '.join(out) + ' (± one standard error over students.)'
