@@ -16,7 +16,7 @@ import argparse, json, platform, time
 from pathlib import Path
 import pandas as pd, torch
 from fastai.callback.core import Callback
-from ld_nbdev.core import atomic_csv, atomic_save, auto_precision, pick_device
+from ld_nbdev.core import atomic_csv, atomic_save, atomic_write, auto_precision, pick_device
 from ld_nbdev.data import get_dataset, prepare
 from ld_nbdev.labels import hard_labels
 from ld_nbdev.models import accuracy_of, uncompiled
@@ -56,10 +56,11 @@ def render(out:Path):
 
 
 class EveryEpoch(Callback):
-    "After each epoch: score validation and test, add the row to the curve and save the training state."
+    """After each epoch: score validation and test, add the row to the curve, save the training state and call `clock`
+    (which keeps run.json's wall time current, so a killed run's record still counts its last epochs)."""
     order = 90
-    def __init__(self, out:Path, sp, start:int, rows:list, cfg:StudentConfig):
-        self.out, self.sp, self.start, self.rows, self.cfg = out, sp, start, rows, cfg
+    def __init__(self, out:Path, sp, start:int, rows:list, cfg:StudentConfig, clock=lambda: None):
+        self.out, self.sp, self.start, self.rows, self.cfg, self.clock = out, sp, start, rows, cfg, clock
     def before_epoch(self): self.t0 = time.perf_counter()
     def after_epoch(self):
         m, e = uncompiled(self.learn.model), self.start + self.epoch + 1
@@ -69,6 +70,7 @@ class EveryEpoch(Callback):
         atomic_save(dict(epoch=e, epochs=self.cfg.epochs, model=m.state_dict(), opt=self.learn.opt.state_dict(), rows=self.rows,
                          rng=torch.get_rng_state()), self.out/'state.pt')
         atomic_csv(pd.DataFrame(self.rows), self.out/'curve.csv')
+        self.clock()
         print(self.rows[-1], flush=True)
 
 
@@ -108,10 +110,12 @@ def main():
                 epochs=o.epochs, precision=prec, compile=cfg.compile, device=dev.type,
                 cpu=platform.processor() or platform.machine(), threads=torch.get_num_threads(),
                 wall_s=before, **versions())
-    (out/'run.json').write_text(json.dumps(info, indent=1, default=str))  # what runs, before it runs
-    learn.fit(o.epochs - start, cbs=[ExactSched({'lr': sched}), EveryEpoch(out, sp, start, rows, cfg)])
-    info['wall_s'] = before + round(time.time() - t0)
-    (out/'run.json').write_text(json.dumps(info, indent=1, default=str))
+    def clock():  # run.json with the wall time so far: this start's seconds added to the earlier starts'
+        info['wall_s'] = before + round(time.time() - t0)
+        atomic_write(out/'run.json', lambda f: Path(f).write_text(json.dumps(info, indent=1, default=str)))
+    clock()  # what runs, before it runs
+    learn.fit(o.epochs - start, cbs=[ExactSched({'lr': sched}), EveryEpoch(out, sp, start, rows, cfg, clock)])
+    clock()
     render(out)
 
 
