@@ -42,7 +42,8 @@ def table2_record(summ:pd.DataFrame, run:dict, ipcs=PAPER_IPCS, paper:pd.DataFra
         if c in rec: rec[c] = rec[c] * 100
     info = dict(dataset=run['dataset'], data=DATA_NOTES.get(run['dataset'], run['dataset']), protocol=protocol,
                 zca=p['zca'], dsa=True, valid_frac=p['valid_frac'], lr_grid=' '.join(map(str, p['lr'])),
-                T_grid=' '.join(map(str, p['temperature'])), **expert_columns(e, ('epochs', 'lr', 'mom', 'wd', 'aug', 'bs', 'steps')),
+                T_grid=' '.join(map(str, p['temperature'])),
+                **expert_columns(e, ('epochs', 'lr', 'mom', 'wd', 'aug', 'bs', 'steps')),
                 device=run['device'],
                 gpu=run.get('gpu'), cpu=run['cpu'], threads=run['threads'], wall_s=run['wall_s'],
                 torch=run['torch'], fastai=run['fastai'], fastcore=run['fastcore'], python=run['python'],
@@ -95,13 +96,15 @@ def record_markdown(rec:pd.DataFrame) -> str:
     ck = pd.notna(r0.get('expert_steps')) and str(r0.expert_steps).strip()  # read back from a CSV: may be one number
     made = (f'expert {words}. ' if (words := expert_words(r0)) else
             f'expert {r0.expert_epochs} epoch(s) at lr {r0.expert_lr:g}, '
-            + (f'momentum {r0.expert_mom:g}, weight decay {r0.expert_wd:g}, {str(r0.expert_aug).replace("dsa", "DSA")} augmentation, '
+            + (f'momentum {r0.expert_mom:g}, weight decay {r0.expert_wd:g}, '
+               f'{str(r0.expert_aug).replace("dsa", "DSA")} augmentation, '
                if pd.notna(r0.get('expert_mom')) else '')  # records written before these columns lack them
             + f'batch {r0.expert_bs}, '
             + (f'checkpoints after {", ".join(str(r0.expert_steps).split())} steps and after every epoch. ' if ck else
                'checkpoints after every epoch. '))
     lines = accuracy_table(rec).splitlines()
-    soft_t = float(m[m['labels'] == 'soft']['T'].iloc[0]) if (m['labels'] == 'soft').any() else 1.0  # --temperature's first
+    # the fixed T of the soft column: --temperature's first
+    soft_t = float(m[m['labels'] == 'soft']['T'].iloc[0]) if (m['labels'] == 'soft').any() else 1.0
     eps = ', '.join(f'IPC {i}: {int(e)} (selection students {int(s)})' for i, e, s in
                     m.groupby('ipc')[['epochs', 'select_epochs']].first().itertuples())
     lines += ['',

@@ -453,14 +453,14 @@ def method_family(method:str) -> str:
     return 'selection' if str(method).split(' (')[0] in IMAGE_RULES else str(method)
 
 def family_margins(recs:dict, family=None) -> pd.DataFrame:
-    """Per evaluate record (name -> `Record`): its family (`family(record)`, default `method_family` of its method), IPC,
-    the labels' and the images' shares and their difference, each with its standard error (pp)."""
+    """Per evaluate record (name -> `Record`): its family (`family(record)`, default `method_family` of its method),
+    IPC, the labels' and the images' shares and their difference, each with its standard error (pp)."""
     family = family or (lambda r: method_family(r.run.get('method')))
     rows = []
     for n, r in recs.items():
         cs = cell_stats(factorial(r.rows))
-        (b, _), (rl, se_l), (sh, se_i) = (cs.loc[k, ['mean', 'se']] for k in (('random', 'hard'), ('random', 'expert'),
-                                                                              ('set', 'hard')))
+        cells = (('random', 'hard'), ('random', 'expert'), ('set', 'hard'))
+        (b, _), (rl, se_l), (sh, se_i) = (cs.loc[k, ['mean', 'se']] for k in cells)
         rows.append(dict(set=n, family=family(r), ipc=r.config['ipc'][0], labels=100 * (rl - b), images=100 * (sh - b),
                          margin=100 * (rl - sh), se=100 * math.hypot(se_l, se_i), students=int(cs.n.min())))
     return pd.DataFrame(rows)
