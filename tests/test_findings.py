@@ -23,3 +23,14 @@ def test_every_analysis_record_is_held():
     held = {n for n in FINDINGS}
     records = {d.name for d in (ROOT / 'results').iterdir() if (d / 'ledger.csv').exists() and (d / 'rows.csv').exists()}
     assert records <= held, sorted(records - held)
+
+
+def test_claim_one_per_family():
+    """#35's finding: over the library-made sets evaluated with the recipe expert and labels chosen per image source,
+    claim (1) per family of method and IPC reads back as committed (tests/data/family_finding.txt); the finding names
+    every set it covers, so a record lost or changed fails here."""
+    from ld_nbdev.analyses.evaluate import family_finding, family_margins
+    recs = {d.name[len('cifar10_recipe_eval_'):]: r for d in sorted((ROOT / 'results').glob('cifar10_recipe_eval_*'))
+            if (r := load_record(d)) is not None and not r.partial}  # a run committed partial joins once it finishes
+    want = (ROOT / 'tests' / 'data' / 'family_finding.txt').read_text().strip()
+    assert family_finding(family_margins(recs)) == want

@@ -473,8 +473,9 @@ def family_finding(margins:pd.DataFrame) -> str:
         holds, fails = int((g.margin > 2 * g.se).sum()), int((g.margin < -2 * g.se).sum())
         verdict = ('holds' if holds == len(g) else 'fails' if fails == len(g) else
                    f'holds in {holds}, fails in {fails} and is undecided in {len(g) - holds - fails} of {len(g)} sets')
+        imgs = f'{g.images.min():+.1f}' + (f' to {g.images.max():+.1f}' if len(g) > 1 else '')  # one set: its share
         each = ', '.join(f'{m.margin:+.1f} ± {m.se:.1f} ({m.set})' for m in g.itertuples())
         out.append(f"{fam}, IPC {ipc}: claim (1) {verdict}: expert labels on random images bring "
-                   f"{g.labels.iloc[0]:+.1f} pp, the images {g.images.min():+.1f} to {g.images.max():+.1f} pp; labels "
+                   f"{g.labels.iloc[0]:+.1f} pp, the images {imgs} pp; labels "
                    f"minus images {each} pp.")
     return ' '.join(out) + ' (± one standard error over students.)'
