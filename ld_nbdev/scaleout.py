@@ -79,8 +79,11 @@ def ray_backend(address:str|None=None,
     # for 'auto' Ray joins RAY_ADDRESS when it is set
     dial = os.environ.get('RAY_ADDRESS') if address == 'auto' else address
     if dial and dial != 'auto': _check_reachable(dial)
+    # a local instance's workers at the driver's priority: Ray's default (nice 15) starves them behind any other busy
+    # process (a CPU notebook, a second run), tenfold on a 2-core machine; a cluster keeps its own setting
+    local = {} if address else dict(_system_config={'worker_niceness': 0})
     try: ray.init(address=address or 'local', log_to_driver=False, include_dashboard=False, ignore_reinit_error=True,
-                  logging_level=logging.ERROR)
+                  logging_level=logging.ERROR, **local)
     except Exception as e:
         raise LDError(f'cannot reach a Ray cluster at {address}: {_first_line(e)}' if address else
                       f'cannot start a local Ray instance: {_first_line(e)}') from None

@@ -44,7 +44,8 @@ cifar = pytest.mark.skipif(not (cifar10_path() / 'test').exists(), reason='CIFAR
 
 @cifar
 def test_compiled_scoring_agrees_with_eager_float32_on_the_cifar10_test_set(cifar10_agreement_splits):
-    "Top-1 agreement with eager float32 over the 10,000 test images: compiled float32 and compiled bfloat16 both at least 99.9 %."
+    """Top-1 agreement with eager float32 over the 10,000 test images: compiled bfloat16 at least 99.9 % (compiled float32
+    is held to eager's logits within 1e-4 in 02_models)."""
     sp = cifar10_agreement_splits
     g = torch.Generator().manual_seed(0)
     idx = torch.cat([torch.nonzero(sp.train.y == c).flatten()[torch.randperm(int((sp.train.y == c).sum()), generator=g)[:10]]
@@ -54,10 +55,9 @@ def test_compiled_scoring_agrees_with_eager_float32_on_the_cifar10_test_set(cifa
     eager = predict_logits(model, sp.test.x)
     ref = eager.argmax(1)
     assert len(ref) == 10_000 and (ref == sp.test.y).float().mean() > 0.2
-    for precision in ('fp32', 'bf16'):
-        logits = predict_logits(model, sp.test.x, precision=precision, compile=True)
-        agree = (logits.argmax(1) == ref).float().mean().item()
-        assert agree >= 0.999, (precision, agree)
+    logits = predict_logits(model, sp.test.x, precision='bf16', compile=True)
+    agree = (logits.argmax(1) == ref).float().mean().item()
+    assert agree >= 0.999, agree
     assert (logits != eager).any()  # bfloat16 really ran: its logits are not float32's
 
 
