@@ -22,7 +22,7 @@ def test_compile_speed_quick(tmp_path):
     r = run('benchmarks/compile_speed.py', '--quick', '--out', tmp_path / 'c.csv')
     assert r.returncode == 0, r.stderr
     df = pd.read_csv(tmp_path / 'c.csv')
-    assert df.ipc.tolist() == [1, 10, 50] and (df[['hand_eager_ms', 'library_eager_ms', 'library_compiled_ms']] > 0).all().all()
+    assert df.ipc.tolist() == [1] and (df[['hand_eager_ms', 'library_eager_ms', 'library_compiled_ms']] > 0).all().all()
 
 
 CIFAR10 = Path.home() / '.fastai' / 'data' / 'cifar10'

@@ -51,7 +51,7 @@ def test_compiled_scoring_agrees_with_eager_float32_on_the_cifar10_test_set(cifa
     idx = torch.cat([torch.nonzero(sp.train.y == c).flatten()[torch.randperm(int((sp.train.y == c).sum()), generator=g)[:10]]
                      for c in range(10)])
     x, y = sp.train.x[idx], torch.eye(10)[sp.train.y[idx]]
-    model = train_student(x, y, StudentConfig(epochs=100), seed=0)  # a trained student: about 25 % on test, logits far from ties
+    model = train_student(x, y, StudentConfig(epochs=30), seed=0)  # a trained student: about 24 % on test, logits far from ties
     eager = predict_logits(model, sp.test.x)
     ref = eager.argmax(1)
     assert len(ref) == 10_000 and (ref == sp.test.y).float().mean() > 0.2
