@@ -6,7 +6,7 @@ cells `nbdev_test` skips: those flagged with a test flag of `settings.ini` (`#| 
 Cells run in the notebook's folder, as under `nbdev_test`; execution counts are cleared afterwards (`nbdev_clean`'s
 rule), outputs kept. Stops with status 1 at the first cell that raises.
 """
-import os, re, sys, tempfile, warnings
+import logging, os, re, sys, tempfile, warnings
 from configparser import ConfigParser
 from pathlib import Path
 from execnb.nbio import read_nb, write_nb
@@ -23,6 +23,8 @@ def skipped(cell, flags) -> bool:
 
 def run(path):
     warnings.filterwarnings('ignore', message='.*torch.jit.script.*')  # raised by an import inside fastai; kept out of the outputs
+    # torch says so on a machine with CUDA_HOME set but no GPU, once per process: not the notebook's output
+    logging.getLogger('torch.utils.cpp_extension').setLevel(logging.ERROR)
     cfg = ConfigParser(); cfg.read(ROOT/'settings.ini')
     flags = set(cfg['DEFAULT'].get('tst_flags', '').split())
     path = Path(path).resolve(); nb = read_nb(path)
