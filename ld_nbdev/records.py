@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np, pandas as pd
 from .core import *
 from .sweep import Cell, Ledger, Bench, run_sweep, class_values
+from .runfolder import reused_runs
 
 # %% auto #0
 __all__ = ['sweep_steps', 'soft_trials', 'student_rows', 'cell_summary', 'best_cells', 'pm', 'chosen_checkpoints', 'read_frame',
@@ -155,8 +156,10 @@ def protocol_note(rec:Record) -> str:
                                                                    else '') + ')' if c.get('expert') else
             f"expert {c['expert_epochs']} epochs, lr {c['expert_lr']}, momentum {c['expert_mom']}, wd {c['expert_wd']}, "
             f"{c['expert_aug']}")
+    # a run given --reuse timed only the students it trained itself
+    reused = ' (its own students; others reused)' if reused_runs(r) else ''
     where = f"{c['device']}" + (f", {r['threads']} threads, commit {str(r.get('commit'))[:7]}, {r['wall_s'] / 60:.0f} "
-                                f"min" if r else '')
+                                f"min{reused}" if r else '')
     return (f"{c['dataset']}, IPC {'/'.join(map(str, c['ipc']))}, {c['students']} students per cell x {eps} epochs "
             f"(lr {c['lr'][0]}, DSA); {made}; {where}; {ok} students"
             + (' — PARTIAL: the run had not finished when this was committed' if rec.partial else ''))

@@ -11,6 +11,7 @@ from .core import *
 from .protocol import *
 from .run import *
 from .experiments import KINDS, grid_edges, run_baseline
+from .runfolder import reused_runs
 from .plots import *
 
 # %% auto #0
@@ -46,6 +47,7 @@ def table2_record(summ:pd.DataFrame, run:dict, ipcs=PAPER_IPCS, paper:pd.DataFra
                 **expert_columns(e, ('epochs', 'lr', 'mom', 'wd', 'aug', 'bs', 'steps')),
                 device=run['device'],
                 gpu=run.get('gpu'), cpu=run['cpu'], threads=run['threads'], wall_s=run['wall_s'],
+                reused=' '.join(reused_runs(run)) or None,
                 torch=run['torch'], fastai=run['fastai'], fastcore=run['fastcore'], python=run['python'],
                 commit=run['commit'], dirty=run.get('dirty'), note=run.get('note'),
                 # float32 records keep their columns
@@ -138,9 +140,10 @@ def record_markdown(rec:pd.DataFrame) -> str:
             f'(`--precision bf16`)'
             if isinstance(r0.get('precision'), str) and r0.precision != 'fp32' else '')
     lines += ['',
-        f'Device: {r0.device} ({hw}{r0.cpu}, {r0.threads} CPU threads{prec}); {r0.wall_s / 60:.0f} min in all, data, '
-        f'experts and '
-              f'every student. torch {r0.torch}, fastai {r0.fastai}, fastcore {r0.fastcore}, Python {r0.python}; '
+        f'Device: {r0.device} ({hw}{r0.cpu}, {r0.threads} CPU threads{prec}); {r0.wall_s / 60:.0f} min '
+        + (f'for this run, data, experts and the students it trained (the others came from `{r0.reused}`). '
+           if isinstance(r0.get('reused'), str) else 'in all, data, experts and every student. ') +
+              f'torch {r0.torch}, fastai {r0.fastai}, fastcore {r0.fastcore}, Python {r0.python}; '
               f'commit '
               f'`{r0.commit}`' + (' (with uncommitted changes)' if pd.notna(r0.dirty) and bool(r0.dirty) else '') + '.']
     if isinstance(r0.note, str): lines += ['', f'Note (from `run.json`): {r0.note}']

@@ -12,7 +12,7 @@ from .sweep import Ledger, csv_ready
 from .protocol import versions
 
 # %% auto #0
-__all__ = ['FolderLock', 'RunFolder']
+__all__ = ['FolderLock', 'RunFolder', 'reused_runs']
 
 # %% ../nbs/09b_runfolder.ipynb #a58eac70
 class FolderLock:
@@ -60,7 +60,7 @@ class RunFolder:
     LOCK = '.run.lock'
     def __init__(self, out, settings:dict, force:bool=False, defaults:dict|None=None, grows=(), wait:bool=False,
                  say=None):
-        self.out, self.force, self.t0, self.grows = Path(out), force, time.time(), tuple(grows)
+        self.out, self.force, self.t0, self.grows, self.reused = Path(out), force, time.time(), tuple(grows), []
         self.settings = json.loads(json.dumps(settings, default=str))
         self.defaults = json.loads(json.dumps(defaults or {}, default=str))
         # let go when released or dropped
@@ -114,6 +114,7 @@ class RunFolder:
         self.write('config.json', self.settings)
         self.ledger = Ledger(self.out/'ledger.csv', on_append=lambda row: self.clock(),
                              reuse=[Path(d)/'ledger.csv' for d in reuse])
+        self.reused = [str(d) for d in reuse]  # run.json names them: their students' time is not this run's
         return self.ledger
 
     @property
@@ -130,11 +131,22 @@ class RunFolder:
         return atomic_write(f, lambda p: Path(p).write_text(str(obj)))
 
     def finish(self, device:torch.device, **record) -> dict:
-        "Write `run.json`: `record`, the device, versions, commit and wall time; return it."
+        """Write `run.json`: `record`, the device, versions, commit, wall time and the folders whose students it reused;
+        return it."""
         dt = time.time() - self.t0
         run = dict(record, device=str(device),
                    gpu=torch.cuda.get_device_name(device) if device.type == 'cuda' else None,
                    cpu=platform.processor() or platform.machine(), threads=torch.get_num_threads(),
-                   wall_s=round(self.wall_s, 1), wall_s_last=round(dt, 1), argv=sys.argv[1:], **versions())
+                   wall_s=round(self.wall_s, 1), wall_s_last=round(dt, 1), argv=sys.argv[1:], **versions(),
+                   **({'reused': self.reused} if self.reused else {}))
         self.clock(); self.write('run.json', run)
         return run
+
+def reused_runs(run:dict) -> list:
+    """The folders whose students the run of `run.json` `run` reused: its `reused`, or for a run that predates it, the
+    words after `--reuse` in its command line."""
+    if run.get('reused'): return list(run['reused'])
+    argv = list(run.get('argv') or [])
+    if '--reuse' not in argv: return []
+    rest = argv[argv.index('--reuse') + 1:]
+    return rest[:next((i for i, a in enumerate(rest) if a.startswith('--')), len(rest))]
